@@ -1,0 +1,323 @@
+//! One error enum per operation. Every message says what was wrong and, where
+//! there is one, what to do about it; a path comes last.
+
+use std::io;
+use std::path::PathBuf;
+
+/// A mapping name broke a rule of the spec ("Names").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name is empty.
+    #[error("mapping name is empty; use 1 to 30 bytes of [A-Za-z0-9._-], e.g. shm-exchange")]
+    Empty,
+    /// The name is longer than 30 bytes.
+    #[error(
+        "mapping name is {len_bytes} bytes long; the limit is {max_len_bytes} bytes of [A-Za-z0-9._-]"
+    )]
+    TooLong {
+        /// Length of the name given.
+        len_bytes: usize,
+        /// The limit (30).
+        max_len_bytes: usize,
+    },
+    /// The name holds a character outside `[A-Za-z0-9._-]` (this covers `/`, NUL
+    /// and spaces).
+    #[error(
+        "mapping name \"{name}\" contains {character:?}; only [A-Za-z0-9._-] are allowed (no '/', NUL or spaces)"
+    )]
+    BadCharacter {
+        /// The name, with control characters escaped.
+        name: String,
+        /// The first character that is not allowed.
+        character: char,
+    },
+    /// The name starts with `.` (this covers `.` and `..`).
+    #[error("mapping name \"{name}\" starts with '.'; start it with a letter, digit, '_' or '-'")]
+    LeadingDot {
+        /// The name given.
+        name: String,
+    },
+}
+
+/// Opening or creating a mapping failed.
+///
+/// Which variants each way of opening can return is listed on that function.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The name is not valid.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
+    /// Open-existing found nothing under that name.
+    #[error("no mapping named {name} ({}); start a writer first", path.display())]
+    DoesNotExist {
+        /// The name looked for.
+        name: String,
+        /// The file looked for.
+        path: PathBuf,
+    },
+    /// Create-new found the name taken.
+    #[error("a mapping already exists at {}; open it instead, or remove it with `shm rm`", path.display())]
+    AlreadyExists {
+        /// The file that exists.
+        path: PathBuf,
+    },
+    /// The requested mapping length is outside what this crate creates.
+    #[error(
+        "capacity of {requested_len_bytes} bytes is out of range; a mapping is {min_len_bytes} to {max_len_bytes} bytes (4,096 of them header)"
+    )]
+    InvalidLength {
+        /// The length asked for.
+        requested_len_bytes: u64,
+        /// The smallest length allowed.
+        min_len_bytes: u64,
+        /// The largest length allowed.
+        max_len_bytes: u64,
+    },
+    /// The file belongs to another user: its frames could be planted or read by them.
+    #[error(
+        "refusing a mapping owned by uid {owner_uid} (we are uid {our_uid}); remove it or pick another name: {}",
+        path.display()
+    )]
+    InsufficientPermissions {
+        /// The file's owner.
+        owner_uid: u32,
+        /// Our effective uid.
+        our_uid: u32,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The path is a symlink, directory, FIFO or another non-regular file.
+    #[error("not a regular file (symlinks are not followed); pick another name or path: {}", path.display())]
+    NotARegularFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is shorter than the 4,096-byte header.
+    #[error(
+        "mapping is {len_bytes} bytes, shorter than the 4096-byte header; it is not a frame-v1 mapping: {}",
+        path.display()
+    )]
+    TooSmall {
+        /// The file's length.
+        len_bytes: u64,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The first four bytes are not `SHMX`.
+    #[error(
+        "mapping does not start with magic \"SHMX\" (found {found:02x?}); it belongs to another program or format: {}",
+        path.display()
+    )]
+    BadMagic {
+        /// The four bytes found.
+        found: [u8; 4],
+        /// The file.
+        path: PathBuf,
+    },
+    /// The header has another format version.
+    #[error("mapping has format version {found}; this program reads version 1 only: {}", path.display())]
+    VersionMismatch {
+        /// The version found.
+        found: u16,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A header field contradicts the file (e.g. `mapping_len` is not the file length).
+    #[error("mapping header is corrupted ({what}); remove it with `shm rm` and start the writer again: {}", path.display())]
+    CorruptedState {
+        /// Which field was wrong and how.
+        what: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A mapping was found but its creator never finished writing the header.
+    #[error(
+        "mapping exists but its header was never written (its creator died?); remove it with `shm rm`: {}",
+        path.display()
+    )]
+    NotInitialized {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An operating-system call failed.
+    #[error("{action} failed: {source}: {}", path.display())]
+    Io {
+        /// What was being done, e.g. "open" or "mmap".
+        action: &'static str,
+        /// The OS error.
+        source: io::Error,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Writing a frame failed. Nothing was written unless the variant says so.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The payload is larger than the mapping's payload capacity.
+    #[error(
+        "payload of {payload_len_bytes} bytes does not fit the mapping's capacity of {capacity_bytes} bytes; create a larger mapping (--capacity) or send something smaller"
+    )]
+    TooLarge {
+        /// The payload's length.
+        payload_len_bytes: u64,
+        /// The mapping's payload capacity.
+        capacity_bytes: u64,
+    },
+    /// A length does not fit the `i32`/`u32` field the spec gives it.
+    #[error("{field} of {len_bytes} bytes does not fit its 32-bit length field")]
+    LengthOverflow {
+        /// Which length.
+        field: &'static str,
+        /// The length.
+        len_bytes: u64,
+    },
+    /// Raw pixels whose buffer does not match width x height x 4.
+    #[error("raw pixels: {width}x{height} RGBA needs {expected_len_bytes} bytes, got {len_bytes}")]
+    PixelLength {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// width * height * 4.
+        expected_len_bytes: u64,
+        /// The buffer's length.
+        len_bytes: u64,
+    },
+    /// Another writer held the writer lock for the whole timeout.
+    #[error("another writer held the mapping for {timeout_millis} ms; try again")]
+    WriterBusy {
+        /// How long we waited.
+        timeout_millis: u64,
+    },
+    /// The writer lock could not be taken for a reason other than another holder.
+    #[error("could not take the writer lock: {0}")]
+    Lock(#[source] io::Error),
+    /// A serde object could not be encoded as MessagePack.
+    #[error("could not encode the object as MessagePack: {0}")]
+    Encode(#[from] rmp_serde::encode::Error),
+}
+
+/// Reading a frame failed. The frame was not accepted as data.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The writer died mid-write: the sequence word stayed odd and no writer holds
+    /// the lock. The previous frame was partly overwritten and is gone.
+    #[error(
+        "the writer died while writing frame {frame_number}; that frame and the one before it are lost; the next send will replace them"
+    )]
+    WriterDied {
+        /// The frame number (seq / 2, rounded up) that was being written.
+        frame_number: u64,
+    },
+    /// A writer kept the frame busy (or kept rewriting it) for the whole timeout.
+    #[error("no stable frame within {timeout_millis} ms (a writer kept writing); try again")]
+    Busy {
+        /// How long we tried.
+        timeout_millis: u64,
+    },
+    /// Waiting for a new frame timed out.
+    #[error("no new frame within {timeout_millis} ms")]
+    TimedOut {
+        /// How long we waited.
+        timeout_millis: u64,
+    },
+    /// The header is stable but its `payload_len` exceeds the capacity.
+    #[error(
+        "header says payload_len is {payload_len_bytes} bytes but the capacity is {capacity_bytes}; the mapping is corrupted"
+    )]
+    PayloadTooLong {
+        /// The `payload_len` field.
+        payload_len_bytes: u64,
+        /// The mapping's payload capacity.
+        capacity_bytes: u64,
+    },
+    /// The stable frame's CRC does not match its payload.
+    #[error("crc32 mismatch: header says {expected:#010x}, payload has {got:#010x}; the frame is corrupted")]
+    CrcMismatch {
+        /// The `crc32` field.
+        expected: u32,
+        /// The CRC of the payload read.
+        got: u32,
+    },
+    /// The header names a kind this version does not define.
+    #[error("unknown kind {code} (this program knows kinds 0 to 4); the writer may use a newer format")]
+    UnknownKind {
+        /// The `kind` field.
+        code: u32,
+    },
+    /// The header has flag bits this version does not define.
+    #[error("unknown flags {flags:#x} (only bit 0, crc32, is defined); the writer may use a newer format")]
+    UnknownFlags {
+        /// The `flags` field.
+        flags: u32,
+    },
+    /// Someone overwrote the magic or version after we opened the mapping.
+    #[error("the mapping header changed under us ({what}); reopen it")]
+    HeaderChanged {
+        /// What changed.
+        what: &'static str,
+    },
+}
+
+/// A payload's bytes do not form a valid value of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload ends before a length or field that must be there.
+    #[error("{what}: payload is {len_bytes} bytes, too short for {needed_bytes}")]
+    TooShort {
+        /// What was being decoded.
+        what: &'static str,
+        /// The payload's length.
+        len_bytes: usize,
+        /// The bytes needed.
+        needed_bytes: usize,
+    },
+    /// A signed length is negative.
+    #[error("image record: {field} is negative ({value})")]
+    NegativeLength {
+        /// `path_len` or `image_len`.
+        field: &'static str,
+        /// The value.
+        value: i32,
+    },
+    /// Declared lengths do not add up to the payload length.
+    #[error("{what}: declared lengths need {declared_bytes} bytes but the payload has {len_bytes}")]
+    LengthMismatch {
+        /// What was being decoded.
+        what: &'static str,
+        /// The bytes the declared lengths need (saturating at u64::MAX).
+        declared_bytes: u64,
+        /// The payload's length.
+        len_bytes: usize,
+    },
+    /// The path bytes are not UTF-8.
+    #[error("path is not valid UTF-8 (invalid byte at offset {valid_up_to} of the path)")]
+    PathNotUtf8 {
+        /// Length of the valid prefix.
+        valid_up_to: usize,
+    },
+    /// A TestData payload that is not 48 bytes.
+    #[error("TestData must be 48 bytes, payload is {len_bytes}")]
+    TestDataLength {
+        /// The payload's length.
+        len_bytes: usize,
+    },
+    /// A raw-pixel format other than 1 (RGBA8).
+    #[error("raw pixels: format {format} is unknown (only 1, RGBA8, is defined)")]
+    UnknownPixelFormat {
+        /// The format code.
+        format: u32,
+    },
+    /// The payload is not the kind asked for.
+    #[error("the mapping holds {found}, not {wanted}")]
+    WrongKind {
+        /// The kind asked for.
+        wanted: &'static str,
+        /// The kind present.
+        found: &'static str,
+    },
+    /// A MessagePack document that does not decode.
+    #[error("object is not valid MessagePack for the requested type: {0}")]
+    Object(String),
+}

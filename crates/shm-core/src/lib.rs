@@ -1,0 +1,44 @@
+//! Named shared-memory mappings that carry frame format v1
+//! (`shared/spec/frame-v1.md`, restated in `docs/PROTOCOL.md`).
+//!
+//! A *mapping* is a file (`/dev/shm/<name>`, or a regular file) mapped shared by
+//! every process that opens it. Page 0 is a header; the rest holds one *frame*'s
+//! payload: an image record, a 48-byte [`TestData`], raw RGBA pixels, or a serde
+//! object as MessagePack. A seqlock sequence word makes every read all-or-nothing;
+//! a `flock` writer lock serialises writers and dies with its holder; a futex word
+//! lets readers sleep until the next frame. See `docs/DESIGN.md`.
+//!
+//! ```
+//! use shm_core::{Mapping, MappingName, Payload, WriteOptions};
+//! # let name = MappingName::new(&format!("doc-{}", std::process::id())).unwrap();
+//! let writer = Mapping::create_or_open(&name, 1 << 20)?;
+//! writer.send_image("/photos/cat.png", b"\x89PNG...", &WriteOptions::default())?;
+//!
+//! let reader = Mapping::open_existing(&name)?; // usually another process
+//! let frame = reader.read_frame()?;
+//! match frame.decode()? {
+//!     Payload::Image(record) => assert_eq!(record.path, "/photos/cat.png"),
+//!     other => panic!("expected an image, got {:?}", other.kind()),
+//! }
+//! # writer.remove()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod layout;
+mod mapping;
+mod name;
+mod payload;
+pub mod picture;
+mod reader;
+mod sys;
+mod writer;
+
+pub use error::{DecodeError, NameError, OpenError, ReadError, WriteError};
+pub use layout::*;
+pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, remove_named};
+pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};
+pub use payload::{ImageRecordRef, Payload, RawPixelsRef, TestData, decode_object};
+pub use reader::{DEFAULT_READ_TIMEOUT_MILLIS, Frame};
+pub use sys::monotonic_nanos;
+pub use writer::{WriteOptions, Written};

@@ -1,0 +1,580 @@
+//! Opening, creating and removing mappings; header initialisation and checks.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::error::OpenError;
+use crate::layout::{
+    DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, MAGIC, MAX_MAPPING_LEN_BYTES, MIN_MAPPING_LEN_BYTES,
+    OFF_CRC32, OFF_FLAGS, OFF_HEADER_LEN, OFF_KIND, OFF_MAGIC, OFF_MAPPING_LEN, OFF_NOTIFY_FUTEX,
+    OFF_PAYLOAD_LEN, OFF_SEQ, OFF_VERSION, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS, VERSION,
+};
+use crate::name::{Location, MappingName};
+use crate::sys::{self, SharedRegion};
+
+/// How long an opener waits for a concurrent creator to finish the header.
+const INIT_WAIT: Duration = Duration::from_secs(1);
+
+/// How to open a mapping (the seeds' `CreateNew` / `CreateOrOpen` / `OpenExisting`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OpenMode {
+    /// Open it if it exists, otherwise create it.
+    #[default]
+    CreateOrOpen,
+    /// Create it; fail with [`OpenError::AlreadyExists`] if it exists.
+    CreateNew,
+    /// Open it; fail with [`OpenError::DoesNotExist`] if it does not exist.
+    OpenExisting,
+}
+
+/// Options for [`Mapping::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingOptions {
+    /// Create, open, or either.
+    pub mode: OpenMode,
+    /// Total length when creating, header included (default 10 MiB). Ignored when
+    /// an existing mapping is opened: its own length is used.
+    pub mapping_len_bytes: u64,
+    /// Populate page tables at map time (`MAP_POPULATE`) so the first frame does
+    /// not pay for page faults (about 9 ms per 10 MiB on a fresh mapping).
+    pub prefault: bool,
+}
+
+impl Default for MappingOptions {
+    fn default() -> Self {
+        Self {
+            mode: OpenMode::CreateOrOpen,
+            mapping_len_bytes: DEFAULT_MAPPING_LEN_BYTES,
+            prefault: true,
+        }
+    }
+}
+
+/// An open frame-v1 mapping: the file behind it and its shared pages.
+///
+/// Keep one open and reuse it: opening and prefaulting cost far more than a frame.
+///
+/// Lifetime: the mapping's file persists when this value is dropped (so that a
+/// `shm send-image` process can exit and a later `shm recv` still finds the
+/// frame), unless [`Mapping::set_remove_on_drop`] was set; [`Mapping::remove`]
+/// unlinks it at once. Processes that still have it mapped keep their pages.
+#[derive(Debug)]
+pub struct Mapping {
+    pub(crate) region: SharedRegion,
+    /// Holds the writer lock (`flock` exclusive) while a frame is written.
+    pub(crate) file: File,
+    /// A second open file description of the same file, for readers to probe the
+    /// writer lock without touching `file`'s lock (see `writer_is_active`).
+    probe: File,
+    location: Location,
+    created: bool,
+    remove_on_drop: bool,
+    identity: (u64, u64),
+}
+
+impl Mapping {
+    /// Opens the mapping at `location` as `options` say.
+    ///
+    /// # Errors
+    /// - create modes: [`OpenError::InvalidLength`] for a length outside
+    ///   8,192 bytes to 4 GiB; [`OpenError::AlreadyExists`] for `CreateNew`.
+    /// - `OpenExisting`: [`OpenError::DoesNotExist`].
+    /// - any mode, on an existing file: [`OpenError::NotARegularFile`] (a symlink
+    ///   is never followed), [`OpenError::InsufficientPermissions`] (another
+    ///   user's file), [`OpenError::TooSmall`], [`OpenError::BadMagic`],
+    ///   [`OpenError::VersionMismatch`], [`OpenError::CorruptedState`],
+    ///   [`OpenError::NotInitialized`]; [`OpenError::Io`] for other OS errors.
+    pub fn open(location: &Location, options: &MappingOptions) -> Result<Self, OpenError> {
+        let path = location.path();
+        let creates = options.mode != OpenMode::OpenExisting;
+        if creates
+            && !(MIN_MAPPING_LEN_BYTES..=MAX_MAPPING_LEN_BYTES).contains(&options.mapping_len_bytes)
+        {
+            return Err(OpenError::InvalidLength {
+                requested_len_bytes: options.mapping_len_bytes,
+                min_len_bytes: MIN_MAPPING_LEN_BYTES,
+                max_len_bytes: MAX_MAPPING_LEN_BYTES,
+            });
+        }
+        let (file, created) = match options.mode {
+            OpenMode::CreateNew => (create_exclusive(&path)?, true),
+            OpenMode::OpenExisting => (open_existing_file(location, &path)?, false),
+            OpenMode::CreateOrOpen => match create_exclusive(&path) {
+                Ok(file) => (file, true),
+                Err(OpenError::AlreadyExists { .. }) => (open_existing_file(location, &path)?, false),
+                Err(other) => return Err(other),
+            },
+        };
+        let metadata = check_file(&file, &path)?;
+        let identity = (metadata.dev(), metadata.ino());
+        let io_err = |action| {
+            let path = path.clone();
+            move |source| OpenError::Io {
+                action,
+                source,
+                path,
+            }
+        };
+        let probe = File::open(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)))
+            .map_err(io_err("reopen for the lock probe"))?;
+        let region = if created {
+            initialise(&file, &path, options)?
+        } else {
+            map_existing(&file, &path, options.prefault)?
+        };
+        Ok(Self {
+            region,
+            file,
+            probe,
+            location: location.clone(),
+            created,
+            remove_on_drop: false,
+            identity,
+        })
+    }
+
+    /// Creates `/dev/shm/<name>`; fails if it exists.
+    ///
+    /// # Errors
+    /// As [`Mapping::open`] with [`OpenMode::CreateNew`].
+    pub fn create_new(name: &MappingName, mapping_len_bytes: u64) -> Result<Self, OpenError> {
+        Self::open(
+            &Location::Named(name.clone()),
+            &MappingOptions {
+                mode: OpenMode::CreateNew,
+                mapping_len_bytes,
+                ..MappingOptions::default()
+            },
+        )
+    }
+
+    /// Opens `/dev/shm/<name>`, creating it with `mapping_len_bytes` if absent.
+    ///
+    /// # Errors
+    /// As [`Mapping::open`] with [`OpenMode::CreateOrOpen`].
+    pub fn create_or_open(name: &MappingName, mapping_len_bytes: u64) -> Result<Self, OpenError> {
+        Self::open(
+            &Location::Named(name.clone()),
+            &MappingOptions {
+                mapping_len_bytes,
+                ..MappingOptions::default()
+            },
+        )
+    }
+
+    /// Opens an existing `/dev/shm/<name>`.
+    ///
+    /// # Errors
+    /// As [`Mapping::open`] with [`OpenMode::OpenExisting`]; absent gives
+    /// [`OpenError::DoesNotExist`]: "no mapping named X (/dev/shm/X); start a
+    /// writer first".
+    pub fn open_existing(name: &MappingName) -> Result<Self, OpenError> {
+        Self::open(
+            &Location::Named(name.clone()),
+            &MappingOptions {
+                mode: OpenMode::OpenExisting,
+                ..MappingOptions::default()
+            },
+        )
+    }
+
+    /// Opens the regular file at `path` as a persistent, file-backed mapping,
+    /// creating it with `mapping_len_bytes` if absent. [`Mapping::flush`] writes
+    /// it to disk.
+    ///
+    /// # Errors
+    /// As [`Mapping::open`] with [`OpenMode::CreateOrOpen`].
+    pub fn from_file(path: impl Into<PathBuf>, mapping_len_bytes: u64) -> Result<Self, OpenError> {
+        Self::open(
+            &Location::File(path.into()),
+            &MappingOptions {
+                mapping_len_bytes,
+                ..MappingOptions::default()
+            },
+        )
+    }
+
+    /// Where the mapping lives.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Total bytes mapped, header included.
+    pub fn mapping_len_bytes(&self) -> u64 {
+        self.region.len_bytes() as u64
+    }
+
+    /// Bytes available to a payload: mapping length minus the 4,096-byte header.
+    pub fn capacity_bytes(&self) -> u64 {
+        self.mapping_len_bytes() - HEADER_LEN_BYTES as u64
+    }
+
+    /// Whether this call created the mapping (rather than opened an existing one).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// Whether the file behind the mapping is removed when this value drops.
+    /// Off by default.
+    pub fn set_remove_on_drop(&mut self, remove_on_drop: bool) {
+        self.remove_on_drop = remove_on_drop;
+    }
+
+    /// Unlinks the file now, if it is still the one we opened. Processes that
+    /// have it mapped keep their pages; new openers no longer find it.
+    ///
+    /// # Errors
+    /// The `unlink(2)` error.
+    pub fn remove(mut self) -> io::Result<()> {
+        self.remove_on_drop = false;
+        self.unlink_if_ours()
+    }
+
+    fn unlink_if_ours(&self) -> io::Result<()> {
+        if self.is_current()? {
+            std::fs::remove_file(self.location.path())?;
+        }
+        Ok(())
+    }
+
+    /// Whether the path still names the file we mapped. It stops being so when
+    /// the mapping is removed (and perhaps created anew by another writer); a
+    /// long-lived reader then reopens.
+    ///
+    /// # Errors
+    /// `lstat(2)` errors other than "not found".
+    pub fn is_current(&self) -> io::Result<bool> {
+        match std::fs::symlink_metadata(self.location.path()) {
+            Ok(meta) => Ok((meta.dev(), meta.ino()) == self.identity),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes a file-backed mapping's pages to disk (`msync`). A no-op in effect
+    /// for `/dev/shm` mappings, which live in memory.
+    ///
+    /// # Errors
+    /// The `msync(2)` error.
+    pub fn flush(&self) -> io::Result<()> {
+        self.region.flush()
+    }
+
+    /// The header fields as they are now, each read atomically but not as one
+    /// consistent snapshot (use [`Mapping::read_frame`] for that). For inspection.
+    pub fn header(&self) -> HeaderFields {
+        let r = &self.region;
+        HeaderFields {
+            magic: r.atomic_u32(OFF_MAGIC).load(Ordering::Acquire).to_le_bytes(),
+            version: r.atomic_u16(OFF_VERSION).load(Ordering::Relaxed),
+            header_len: r.atomic_u16(OFF_HEADER_LEN).load(Ordering::Relaxed),
+            mapping_len: r.atomic_u64(OFF_MAPPING_LEN).load(Ordering::Relaxed),
+            seq: r.atomic_u64(OFF_SEQ).load(Ordering::Acquire),
+            kind: r.atomic_u32(OFF_KIND).load(Ordering::Relaxed),
+            flags: r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed),
+            payload_len: r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed),
+            crc32: r.atomic_u32(OFF_CRC32).load(Ordering::Relaxed),
+            writer_pid: r.atomic_u32(OFF_WRITER_PID).load(Ordering::Relaxed),
+            written_unix_nanos: r.atomic_u64(OFF_WRITTEN_UNIX_NANOS).load(Ordering::Relaxed),
+            notify_counter: r.atomic_u32(OFF_NOTIFY_FUTEX).load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether a writer holds the writer lock now. Uses a separate open file
+    /// description (`probe`), so it never disturbs a lock this process holds.
+    pub(crate) fn writer_is_active(&self) -> bool {
+        match self.probe.try_lock_shared() {
+            Ok(()) => {
+                let _ = self.probe.unlock();
+                false
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            let _ = self.unlink_if_ours();
+        }
+    }
+}
+
+/// The header fields of a mapping, as raw numbers (see the spec's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderFields {
+    /// Bytes 0..4, `SHMX`.
+    pub magic: [u8; 4],
+    /// Format version (1).
+    pub version: u16,
+    /// Header length (4096).
+    pub header_len: u16,
+    /// Total mapping length in bytes.
+    pub mapping_len: u64,
+    /// Sequence word: even complete, odd in progress; frame number = seq / 2.
+    pub seq: u64,
+    /// Kind code 0 to 4.
+    pub kind: u32,
+    /// Flags; bit 0: crc32 valid.
+    pub flags: u32,
+    /// Payload bytes.
+    pub payload_len: u64,
+    /// CRC-32 of the payload.
+    pub crc32: u32,
+    /// Last writer's process id.
+    pub writer_pid: u32,
+    /// When the frame was completed, nanoseconds since the Unix epoch.
+    pub written_unix_nanos: u64,
+    /// This implementation's futex word in the notification area.
+    pub notify_counter: u32,
+}
+
+/// Removes the mapping `/dev/shm/<name>`.
+///
+/// Unless `force`, only a mapping that opens as frame v1 is removed, so a typo
+/// cannot delete another program's shared memory.
+///
+/// # Errors
+/// [`OpenError::DoesNotExist`], any error of [`Mapping::open_existing`] when not
+/// `force`, or [`OpenError::Io`] for the unlink.
+pub fn remove_named(name: &MappingName, force: bool) -> Result<(), OpenError> {
+    let path = name.shm_path();
+    if !force {
+        drop(Mapping::open(
+            &Location::Named(name.clone()),
+            &MappingOptions {
+                mode: OpenMode::OpenExisting,
+                prefault: false,
+                ..MappingOptions::default()
+            },
+        )?);
+    } else {
+        check_owner_by_path(&path)?;
+    }
+    std::fs::remove_file(&path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => OpenError::DoesNotExist {
+            name: name.to_string(),
+            path: path.clone(),
+        },
+        _ => OpenError::Io {
+            action: "remove",
+            source,
+            path: path.clone(),
+        },
+    })
+}
+
+fn check_owner_by_path(path: &Path) -> Result<(), OpenError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|source| OpenError::Io {
+        action: "stat",
+        source,
+        path: path.to_owned(),
+    })?;
+    let our_uid = sys::effective_uid();
+    if meta.uid() != our_uid {
+        return Err(OpenError::InsufficientPermissions {
+            owner_uid: meta.uid(),
+            our_uid,
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// `open(O_CREAT | O_EXCL | O_NOFOLLOW, 0600)`.
+fn create_exclusive(path: &Path) -> Result<File, OpenError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::AlreadyExists => OpenError::AlreadyExists {
+                path: path.to_owned(),
+            },
+            _ => OpenError::Io {
+                action: "create",
+                source,
+                path: path.to_owned(),
+            },
+        })
+}
+
+/// `open(O_RDWR | O_NOFOLLOW)`; a symlink gives `ELOOP`, reported as not a
+/// regular file.
+fn open_existing_file(location: &Location, path: &Path) -> Result<File, OpenError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| match (source.kind(), source.raw_os_error()) {
+            (io::ErrorKind::NotFound, _) => OpenError::DoesNotExist {
+                name: match location {
+                    Location::Named(name) => name.to_string(),
+                    Location::File(p) => p.display().to_string(),
+                },
+                path: path.to_owned(),
+            },
+            (_, Some(libc::ELOOP)) | (_, Some(libc::EISDIR)) | (_, Some(libc::ENXIO)) => {
+                OpenError::NotARegularFile {
+                    path: path.to_owned(),
+                }
+            }
+            _ => OpenError::Io {
+                action: "open",
+                source,
+                path: path.to_owned(),
+            },
+        })
+}
+
+/// The opened file must be a regular file owned by us.
+fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, OpenError> {
+    let meta = file.metadata().map_err(|source| OpenError::Io {
+        action: "fstat",
+        source,
+        path: path.to_owned(),
+    })?;
+    let file_type = meta.file_type();
+    if !file_type.is_file() || file_type.is_fifo() {
+        return Err(OpenError::NotARegularFile {
+            path: path.to_owned(),
+        });
+    }
+    let our_uid = sys::effective_uid();
+    if meta.uid() != our_uid {
+        return Err(OpenError::InsufficientPermissions {
+            owner_uid: meta.uid(),
+            our_uid,
+            path: path.to_owned(),
+        });
+    }
+    Ok(meta)
+}
+
+/// Sizes a file we just created and writes its header, magic last. Holds the
+/// writer lock meanwhile so no frame can be written into a half-made header.
+fn initialise(file: &File, path: &Path, options: &MappingOptions) -> Result<SharedRegion, OpenError> {
+    let io_err = |action| {
+        move |source| OpenError::Io {
+            action,
+            source,
+            path: path.to_owned(),
+        }
+    };
+    file.lock().map_err(io_err("lock"))?;
+    let result = (|| {
+        file.set_len(options.mapping_len_bytes)
+            .map_err(io_err("set length"))?;
+        let len_bytes = usize::try_from(options.mapping_len_bytes).map_err(|_| OpenError::InvalidLength {
+            requested_len_bytes: options.mapping_len_bytes,
+            min_len_bytes: MIN_MAPPING_LEN_BYTES,
+            max_len_bytes: MAX_MAPPING_LEN_BYTES,
+        })?;
+        let region = SharedRegion::map(file, len_bytes, options.prefault).map_err(io_err("mmap"))?;
+        region.atomic_u16(OFF_VERSION).store(VERSION, Ordering::Relaxed);
+        region
+            .atomic_u16(OFF_HEADER_LEN)
+            .store(HEADER_LEN_BYTES as u16, Ordering::Relaxed);
+        region
+            .atomic_u64(OFF_MAPPING_LEN)
+            .store(options.mapping_len_bytes, Ordering::Relaxed);
+        region
+            .atomic_u32(OFF_MAGIC)
+            .store(u32::from_le_bytes(MAGIC), Ordering::Release);
+        Ok(region)
+    })();
+    let _ = file.unlock();
+    result
+}
+
+/// Maps an existing file after checking its header; waits up to [`INIT_WAIT`]
+/// for a creator that is still writing it.
+fn map_existing(file: &File, path: &Path, prefault: bool) -> Result<SharedRegion, OpenError> {
+    let started = Instant::now();
+    loop {
+        match try_map_existing(file, path, prefault) {
+            Err(OpenError::NotInitialized { .. }) if started.elapsed() < INIT_WAIT => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_map_existing(file: &File, path: &Path, prefault: bool) -> Result<SharedRegion, OpenError> {
+    let file_len_bytes = file
+        .metadata()
+        .map_err(|source| OpenError::Io {
+            action: "fstat",
+            source,
+            path: path.to_owned(),
+        })?
+        .len();
+    if file_len_bytes == 0 {
+        return Err(OpenError::NotInitialized {
+            path: path.to_owned(),
+        });
+    }
+    if file_len_bytes < HEADER_LEN_BYTES as u64 {
+        return Err(OpenError::TooSmall {
+            len_bytes: file_len_bytes,
+            path: path.to_owned(),
+        });
+    }
+    // Map the header page alone first: the file may be huge and not ours.
+    let header = SharedRegion::map(file, HEADER_LEN_BYTES, false).map_err(|source| OpenError::Io {
+        action: "mmap",
+        source,
+        path: path.to_owned(),
+    })?;
+    let magic = header.atomic_u32(OFF_MAGIC).load(Ordering::Acquire).to_le_bytes();
+    if magic == [0; 4] {
+        return Err(OpenError::NotInitialized {
+            path: path.to_owned(),
+        });
+    }
+    if magic != MAGIC {
+        return Err(OpenError::BadMagic {
+            found: magic,
+            path: path.to_owned(),
+        });
+    }
+    let version = header.atomic_u16(OFF_VERSION).load(Ordering::Relaxed);
+    if version != VERSION {
+        return Err(OpenError::VersionMismatch {
+            found: version,
+            path: path.to_owned(),
+        });
+    }
+    let corrupted = |what: String| OpenError::CorruptedState {
+        what,
+        path: path.to_owned(),
+    };
+    let header_len = header.atomic_u16(OFF_HEADER_LEN).load(Ordering::Relaxed);
+    if usize::from(header_len) != HEADER_LEN_BYTES {
+        return Err(corrupted(format!("header_len is {header_len}, not 4096")));
+    }
+    let mapping_len = header.atomic_u64(OFF_MAPPING_LEN).load(Ordering::Relaxed);
+    if mapping_len < MIN_MAPPING_LEN_BYTES || mapping_len > file_len_bytes {
+        return Err(corrupted(format!(
+            "mapping_len is {mapping_len} but the file is {file_len_bytes} bytes"
+        )));
+    }
+    drop(header);
+    let len_bytes = usize::try_from(mapping_len)
+        .map_err(|_| corrupted(format!("mapping_len {mapping_len} does not fit in memory")))?;
+    SharedRegion::map(file, len_bytes, prefault).map_err(|source| OpenError::Io {
+        action: "mmap",
+        source,
+        path: path.to_owned(),
+    })
+}

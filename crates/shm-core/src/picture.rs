@@ -1,0 +1,293 @@
+//! Image files: reading them for sending, probing their format and size, and
+//! decoding them under a memory limit. Shared by the CLI and both apps so that
+//! every one says the same clear thing about bad input.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use image::{ImageFormat, ImageReader, Limits, RgbaImage};
+
+/// Formats the apps accept from a file dialog (extensions, lower case).
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "ico", "tga", "pnm", "qoi",
+];
+
+/// Largest decoded image, in bytes of RGBA: 512 MiB (about 134 megapixels).
+/// A "decompression bomb" declaring more is refused before any pixel is decoded.
+pub const MAX_DECODED_LEN_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Largest width or height accepted when decoding, in pixels.
+pub const MAX_DIMENSION_PIXELS: u32 = 32_768;
+
+/// An image file read whole, ready to send as an image record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFile {
+    /// Absolute path of the file.
+    pub path: PathBuf,
+    /// The file's bytes, unchanged.
+    pub bytes: Vec<u8>,
+    /// Format and pixel size, read from the file's header.
+    pub info: ImageInfo,
+}
+
+/// Format and pixel size of an encoded image, from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The container format.
+    pub format: ImageFormat,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl ImageInfo {
+    /// Lower-case format name, e.g. `png`, `jpeg`.
+    pub fn format_name(&self) -> &'static str {
+        format_name(self.format)
+    }
+}
+
+/// Lower-case name of `format`, e.g. `png`, `jpeg`, `webp`.
+pub fn format_name(format: ImageFormat) -> &'static str {
+    format.extensions_str().first().copied().unwrap_or("image")
+}
+
+/// Why an image file could not be read or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// No such file.
+    #[error("no such file; check the path: {}", path.display())]
+    NotFound {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A directory was given.
+    #[error("is a directory; give an image file inside it: {}", path.display())]
+    IsDirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is empty.
+    #[error("file is empty (0 bytes); it is not an image: {}", path.display())]
+    Empty {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is larger than the mapping can hold.
+    #[error(
+        "image is {len_bytes} bytes but the mapping holds at most {capacity_bytes} bytes; use a larger capacity or a smaller image: {}",
+        path.display()
+    )]
+    TooLarge {
+        /// The file's length.
+        len_bytes: u64,
+        /// The payload capacity available for the image.
+        capacity_bytes: u64,
+        /// The path.
+        path: PathBuf,
+    },
+    /// The bytes are not an image format we know.
+    #[error("not an image (PNG, JPEG, GIF, BMP, WebP, TIFF, ... expected): {}", path.display())]
+    NotAnImage {
+        /// The path (or the sender's path text).
+        path: PathBuf,
+    },
+    /// The header is readable but decoding failed (truncated, corrupt).
+    #[error("cannot decode the {format} image ({reason}); the file may be truncated or corrupt: {}", path.display())]
+    Corrupt {
+        /// Format name.
+        format: &'static str,
+        /// The decoder's words.
+        reason: String,
+        /// The path (or the sender's path text).
+        path: PathBuf,
+    },
+    /// The image declares more pixels than the limit allows.
+    #[error(
+        "image declares {width}x{height} pixels, over the decoding limit ({MAX_DIMENSION_PIXELS} per side, {MAX_DECODED_LEN_BYTES} bytes of RGBA); refused: {}",
+        path.display()
+    )]
+    TooManyPixels {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The path (or the sender's path text).
+        path: PathBuf,
+    },
+    /// Reading the file failed.
+    #[error("cannot read the file ({source}): {}", path.display())]
+    Io {
+        /// The OS error.
+        source: std::io::Error,
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+/// Reads an image file for sending: checks it exists, is a regular non-empty
+/// file no larger than `capacity_bytes`, and starts like a known image format.
+/// The size is checked before the file is read, so a 1 GB file costs nothing.
+///
+/// # Errors
+/// [`ImageError::NotFound`], [`ImageError::IsDirectory`], [`ImageError::Empty`],
+/// [`ImageError::TooLarge`], [`ImageError::NotAnImage`], [`ImageError::Corrupt`]
+/// (header unreadable), [`ImageError::Io`].
+pub fn read_image_file(path: &Path, capacity_bytes: u64) -> Result<ImageFile, ImageError> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let io = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::NotFound => ImageError::NotFound { path: path.clone() },
+        std::io::ErrorKind::IsADirectory => ImageError::IsDirectory { path: path.clone() },
+        _ => ImageError::Io {
+            source,
+            path: path.clone(),
+        },
+    };
+    let meta = std::fs::metadata(&path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(ImageError::IsDirectory { path });
+    }
+    if meta.len() == 0 {
+        return Err(ImageError::Empty { path });
+    }
+    if meta.len() > capacity_bytes {
+        return Err(ImageError::TooLarge {
+            len_bytes: meta.len(),
+            capacity_bytes,
+            path,
+        });
+    }
+    let bytes = std::fs::read(&path).map_err(io)?;
+    if bytes.is_empty() {
+        return Err(ImageError::Empty { path });
+    }
+    let info = probe(&bytes, &path)?;
+    Ok(ImageFile { path, bytes, info })
+}
+
+/// Reads format and pixel size from an encoded image's header, without decoding.
+///
+/// # Errors
+/// [`ImageError::NotAnImage`] or [`ImageError::Corrupt`]; `path` is only used
+/// in the message.
+pub fn probe(bytes: &[u8], path: &Path) -> Result<ImageInfo, ImageError> {
+    let format = image::guess_format(bytes).map_err(|_| ImageError::NotAnImage { path: path.to_owned() })?;
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| ImageError::Corrupt {
+            format: format_name(format),
+            reason: e.to_string(),
+            path: path.to_owned(),
+        })?;
+    Ok(ImageInfo { format, width, height })
+}
+
+/// Decodes an encoded image to RGBA8 under [`MAX_DIMENSION_PIXELS`] and
+/// [`MAX_DECODED_LEN_BYTES`]: the limit is checked against the declared size
+/// before decoding, so a small file declaring 100000x100000 pixels is refused at
+/// once.
+///
+/// # Errors
+/// [`ImageError::NotAnImage`], [`ImageError::TooManyPixels`],
+/// [`ImageError::Corrupt`]; `path` is only used in the message.
+pub fn decode_rgba(bytes: &[u8], path: &Path) -> Result<RgbaImage, ImageError> {
+    let info = probe(bytes, path)?;
+    let rgba_len_bytes = u64::from(info.width) * u64::from(info.height) * 4;
+    if info.width > MAX_DIMENSION_PIXELS
+        || info.height > MAX_DIMENSION_PIXELS
+        || rgba_len_bytes > MAX_DECODED_LEN_BYTES
+    {
+        return Err(ImageError::TooManyPixels {
+            width: info.width,
+            height: info.height,
+            path: path.to_owned(),
+        });
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), info.format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_DIMENSION_PIXELS);
+    limits.max_image_height = Some(MAX_DIMENSION_PIXELS);
+    // Decoders may need scratch space beside the RGBA output.
+    limits.max_alloc = Some(MAX_DECODED_LEN_BYTES * 2);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => ImageError::TooManyPixels {
+            width: info.width,
+            height: info.height,
+            path: path.to_owned(),
+        },
+        other => ImageError::Corrupt {
+            format: info.format_name(),
+            reason: other.to_string(),
+            path: path.to_owned(),
+        },
+    })?;
+    Ok(image.into_rgba8())
+}
+
+/// Encodes RGBA8 pixels as PNG bytes.
+///
+/// # Errors
+/// [`ImageError::Corrupt`] when the buffer does not match `width * height * 4`
+/// or the encoder fails.
+pub fn encode_png(width: u32, height: u32, pixels: &[u8]) -> Result<Vec<u8>, ImageError> {
+    let mut out = Vec::new();
+    image::write_buffer_with_format(
+        &mut Cursor::new(&mut out),
+        pixels,
+        width,
+        height,
+        image::ExtendedColorType::Rgba8,
+        ImageFormat::Png,
+    )
+    .map_err(|e| ImageError::Corrupt {
+        format: "png",
+        reason: e.to_string(),
+        path: PathBuf::from("<raw pixels>"),
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        encode_png(width, height, &vec![200; (width * height * 4) as usize]).unwrap()
+    }
+
+    #[test]
+    fn probes_and_decodes_a_png() {
+        let bytes = png(3, 2);
+        let info = probe(&bytes, Path::new("x.png")).unwrap();
+        assert_eq!((info.format_name(), info.width, info.height), ("png", 3, 2));
+        let rgba = decode_rgba(&bytes, Path::new("x.png")).unwrap();
+        assert_eq!(rgba.dimensions(), (3, 2));
+        assert_eq!(rgba.get_pixel(2, 1).0, [200; 4]);
+    }
+
+    #[test]
+    fn refuses_a_decompression_bomb_before_decoding() {
+        // A valid PNG header declaring 100000 x 100000 pixels, with no data after.
+        let mut bytes = png(1, 1);
+        bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let ihdr_crc = crc32fast::hash(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&ihdr_crc.to_be_bytes());
+        let err = decode_rgba(&bytes, Path::new("bomb.png")).unwrap_err();
+        assert!(
+            matches!(err, ImageError::TooManyPixels { width: 100_000, height: 100_000, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn truncated_and_non_images_get_their_own_errors() {
+        let bytes = png(64, 64);
+        let err = decode_rgba(&bytes[..bytes.len() / 2], Path::new("t.png")).unwrap_err();
+        assert!(matches!(err, ImageError::Corrupt { format: "png", .. }), "{err}");
+        let err = probe(b"hello, world", Path::new("a.txt")).unwrap_err();
+        assert!(matches!(err, ImageError::NotAnImage { .. }), "{err}");
+    }
+}

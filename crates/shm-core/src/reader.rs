@@ -1,0 +1,292 @@
+//! Reading frames: the seqlock read, validation, and blocking until the next frame.
+
+use std::sync::atomic::{Ordering, fence};
+use std::time::{Duration, Instant};
+
+use crate::error::{DecodeError, ReadError};
+use crate::layout::{
+    FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_MAGIC, OFF_NOTIFY_FUTEX,
+    OFF_PAYLOAD_LEN, OFF_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
+};
+use crate::mapping::Mapping;
+use crate::payload::Payload;
+use crate::sys;
+
+/// How long [`Mapping::read_frame`] keeps retrying while a writer is mid-frame.
+pub const DEFAULT_READ_TIMEOUT_MILLIS: u64 = 1_000;
+
+/// A complete, validated frame copied out of the mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The sequence word of this frame (even; 0 when nothing was written).
+    pub seq: u64,
+    /// What the payload holds.
+    pub kind: Kind,
+    /// Header flags (bit 0: crc32 valid, and it was checked).
+    pub flags: u32,
+    /// The header's CRC-32 (0 when flag bit 0 is clear).
+    pub crc32: u32,
+    /// Process id of the writer.
+    pub writer_pid: u32,
+    /// When the writer completed the frame, nanoseconds since the Unix epoch.
+    pub written_unix_nanos: u64,
+    /// The payload bytes (`payload_len` of them).
+    pub payload: Vec<u8>,
+}
+
+impl Default for Frame {
+    fn default() -> Self {
+        Self {
+            seq: 0,
+            kind: Kind::Empty,
+            flags: 0,
+            crc32: 0,
+            writer_pid: 0,
+            written_unix_nanos: 0,
+            payload: Vec::new(),
+        }
+    }
+}
+
+impl Frame {
+    /// Frame number shown to people: seq / 2 (0: nothing written yet).
+    pub fn number(&self) -> u64 {
+        self.seq / 2
+    }
+
+    /// Decodes the payload by its kind, borrowing from this frame.
+    ///
+    /// # Errors
+    /// The kind's [`DecodeError`].
+    pub fn decode(&self) -> Result<Payload<'_>, DecodeError> {
+        Payload::decode(self.kind, &self.payload)
+    }
+}
+
+/// Why one read attempt did not produce a frame.
+enum Attempt {
+    /// The sequence word was odd: a write is in progress (or its writer died).
+    InProgress(u64),
+    /// The sequence word changed while we copied.
+    Torn,
+    /// A stable frame that fails validation.
+    Invalid(ReadError),
+}
+
+impl Mapping {
+    /// The sequence word now (acquire load). Frame number = seq / 2.
+    pub fn seq(&self) -> u64 {
+        self.region.atomic_u64(OFF_SEQ).load(Ordering::Acquire)
+    }
+
+    /// Reads the current frame, retrying while a writer is mid-frame for up to
+    /// [`DEFAULT_READ_TIMEOUT_MILLIS`]. Never returns a torn or partial frame.
+    ///
+    /// # Errors
+    /// See [`Mapping::read_frame_into`].
+    pub fn read_frame(&self) -> Result<Frame, ReadError> {
+        let mut frame = Frame::default();
+        self.read_frame_into(&mut frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
+        Ok(frame)
+    }
+
+    /// Reads the current frame into `frame`, reusing its payload buffer (a
+    /// fresh 10 MiB buffer costs page faults on every read; a reused one does not).
+    ///
+    /// Protocol: load seq `s1` (acquire); if odd, wait; copy the fields and
+    /// payload with atomic loads; acquire fence; load seq `s2`; keep the copy only
+    /// if `s1 == s2`, then check the CRC when flag bit 0 is set. The payload
+    /// buffer never grows past the mapping's capacity, whatever the header says.
+    ///
+    /// # Errors
+    /// - [`ReadError::WriterDied`]: the sequence word is odd and no writer holds
+    ///   the lock.
+    /// - [`ReadError::Busy`]: writers kept the frame in flux for `timeout_millis`.
+    /// - [`ReadError::PayloadTooLong`], [`ReadError::CrcMismatch`],
+    ///   [`ReadError::UnknownKind`], [`ReadError::UnknownFlags`],
+    ///   [`ReadError::HeaderChanged`]: a stable frame that is not valid.
+    ///
+    /// On error `frame` holds unspecified bytes; do not show them.
+    pub fn read_frame_into(&self, frame: &mut Frame, timeout_millis: u64) -> Result<(), ReadError> {
+        let started = Instant::now();
+        let timeout = Duration::from_millis(timeout_millis);
+        let mut torn_count = 0u32;
+        loop {
+            match self.try_read_once(frame) {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Invalid(e)) => return Err(e),
+                Err(Attempt::Torn) => {
+                    torn_count += 1;
+                    if torn_count > 16 {
+                        std::thread::yield_now();
+                    }
+                }
+                Err(Attempt::InProgress(odd_seq)) => {
+                    if !self.writer_is_active() && self.seq() == odd_seq {
+                        return Err(ReadError::WriterDied {
+                            frame_number: odd_seq.div_ceil(2),
+                        });
+                    }
+                    let notify = self.region.atomic_u32(OFF_NOTIFY_FUTEX);
+                    let seen = notify.load(Ordering::SeqCst);
+                    if self.seq() == odd_seq {
+                        // The writer wakes us when it completes; the short cap
+                        // re-checks whether it died meanwhile.
+                        let left = timeout.saturating_sub(started.elapsed());
+                        sys::futex_wait(notify, seen, Some(left.min(Duration::from_millis(10))));
+                    }
+                }
+            }
+            if started.elapsed() >= timeout {
+                return Err(ReadError::Busy { timeout_millis });
+            }
+        }
+    }
+
+    fn try_read_once(&self, frame: &mut Frame) -> Result<(), Attempt> {
+        let r = &self.region;
+        let seq = r.atomic_u64(OFF_SEQ);
+        let s1 = seq.load(Ordering::Acquire);
+        if s1 % 2 == 1 {
+            return Err(Attempt::InProgress(s1));
+        }
+        let magic = r.atomic_u32(OFF_MAGIC).load(Ordering::Relaxed).to_le_bytes();
+        let kind_code = r.atomic_u32(OFF_KIND).load(Ordering::Relaxed);
+        let flags = r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed);
+        let payload_len = r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed);
+        let crc32 = r.atomic_u32(OFF_CRC32).load(Ordering::Relaxed);
+        let writer_pid = r.atomic_u32(OFF_WRITER_PID).load(Ordering::Relaxed);
+        let written_unix_nanos = r.atomic_u64(OFF_WRITTEN_UNIX_NANOS).load(Ordering::Relaxed);
+        let stable = || {
+            fence(Ordering::Acquire);
+            seq.load(Ordering::Relaxed) == s1
+        };
+        let invalid = |e: ReadError| if stable() { Attempt::Invalid(e) } else { Attempt::Torn };
+
+        let capacity_bytes = self.capacity_bytes();
+        if payload_len > capacity_bytes {
+            return Err(invalid(ReadError::PayloadTooLong {
+                payload_len_bytes: payload_len,
+                capacity_bytes,
+            }));
+        }
+        // Bounded by the capacity just checked, so it fits in usize.
+        let len_bytes = payload_len as usize;
+        frame.payload.resize(len_bytes, 0);
+        r.copy_out(HEADER_LEN_BYTES, &mut frame.payload);
+        if !stable() {
+            return Err(Attempt::Torn);
+        }
+        // The copy is now a frame the writer completed; validate it.
+        if magic != MAGIC {
+            return Err(Attempt::Invalid(ReadError::HeaderChanged {
+                what: "magic is no longer SHMX",
+            }));
+        }
+        let kind = if s1 == 0 {
+            Kind::Empty
+        } else {
+            Kind::from_code(kind_code).ok_or(Attempt::Invalid(ReadError::UnknownKind { code: kind_code }))?
+        };
+        if flags & !FLAG_CRC32 != 0 {
+            return Err(Attempt::Invalid(ReadError::UnknownFlags { flags }));
+        }
+        if flags & FLAG_CRC32 != 0 {
+            let got = crc32fast::hash(&frame.payload);
+            if got != crc32 {
+                return Err(Attempt::Invalid(ReadError::CrcMismatch { expected: crc32, got }));
+            }
+        }
+        frame.seq = s1;
+        frame.kind = kind;
+        frame.flags = flags;
+        frame.crc32 = crc32;
+        frame.writer_pid = writer_pid;
+        frame.written_unix_nanos = written_unix_nanos;
+        Ok(())
+    }
+
+    /// Blocks until a complete frame whose sequence word differs from `after_seq`
+    /// is present, then reads it into `frame`. Pass the `seq` of the last frame
+    /// you showed (0 for "any frame").
+    ///
+    /// Waiting is a futex wait on the notification word, which every writer bumps
+    /// and wakes after completing a frame: no polling, no CPU while idle.
+    /// `timeout` of `None` waits forever.
+    ///
+    /// # Errors
+    /// [`ReadError::TimedOut`], or any error of [`Mapping::read_frame_into`] for
+    /// the new frame.
+    pub fn wait_for_frame_into(
+        &self,
+        after_seq: u64,
+        timeout: Option<Duration>,
+        frame: &mut Frame,
+    ) -> Result<(), ReadError> {
+        let started = Instant::now();
+        let notify = self.region.atomic_u32(OFF_NOTIFY_FUTEX);
+        loop {
+            // Load the word before the sequence: a frame completed after this
+            // load changes the word, so the futex wait below returns at once.
+            let seen = notify.load(Ordering::SeqCst);
+            let seq = self.region.atomic_u64(OFF_SEQ).load(Ordering::SeqCst);
+            if seq != after_seq && seq.is_multiple_of(2) {
+                self.read_frame_into(frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
+                if frame.seq != after_seq {
+                    return Ok(());
+                }
+            }
+            let left = match timeout {
+                Some(t) => match t.checked_sub(started.elapsed()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => {
+                        return Err(ReadError::TimedOut {
+                            timeout_millis: t.as_millis() as u64,
+                        });
+                    }
+                },
+                None => None,
+            };
+            // Woken, timed out or interrupted: the checks at the top decide.
+            sys::futex_wait(notify, seen, left);
+        }
+    }
+
+    /// Like [`Mapping::wait_for_frame_into`], returning a new [`Frame`].
+    ///
+    /// # Errors
+    /// As [`Mapping::wait_for_frame_into`].
+    pub fn wait_for_frame(&self, after_seq: u64, timeout: Option<Duration>) -> Result<Frame, ReadError> {
+        let mut frame = Frame::default();
+        self.wait_for_frame_into(after_seq, timeout, &mut frame)?;
+        Ok(frame)
+    }
+
+    /// Spins (no syscalls) until the sequence word is even and differs from
+    /// `after_seq`, then reads the frame into `frame`. Lowest latency, one core
+    /// busy meanwhile: for benchmarks and latency-critical peers.
+    ///
+    /// # Errors
+    /// [`ReadError::TimedOut`], or any error of [`Mapping::read_frame_into`].
+    pub fn spin_for_frame_into(&self, after_seq: u64, timeout: Duration, frame: &mut Frame) -> Result<(), ReadError> {
+        let started = Instant::now();
+        let seq = self.region.atomic_u64(OFF_SEQ);
+        let mut spins = 0u32;
+        loop {
+            let s = seq.load(Ordering::Acquire);
+            if s != after_seq && s.is_multiple_of(2) {
+                self.read_frame_into(frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
+                if frame.seq != after_seq {
+                    return Ok(());
+                }
+            }
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(1024) && started.elapsed() >= timeout {
+                return Err(ReadError::TimedOut {
+                    timeout_millis: timeout.as_millis() as u64,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The one module of the workspace that holds `unsafe` code.
+//!
+//! It wraps three things the safe layers above build on:
+//! - [`SharedRegion`]: a `MAP_SHARED` mapping (memmap2's [`MmapRaw`]) that is only
+//!   ever touched through atomics. No `&[u8]` or `&mut [u8]` into it is ever made,
+//!   because another process may write the same bytes at any moment (memmap2's docs:
+//!   a reference to memory mutated elsewhere is undefined behaviour).
+//! - futex wait and wake on a `u32` word in that mapping (Linux `futex(2)`, the
+//!   shared, non-private variant so that it works across processes).
+//! - small process facts: the effective user id and the monotonic clock.
+#![expect(
+    unsafe_code,
+    reason = "raw shared memory, futex(2) and geteuid(2) need unsafe; it is confined here"
+)]
+
+use std::fs::File;
+use std::io;
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use memmap2::{MmapOptions, MmapRaw};
+
+/// A shared mapping accessed only through atomic loads and stores.
+///
+/// Invariant: `map.len() >= 8` and the base address is page-aligned (mmap(2)
+/// guarantees this), so every naturally aligned offset below `len` is aligned for
+/// the atomic type of that size.
+pub(crate) struct SharedRegion {
+    map: MmapRaw,
+}
+
+impl std::fmt::Debug for SharedRegion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRegion")
+            .field("len_bytes", &self.map.len())
+            .finish()
+    }
+}
+
+impl SharedRegion {
+    /// Maps the first `len_bytes` of `file` shared and read-write.
+    ///
+    /// With `prefault`, the kernel populates the page tables up front
+    /// (`MAP_POPULATE`), so the first frame does not pay for page faults.
+    ///
+    /// # Errors
+    /// The `mmap(2)` error, e.g. `ENOMEM`.
+    pub(crate) fn map(file: &File, len_bytes: usize, prefault: bool) -> io::Result<Self> {
+        if len_bytes < 8 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a shared region must be at least 8 bytes",
+            ));
+        }
+        let mut options = MmapOptions::new();
+        options.len(len_bytes);
+        if prefault {
+            options.populate();
+        }
+        let map = options.map_raw(file)?;
+        Ok(Self { map })
+    }
+
+    /// Length of the mapping in bytes.
+    pub(crate) fn len_bytes(&self) -> usize {
+        self.map.len()
+    }
+
+    fn check(&self, offset: usize, size: usize) {
+        assert!(
+            offset.is_multiple_of(size) && offset.checked_add(size).is_some_and(|end| end <= self.len_bytes()),
+            "shared-memory access at offset {offset} of size {size} is out of bounds or misaligned (a bug in shm-core)"
+        );
+    }
+
+    /// The `u16` at `offset` as an atomic.
+    ///
+    /// # Panics
+    /// If `offset` is not 2-aligned or the word is not inside the mapping (callers
+    /// pass header constants, so this is a bug in shm-core, never mapping content).
+    pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
+        self.check(offset, 2);
+        // SAFETY: `check` proved the 2 bytes are inside the mapping and aligned
+        // (base is page-aligned). The mapping lives as long as `self`, which the
+        // returned reference borrows. AtomicU16 has the size and alignment of u16,
+        // and every access this crate makes to shared memory is atomic, so
+        // concurrent writes from other processes are not data races.
+        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU16>() }
+    }
+
+    /// The `u32` at `offset` as an atomic.
+    ///
+    /// # Panics
+    /// As [`Self::atomic_u16`], for 4-byte words.
+    pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
+        self.check(offset, 4);
+        // SAFETY: as in `atomic_u16`, for a 4-aligned, in-bounds u32.
+        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU32>() }
+    }
+
+    /// The `u64` at `offset` as an atomic.
+    ///
+    /// # Panics
+    /// As [`Self::atomic_u16`], for 8-byte words.
+    pub(crate) fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
+        self.check(offset, 8);
+        // SAFETY: as in `atomic_u16`, for an 8-aligned, in-bounds u64.
+        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU64>() }
+    }
+
+    fn atomic_u8(&self, offset: usize) -> &AtomicU8 {
+        self.check(offset, 1);
+        // SAFETY: as in `atomic_u16`, for one in-bounds byte (always aligned).
+        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU8>() }
+    }
+
+    /// Copies `dst.len()` bytes starting at `offset` out of the mapping, with
+    /// relaxed atomic loads (8 bytes at a time where aligned).
+    ///
+    /// The bytes may be torn if a writer is active; the seqlock above decides
+    /// whether to keep them.
+    ///
+    /// # Panics
+    /// If the range is not inside the mapping (callers check lengths first).
+    pub(crate) fn copy_out(&self, offset: usize, dst: &mut [u8]) {
+        let end = offset
+            .checked_add(dst.len())
+            .filter(|&end| end <= self.len_bytes());
+        assert!(end.is_some(), "copy_out range out of bounds (a bug in shm-core)");
+        let head = offset.next_multiple_of(8).min(offset + dst.len()) - offset;
+        let (head_dst, rest) = dst.split_at_mut(head);
+        for (i, byte) in head_dst.iter_mut().enumerate() {
+            *byte = self.atomic_u8(offset + i).load(Ordering::Relaxed);
+        }
+        let mut pos = offset + head;
+        let mut chunks = rest.chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            let word = self.atomic_u64(pos).load(Ordering::Relaxed);
+            chunk.copy_from_slice(&word.to_ne_bytes());
+            pos += 8;
+        }
+        for byte in chunks.into_remainder() {
+            *byte = self.atomic_u8(pos).load(Ordering::Relaxed);
+            pos += 1;
+        }
+    }
+
+    /// Copies `src` into the mapping starting at `offset`, with relaxed atomic
+    /// stores (8 bytes at a time where aligned).
+    ///
+    /// # Panics
+    /// If the range is not inside the mapping (callers check lengths first).
+    pub(crate) fn copy_in(&self, offset: usize, src: &[u8]) {
+        let end = offset
+            .checked_add(src.len())
+            .filter(|&end| end <= self.len_bytes());
+        assert!(end.is_some(), "copy_in range out of bounds (a bug in shm-core)");
+        let head = offset.next_multiple_of(8).min(offset + src.len()) - offset;
+        let (head_src, rest) = src.split_at(head);
+        for (i, &byte) in head_src.iter().enumerate() {
+            self.atomic_u8(offset + i).store(byte, Ordering::Relaxed);
+        }
+        let mut pos = offset + head;
+        let mut chunks = rest.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.atomic_u64(pos)
+                .store(u64::from_ne_bytes(word), Ordering::Relaxed);
+            pos += 8;
+        }
+        for &byte in chunks.remainder() {
+            self.atomic_u8(pos).store(byte, Ordering::Relaxed);
+            pos += 1;
+        }
+    }
+
+    /// Writes dirty pages of a file-backed mapping to disk (`msync(MS_SYNC)`).
+    ///
+    /// # Errors
+    /// The `msync(2)` error.
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        self.map.flush()
+    }
+}
+
+/// Blocks while `word` holds `expected`, for at most `timeout` (none: forever).
+///
+/// Uses the shared (not `FUTEX_PRIVATE`) futex, keyed by the page's backing
+/// object, so waiters and wakers in different processes meet. The timeout is
+/// relative and measured on `CLOCK_MONOTONIC` (futex(2)), so wall-clock jumps do
+/// not affect it.
+/// It returns when woken, when the word no longer holds `expected`, on a signal,
+/// or at the timeout; callers re-check their condition in every case.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let timespec = timeout.map(|t| libc::timespec {
+        tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let timespec_ptr = timespec
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a valid, aligned u32 that lives for the call; FUTEX_WAIT
+    // only reads it. `timespec_ptr` is null or points to a live timespec with
+    // tv_nsec in 0..1e9. The remaining arguments are ignored by FUTEX_WAIT.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            timespec_ptr,
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+/// Wakes every process blocked in [`futex_wait`] on `word`.
+pub(crate) fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: `word` is a valid, aligned u32 that lives for the call; FUTEX_WAKE
+    // does not access memory other than to find waiters keyed on its address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+/// The effective user id of this process (geteuid(2)).
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: comparable between processes on one machine,
+/// unlike `Instant`, whose epoch is unspecified. Used by benchmarks.
+pub fn monotonic_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on
+    // Linux, so clock_gettime cannot fail here.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+    }
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
