@@ -1,0 +1,307 @@
+//! The `shm` binary across real, separate processes, with the real sample images.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn assets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets")
+}
+
+fn asset(name: &str) -> PathBuf {
+    assets().join(name).canonicalize().unwrap()
+}
+
+/// A mapping name unique to this test process and call, removed on drop.
+struct TestMapping(String);
+
+impl TestMapping {
+    fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        Self(format!("t-cli-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Runs `shm --name NAME ARGS...`.
+    fn shm(&self, args: &[&str]) -> Output {
+        shm_cmd(&self.0, args).output().unwrap()
+    }
+
+    /// Runs it and parses the single JSON line it prints; panics with stderr on failure.
+    fn json(&self, args: &[&str]) -> Value {
+        parse_ok(&self.shm(args))
+    }
+}
+
+impl Drop for TestMapping {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
+    }
+}
+
+fn shm_cmd(name: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shm"));
+    cmd.arg("--name").arg(name).args(args);
+    cmd
+}
+
+fn parse_ok(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "shm failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not one JSON line ({e}): {stdout}"))
+}
+
+fn stderr_of_failure(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "expected exit 1, got {}", out.status);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
+    stderr
+}
+
+fn temp_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("shm-cli-test-{}-{tag}", std::process::id()))
+}
+
+#[test]
+fn images_cross_processes_byte_identical() {
+    for name in ["astronaut.png", "rocket.jpg", "collage-3500x2700.png", "astronaut.webp", "animated.gif"] {
+        let mapping = TestMapping::new();
+        let image = asset(name);
+        let sent = mapping.json(&["send-image", image.to_str().unwrap()]);
+        let out_file = temp_path(name);
+        let got = mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
+        assert_eq!(got["kind"], "image");
+        assert_eq!(got["path"], image.to_str().unwrap(), "path defaults to the absolute path");
+        assert_eq!(got["frame"], sent["frame"]);
+        assert_eq!(got["width"], sent["width"]);
+        assert!(got["crc_checked"].as_bool().unwrap());
+        let original = std::fs::read(&image).unwrap();
+        assert_eq!(got["image_len"].as_u64().unwrap(), original.len() as u64);
+        assert!(std::fs::read(&out_file).unwrap() == original, "{name}: bytes differ");
+        std::fs::remove_file(out_file).unwrap();
+    }
+}
+
+#[test]
+fn raw_pixels_arrive_as_the_decoded_image() {
+    let mapping = TestMapping::new();
+    let image = asset("chelsea-cat.png");
+    mapping.json(&["send-image", image.to_str().unwrap(), "--raw", "--path-text", "cat ünïcode"]);
+    let out_file = temp_path("raw.png");
+    let got = mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
+    assert_eq!(got["kind"], "raw_pixels");
+    assert_eq!(got["path"], "cat ünïcode");
+    assert_eq!((got["width"].as_u64(), got["height"].as_u64()), (Some(451), Some(300)));
+    let expected = image::open(&image).unwrap().into_rgba8();
+    let received = image::open(&out_file).unwrap().into_rgba8();
+    assert!(expected == received, "decoded pixels differ");
+    std::fs::remove_file(out_file).unwrap();
+}
+
+#[test]
+fn structs_and_objects_cross_processes() {
+    let mapping = TestMapping::new();
+    mapping.json(&["send-struct"]);
+    let got = mapping.json(&["recv"]);
+    assert_eq!(got["kind"], "testdata");
+    assert_eq!(got["text"], "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
+    assert_eq!(got["payload_len"], 48);
+
+    mapping.json(&["send-struct", "--id", "-5", "--age", "41", "--scores", "9,8,7,6,5,4,3,2,1,0", "--no-crc"]);
+    let got = mapping.json(&["recv"]);
+    assert_eq!(got["id"], -5);
+    assert_eq!(got["scores"], serde_json::json!([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]));
+    assert_eq!(got["crc_checked"], false);
+
+    let json_file = temp_path("object.json");
+    let object = serde_json::json!({"label": "frame", "boxes": [[1, 2, 3, 4]], "score": 0.5, "ok": true, "none": null});
+    std::fs::write(&json_file, object.to_string()).unwrap();
+    mapping.json(&["send-object", json_file.to_str().unwrap()]);
+    let got = mapping.json(&["recv"]);
+    assert_eq!(got["kind"], "object");
+    assert_eq!(got["object"], object);
+    std::fs::remove_file(json_file).unwrap();
+}
+
+#[test]
+fn waiting_reader_wakes_on_send() {
+    let mapping = TestMapping::new();
+    mapping.json(&["send-struct"]);
+    let waiter = shm_cmd(&mapping.0, &["recv", "--wait", "--timeout-ms", "60000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Give it time to block in the futex wait; then it must not have returned.
+    std::thread::sleep(Duration::from_millis(500));
+    let image = asset("grace-hopper.jpg");
+    let sent_at = Instant::now();
+    mapping.json(&["send-image", image.to_str().unwrap()]);
+    let out = waiter.wait_with_output().unwrap();
+    let waited = sent_at.elapsed();
+    let got = parse_ok(&out);
+    assert_eq!(got["kind"], "image", "woke for the new frame, not the old struct");
+    assert_eq!(got["frame"], 2);
+    let latency_micros =
+        (got["received_unix_nanos"].as_u64().unwrap() - got["written_unix_nanos"].as_u64().unwrap()) / 1000;
+    // A figure for the report, not an assertion: tests assert no wall-clock limit.
+    eprintln!("recv --wait: frame written to frame read in {latency_micros} us; sender start to reader exit {waited:?}");
+}
+
+#[test]
+fn watch_prints_one_line_per_frame() {
+    let mapping = TestMapping::new();
+    mapping.json(&["send-struct"]);
+    let watcher = shm_cmd(&mapping.0, &["watch", "--count", "3", "--timeout-ms", "60000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    for id in 1..=3 {
+        mapping.json(&["send-struct", "--id", &id.to_string()]);
+        // One slot: a frame overwritten before the watcher read it is gone, so pace them.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = watcher.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let ids: Vec<i64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2, 3]);
+}
+
+#[test]
+fn file_backed_mapping_persists_across_processes() {
+    let path = temp_path("file-mapping");
+    let _ = std::fs::remove_file(&path);
+    let file_arg = path.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shm"));
+        cmd.arg("--file").arg(file_arg).args(args);
+        parse_ok(&cmd.output().unwrap())
+    };
+    run(&["--capacity", "1048576", "send-struct", "--id", "42"]);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 1_048_576);
+    let got = run(&["recv"]);
+    assert_eq!(got["id"], 42);
+    let header = run(&["inspect"]);
+    assert_eq!(header["mapping_len"], 1_048_576);
+    assert_eq!(header["magic"], "SHMX");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn clear_errors_and_exit_codes() {
+    let mapping = TestMapping::new();
+    let err = stderr_of_failure(&mapping.shm(&["recv"]));
+    assert!(
+        err.contains(&format!("no mapping named {0} (/dev/shm/{0}); start a writer first", mapping.0)),
+        "{err}"
+    );
+
+    let err = stderr_of_failure(&shm_cmd("../etc", &["recv"]).output().unwrap());
+    assert!(err.contains("'/'"), "{err}");
+
+    // An image larger than the mapping: refused before anything is created or written.
+    let big = asset("collage-3500x2700.png");
+    let err = stderr_of_failure(&mapping.shm(&["--capacity", "1048576", "send-image", big.to_str().unwrap()]));
+    assert!(err.contains("use a larger capacity"), "{err}");
+    assert!(!Path::new(&format!("/dev/shm/{}", mapping.0)).exists(), "nothing created on bad input");
+
+    // A frame already there survives a failed send.
+    mapping.json(&["--capacity", "1048576", "send-struct", "--id", "7"]);
+    stderr_of_failure(&mapping.shm(&["--capacity", "1048576", "send-image", big.to_str().unwrap()]));
+    assert_eq!(mapping.json(&["recv"])["id"], 7);
+
+    let not_image = temp_path("not-image.txt");
+    std::fs::write(&not_image, "hello").unwrap();
+    let err = stderr_of_failure(&mapping.shm(&["send-image", not_image.to_str().unwrap()]));
+    assert!(err.contains("not an image"), "{err}");
+    std::fs::write(&not_image, "").unwrap();
+    let err = stderr_of_failure(&mapping.shm(&["send-image", not_image.to_str().unwrap()]));
+    assert!(err.contains("empty"), "{err}");
+    std::fs::remove_file(&not_image).unwrap();
+    let err = stderr_of_failure(&mapping.shm(&["send-image", assets().to_str().unwrap()]));
+    assert!(err.contains("is a directory"), "{err}");
+
+    let err = stderr_of_failure(&mapping.shm(&["recv", "--out", temp_path("x.png").to_str().unwrap()]));
+    assert!(err.contains("--out needs an image frame"), "{err}");
+    assert!(!temp_path("x.png").exists());
+
+    let usage = mapping.shm(&["send-struct", "--id", "not-a-number"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn ls_and_rm() {
+    let mapping = TestMapping::new();
+    mapping.json(&["send-struct"]);
+    let listing = String::from_utf8(mapping.shm(&["ls"]).stdout).unwrap();
+    assert!(listing.lines().any(|l| l.contains(&format!("\"name\":\"{}\"", mapping.0))), "{listing}");
+    // A file in /dev/shm that is not ours in format is neither listed nor removed.
+    let foreign = TestMapping::new();
+    std::fs::write(format!("/dev/shm/{}", foreign.0), vec![7u8; 8192]).unwrap();
+    let listing = String::from_utf8(mapping.shm(&["ls"]).stdout).unwrap();
+    assert!(!listing.contains(&foreign.0));
+    let err = stderr_of_failure(&mapping.shm(&["rm", &foreign.0]));
+    assert!(err.contains("magic"), "{err}");
+    assert!(mapping.shm(&["rm", &mapping.0]).status.success());
+    assert!(!Path::new(&format!("/dev/shm/{}", mapping.0)).exists());
+}
+
+fn python(args: &[&str]) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec_peer.py");
+    Command::new("python3").arg(script).args(args).output().expect("python3 is installed by .ci/run")
+}
+
+#[test]
+fn independent_python_peer_reads_and_writes_the_documented_layout() {
+    let mapping = TestMapping::new();
+    let image = asset("rocket.jpg");
+    mapping.json(&["send-image", image.to_str().unwrap(), "--path-text", "photos/rocket.jpg"]);
+    let got = parse_ok(&python(&["read", &mapping.0]));
+    let bytes = std::fs::read(&image).unwrap();
+    assert_eq!(got["kind"], 1);
+    assert_eq!(got["path"], "photos/rocket.jpg");
+    assert_eq!(got["image_len"].as_u64().unwrap(), bytes.len() as u64);
+    assert_eq!(got["image_crc32"].as_u64().unwrap(), u64::from(crc32fast::hash(&bytes)));
+    assert_eq!(got["writer_pid"].as_u64().unwrap() > 0, true);
+
+    mapping.json(&["send-struct"]);
+    let got = parse_ok(&python(&["read", &mapping.0]));
+    assert_eq!(got["text"], "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
+
+    mapping.json(&["send-image", asset("chelsea-cat.png").to_str().unwrap(), "--raw"]);
+    let got = parse_ok(&python(&["read", &mapping.0]));
+    assert_eq!((got["kind"].as_u64(), got["width"].as_u64()), (Some(3), Some(451)));
+
+    // Python writes, we read.
+    let out = python(&["write-struct", &mapping.0, "3", "33", "0,1,2,3,4,5,6,7,8,9"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = mapping.json(&["recv"]);
+    assert_eq!(got["text"], "Id=3,Age=33,Scores=0,1,2,3,4,5,6,7,8,9");
+    assert!(got["crc_checked"].as_bool().unwrap());
+    let image = asset("grace-hopper.jpg");
+    assert!(python(&["write-image", &mapping.0, "from python", image.to_str().unwrap()]).status.success());
+    let out_file = temp_path("from-python.jpg");
+    let got = mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
+    assert_eq!(got["path"], "from python");
+    assert!(std::fs::read(&out_file).unwrap() == std::fs::read(&image).unwrap());
+    std::fs::remove_file(out_file).unwrap();
+
+    // A mapping Python created from the spec is one we open and write.
+    let fresh = TestMapping::new();
+    assert!(python(&["create", &fresh.0, "65536"]).status.success());
+    assert_eq!(fresh.json(&["recv"])["kind"], "empty");
+    fresh.json(&["send-struct", "--id", "9"]);
+    assert_eq!(parse_ok(&python(&["read", &fresh.0]))["id"], 9);
+}

@@ -1,0 +1,124 @@
+"""An independent implementation of frame format v1, written from the spec alone,
+with nothing but the Python standard library (mmap, struct, zlib, fcntl).
+
+    spec_peer.py read NAME           prints the current frame as JSON
+    spec_peer.py write-image NAME PATH_TEXT IMAGE_FILE
+    spec_peer.py write-struct NAME ID AGE S0,...,S9
+    spec_peer.py create NAME LEN     creates a mapping with a valid empty header
+
+Used by the Rust tests to prove that the documented layout is the real one.
+"""
+import fcntl
+import json
+import mmap
+import os
+import struct
+import sys
+import time
+import zlib
+
+HEADER_LEN = 4096
+
+
+def open_mapping(name):
+    fd = os.open("/dev/shm/" + name, os.O_RDWR | os.O_NOFOLLOW)
+    size = os.fstat(fd).st_size
+    return fd, mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+
+
+def check_header(m):
+    magic, version, header_len, mapping_len = struct.unpack_from("<4sHHQ", m, 0)
+    assert magic == b"SHMX", magic
+    assert version == 1 and header_len == HEADER_LEN, (version, header_len)
+    assert mapping_len == len(m), (mapping_len, len(m))
+    return mapping_len
+
+
+def read(name):
+    fd, m = open_mapping(name)
+    mapping_len = check_header(m)
+    for _ in range(1000):
+        (s1,) = struct.unpack_from("<Q", m, 16)
+        if s1 % 2:
+            time.sleep(0.001)
+            continue
+        kind, flags, payload_len, crc, pid, written = struct.unpack_from("<IIQIIQ", m, 24)
+        if payload_len > mapping_len - HEADER_LEN:
+            raise SystemExit("payload_len past the end")
+        payload = bytes(m[HEADER_LEN:HEADER_LEN + payload_len])
+        (s2,) = struct.unpack_from("<Q", m, 16)
+        if s1 != s2:
+            continue
+        if flags & 1 and zlib.crc32(payload) != crc:
+            raise SystemExit("crc mismatch")
+        out = {"frame": s1 // 2, "kind": kind, "payload_len": payload_len, "writer_pid": pid}
+        if kind == 1:
+            (path_len,) = struct.unpack_from("<i", payload, 0)
+            path = payload[4:4 + path_len].decode("utf-8")
+            (image_len,) = struct.unpack_from("<i", payload, 4 + path_len)
+            assert path_len + image_len + 8 == payload_len
+            image = payload[8 + path_len:]
+            out.update(path=path, image_len=image_len, image_crc32=zlib.crc32(image))
+        elif kind == 2:
+            fields = struct.unpack("<12i", payload)
+            out.update(id=fields[0], age=fields[1], scores=list(fields[2:]),
+                       text="Id=%d,Age=%d,Scores=%s" % (fields[0], fields[1], ",".join(map(str, fields[2:]))))
+        elif kind == 3:
+            width, height, fmt, path_len = struct.unpack_from("<4I", payload, 0)
+            assert fmt == 1
+            pixels = payload[16:16 + width * height * 4]
+            out.update(width=width, height=height, pixels_crc32=zlib.crc32(pixels),
+                       path=payload[16 + width * height * 4:].decode("utf-8"))
+        print(json.dumps(out))
+        return
+    raise SystemExit("no stable frame")
+
+
+def write(name, kind, payload):
+    fd, m = open_mapping(name)
+    mapping_len = check_header(m)
+    assert len(payload) <= mapping_len - HEADER_LEN
+    fcntl.flock(fd, fcntl.LOCK_EX)  # the writer lock (docs/PROTOCOL.md)
+    try:
+        (s,) = struct.unpack_from("<Q", m, 16)
+        if s % 2:
+            s += 1
+        struct.pack_into("<Q", m, 16, s + 1)
+        struct.pack_into("<IIQIIQ", m, 24, kind, 1, len(payload), zlib.crc32(payload), os.getpid(),
+                         time.time_ns())
+        m[HEADER_LEN:HEADER_LEN + len(payload)] = payload
+        struct.pack_into("<Q", m, 16, s + 2)
+        # Bump this implementation's futex word so waiting readers re-check.
+        (word,) = struct.unpack_from("<I", m, 64)
+        struct.pack_into("<I", m, 64, (word + 1) & 0xFFFFFFFF)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    print(json.dumps({"frame": (s + 2) // 2}))
+
+
+def create(name, length):
+    fd = os.open("/dev/shm/" + name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    os.ftruncate(fd, length)
+    m = mmap.mmap(fd, length)
+    struct.pack_into("<HHQ", m, 4, 1, HEADER_LEN, length)
+    m[0:4] = b"SHMX"
+
+
+def main():
+    cmd, name = sys.argv[1], sys.argv[2]
+    if cmd == "read":
+        read(name)
+    elif cmd == "write-image":
+        path = sys.argv[3].encode("utf-8")
+        image = open(sys.argv[4], "rb").read()
+        write(name, 1, struct.pack("<i", len(path)) + path + struct.pack("<i", len(image)) + image)
+    elif cmd == "write-struct":
+        scores = [int(x) for x in sys.argv[5].split(",")]
+        write(name, 2, struct.pack("<12i", int(sys.argv[3]), int(sys.argv[4]), *scores))
+    elif cmd == "create":
+        create(name, int(sys.argv[3]))
+    else:
+        raise SystemExit("unknown command " + cmd)
+
+
+main()
