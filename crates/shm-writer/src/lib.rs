@@ -134,6 +134,8 @@ pub struct WriterApp {
     pub status: Status,
     send_on_load: bool,
     commands: Vec<Command>,
+    /// Whether a native file dialog can be shown (detected at start).
+    pub file_dialog_available: bool,
 }
 
 impl WriterApp {
@@ -155,6 +157,7 @@ impl WriterApp {
             status: Status::Idle,
             send_on_load: settings.send_on_start,
             commands: Vec::new(),
+            file_dialog_available: file_dialog_available(),
         };
         app.apply(Command::OpenMapping);
         if let Some(path) = settings.initial_image {
@@ -228,7 +231,7 @@ impl WriterApp {
     }
 
     fn browse(&mut self) {
-        if !file_dialog_available() {
+        if !self.file_dialog_available {
             self.status = Status::Error(
                 "no file dialog on this system (needs xdg-desktop-portal or zenity); type a path or drop a file onto the window"
                     .to_owned(),
@@ -378,7 +381,12 @@ impl WriterApp {
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             drop_hint_ui(&ctx);
         }
-        for command in std::mem::take(&mut self.commands) {
+        let commands = std::mem::take(&mut self.commands);
+        if !commands.is_empty() {
+            // Show the outcome (status line, preview) in the next frame.
+            ctx.request_repaint();
+        }
+        for command in commands {
             self.apply(command);
         }
         if self.loading.is_some() {
