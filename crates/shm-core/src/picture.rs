@@ -50,7 +50,15 @@ impl ImageInfo {
 
 /// Lower-case name of `format`, e.g. `png`, `jpeg`, `webp`.
 pub fn format_name(format: ImageFormat) -> &'static str {
-    format.extensions_str().first().copied().unwrap_or("image")
+    match format {
+        ImageFormat::Png => "png",
+        ImageFormat::Jpeg => "jpeg",
+        ImageFormat::Gif => "gif",
+        ImageFormat::WebP => "webp",
+        ImageFormat::Bmp => "bmp",
+        ImageFormat::Tiff => "tiff",
+        other => other.extensions_str().first().copied().unwrap_or("image"),
+    }
 }
 
 /// Why an image file could not be read or decoded.

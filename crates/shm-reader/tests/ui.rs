@@ -1,0 +1,188 @@
+//! The reader driven by its labels, without a display (egui_kittest). Frames are
+//! written with shm-core, as a writer process would.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use shm_core::{Mapping, MappingName, TestData, WriteOptions};
+use shm_reader::{ReaderApp, ReaderSettings};
+
+fn asset(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets")
+        .join(name)
+        .canonicalize()
+        .unwrap()
+}
+
+/// A unique mapping name, removed on drop.
+struct TestName(String);
+
+impl TestName {
+    fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        Self(format!("t-gr-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+    }
+    fn writer(&self) -> Mapping {
+        Mapping::create_or_open(&MappingName::new(&self.0).unwrap(), shm_core::DEFAULT_MAPPING_LEN_BYTES).unwrap()
+    }
+}
+
+impl Drop for TestName {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
+    }
+}
+
+fn harness(name: &TestName, auto_receive: bool) -> Harness<'static, ReaderApp> {
+    let app = ReaderApp::new(ReaderSettings {
+        name: name.0.clone(),
+        auto_receive,
+    });
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(900.0, 900.0))
+        .build_ui_state(|ui, app: &mut ReaderApp| app.app_ui(ui), app);
+    harness.step();
+    harness
+}
+
+/// Steps the UI until a label containing `text` is on screen; a watchdog, not a
+/// speed assertion.
+fn wait_for_label(harness: &mut Harness<'_, ReaderApp>, text: &str) {
+    let started = Instant::now();
+    while harness.query_by_label_contains(text).is_none() {
+        assert!(started.elapsed() < Duration::from_secs(60), "never shown: {text}");
+        std::thread::sleep(Duration::from_millis(10));
+        harness.step();
+    }
+}
+
+fn click(harness: &mut Harness<'_, ReaderApp>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.step();
+}
+
+fn send_image(writer: &Mapping, name: &str) -> PathBuf {
+    let path = asset(name);
+    let bytes = std::fs::read(&path).unwrap();
+    writer
+        .send_image(path.to_str().unwrap(), &bytes, &WriteOptions::default())
+        .unwrap();
+    path
+}
+
+#[test]
+fn waits_for_a_writer_then_shows_each_image_automatically() {
+    let name = TestName::new();
+    let mut harness = harness(&name, true);
+    wait_for_label(&mut harness, &format!("no mapping named {} (/dev/shm/{}) yet", name.0, name.0));
+
+    let writer = name.writer();
+    wait_for_label(&mut harness, "attached to /dev/shm/t-gr-");
+
+    let path = send_image(&writer, "coffee-1920x1080.png");
+    wait_for_label(&mut harness, &format!("Path: {}", path.display()));
+    harness.get_by_label_contains("Frame 1 · PNG · 1920x1080 pixels");
+    let shown = harness.state().shown().unwrap();
+    assert_eq!((shown.width, shown.height, shown.frame_number), (1920, 1080, 1));
+
+    let path = send_image(&writer, "grace-hopper.jpg");
+    wait_for_label(&mut harness, &format!("Path: {}", path.display()));
+    harness.get_by_label_contains("Frame 2 · JPEG · 512x600 pixels");
+}
+
+#[test]
+fn raw_pixels_show_without_decoding() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    let rgba = image::open(asset("chelsea-cat.png")).unwrap().into_rgba8();
+    writer
+        .send_raw_pixels(rgba.width(), rgba.height(), rgba.as_raw(), "the cat", &WriteOptions::default())
+        .unwrap();
+    wait_for_label(&mut harness, "Path: the cat");
+    harness.get_by_label_contains("RAW RGBA · 451x300 pixels");
+}
+
+#[test]
+fn a_struct_opens_the_dialog() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    wait_for_label(&mut harness, "attached to");
+    writer.send_test_data(&TestData::default(), &WriteOptions::default()).unwrap();
+    wait_for_label(&mut harness, "TestData (frame 1)");
+    harness.get_by_label("Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
+    harness.get_by_label("Scores[9]");
+    harness.get_by_label("69");
+    click(&mut harness, "OK");
+    harness.step();
+    assert!(harness.state().struct_dialog.is_none());
+    assert!(harness.query_by_label_contains("TestData (frame 1)").is_none());
+}
+
+#[test]
+fn manual_receive_says_what_the_mapping_holds() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, false);
+    wait_for_label(&mut harness, "attached to");
+    click(&mut harness, "Receive image");
+    wait_for_label(&mut harness, "the mapping is empty");
+
+    writer.send_test_data(&TestData::default(), &WriteOptions::default()).unwrap();
+    // Auto receive is off: nothing appears by itself.
+    std::thread::sleep(Duration::from_millis(300));
+    harness.step();
+    assert!(harness.state().struct_dialog.is_none());
+
+    click(&mut harness, "Receive image");
+    wait_for_label(&mut harness, "the mapping holds a TestData struct (frame 1");
+    click(&mut harness, "Receive struct");
+    wait_for_label(&mut harness, "TestData (frame 1)");
+    click(&mut harness, "OK");
+
+    let path = send_image(&writer, "rocket.jpg");
+    click(&mut harness, "Receive struct");
+    wait_for_label(&mut harness, &format!("the mapping holds an image (frame 2: {})", path.display()));
+    click(&mut harness, "Receive image");
+    wait_for_label(&mut harness, &format!("Path: {}", path.display()));
+
+    // Turning auto receive on shows later frames by themselves.
+    click(&mut harness, "Auto receive");
+    assert!(harness.state().auto_receive());
+    let path = send_image(&writer, "astronaut.png");
+    wait_for_label(&mut harness, &format!("Path: {}", path.display()));
+}
+
+#[test]
+fn a_bad_image_is_reported_not_shown() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    wait_for_label(&mut harness, "attached to");
+    writer.send_image("fake.png", b"not really a png", &WriteOptions::default()).unwrap();
+    wait_for_label(&mut harness, "frame 1: not an image");
+    assert!(harness.state().shown().is_none());
+
+    let bytes = std::fs::read(asset("astronaut.png")).unwrap();
+    writer
+        .send_image("cut.png", &bytes[..bytes.len() / 2], &WriteOptions::default())
+        .unwrap();
+    wait_for_label(&mut harness, "frame 2: cannot decode the png image");
+    assert!(harness.state().shown().is_none());
+}
+
+#[test]
+fn the_zoom_checkbox_toggles_one_to_one() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    send_image(&writer, "astronaut.png");
+    wait_for_label(&mut harness, "Path: ");
+    click(&mut harness, "Zoom 1:1");
+    assert!(harness.state().zoom_1to1);
+}
