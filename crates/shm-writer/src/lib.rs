@@ -136,6 +136,7 @@ pub struct WriterApp {
     commands: Vec<Command>,
     /// Whether a native file dialog can be shown (detected at start).
     pub file_dialog_available: bool,
+    send_button_center: Option<egui::Pos2>,
 }
 
 impl WriterApp {
@@ -158,6 +159,7 @@ impl WriterApp {
             send_on_load: settings.send_on_start,
             commands: Vec::new(),
             file_dialog_available: file_dialog_available(),
+            send_button_center: None,
         };
         app.apply(Command::OpenMapping);
         if let Some(path) = settings.initial_image {
@@ -480,8 +482,15 @@ impl WriterApp {
             ui.checkbox(&mut self.send_raw, "Send raw pixels (no decode in the reader)");
             ui.checkbox(&mut self.crc32, "CRC-32");
         });
-        if ui.button("Send image").clicked() {
+        let send = ui.button("Send image");
+        if send.clicked() {
             self.commands.push(Command::SendImage);
+        }
+        let center = send.rect.center();
+        if self.send_button_center != Some(center) {
+            // For end-to-end tests that click the real window (window coordinates).
+            log::info!("\"Send image\" button at {:.0},{:.0}", center.x, center.y);
+            self.send_button_center = Some(center);
         }
     }
 

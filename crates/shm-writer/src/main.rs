@@ -19,13 +19,21 @@ struct Args {
     #[arg(long, requires = "image")]
     send_on_start: bool,
     /// Window position "X,Y" in screen points.
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     position: Option<Vec<f32>>,
 }
 
 fn main() -> eframe::Result {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
+    let position = match args.position.as_deref() {
+        None => None,
+        Some(&[x, y]) => Some([x, y]),
+        Some(other) => {
+            eprintln!("--position needs X,Y (two numbers), got {} values", other.len());
+            std::process::exit(2);
+        }
+    };
     shm_writer::run(
         shm_writer::WriterSettings {
             name: args.name,
@@ -33,6 +41,6 @@ fn main() -> eframe::Result {
             initial_image: args.image,
             send_on_start: args.send_on_start,
         },
-        args.position.map(|p| [p[0], p[1]]),
+        position,
     )
 }
