@@ -19,9 +19,14 @@ fn main() -> ExitCode {
             },
             Some([0.0, 0.0]),
         )),
-        Some("reader") => exit_code(shm_reader::run(shm_reader::ReaderSettings::default(), Some([780.0, 0.0]))),
+        Some("reader") => exit_code(shm_reader::run(
+            shm_reader::ReaderSettings::default(),
+            Some([780.0, 0.0]),
+        )),
         Some(other) => {
-            eprintln!("shm-exchange: unknown role {other:?}; run with no arguments, or `writer` or `reader`");
+            eprintln!(
+                "shm-exchange: unknown role {other:?}; run with no arguments, or `writer` or `reader`"
+            );
             ExitCode::from(2)
         }
         None => launch_both(),

@@ -11,9 +11,11 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 use shm_core::picture::{self, ImageFile};
+pub mod torture;
+
 use shm_core::{
-    DEFAULT_MAPPING_LEN_BYTES, Frame, Kind, Location, Mapping, MappingName, MappingOptions, OpenMode, Payload,
-    TestData, WriteOptions,
+    DEFAULT_MAPPING_LEN_BYTES, Frame, Kind, Location, Mapping, MappingName, MappingOptions,
+    OpenMode, Payload, TestData, WriteOptions,
 };
 
 /// Send, receive, watch and inspect shared-memory frames (format v1).
@@ -112,6 +114,12 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Internal, for reliability tests: write frames of known contents.
+    #[command(hide = true)]
+    TortureWrite(torture::WriteArgs),
+    /// Internal, for reliability tests: read and verify frames.
+    #[command(hide = true)]
+    TortureRead(torture::ReadArgs),
 }
 
 /// Runs one parsed command line.
@@ -133,25 +141,38 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             scores,
             no_crc,
         } => {
-            let mut data = TestData { id, age, ..TestData::default() };
+            let mut data = TestData {
+                id,
+                age,
+                ..TestData::default()
+            };
             if let Some(scores) = scores {
-                data.scores = scores
-                    .try_into()
-                    .map_err(|v: Vec<i32>| anyhow::anyhow!("--scores needs exactly 10 values, got {}", v.len()))?;
+                data.scores = scores.try_into().map_err(|v: Vec<i32>| {
+                    anyhow::anyhow!("--scores needs exactly 10 values, got {}", v.len())
+                })?;
             }
             let mapping = open(target, OpenMode::CreateOrOpen)?;
             let written = mapping.send_test_data(&data, &write_options(no_crc))?;
-            print_json(&json!({"frame": written.frame_number(), "kind": "testdata", "payload_len": written.payload_len_bytes}))
+            print_json(
+                &json!({"frame": written.frame_number(), "kind": "testdata", "payload_len": written.payload_len_bytes}),
+            )
         }
         Command::SendObject { json: path, no_crc } => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let value: Value =
-                serde_json::from_str(&text).with_context(|| format!("not valid JSON: {}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let value: Value = serde_json::from_str(&text)
+                .with_context(|| format!("not valid JSON: {}", path.display()))?;
             let mapping = open(target, OpenMode::CreateOrOpen)?;
             let written = mapping.send_object(&value, &write_options(no_crc))?;
-            print_json(&json!({"frame": written.frame_number(), "kind": "object", "payload_len": written.payload_len_bytes}))
+            print_json(
+                &json!({"frame": written.frame_number(), "kind": "object", "payload_len": written.payload_len_bytes}),
+            )
         }
-        Command::Recv { wait, timeout_ms, out } => recv(target, wait, timeout_ms, out.as_deref()),
+        Command::Recv {
+            wait,
+            timeout_ms,
+            out,
+        } => recv(target, wait, timeout_ms, out.as_deref()),
         Command::Watch { count, timeout_ms } => watch(target, count, timeout_ms),
         Command::Inspect => inspect(target),
         Command::Ls => ls(),
@@ -160,6 +181,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             shm_core::remove_named(&name, force)?;
             Ok(())
         }
+        Command::TortureWrite(args) => torture::write(&location(target)?, target.capacity, &args),
+        Command::TortureRead(args) => torture::read(&location(target)?, &args),
     }
 }
 
@@ -207,14 +230,22 @@ fn send_image(
     let file_limit_bytes = if raw {
         picture::MAX_DECODED_LEN_BYTES
     } else {
-        target.capacity.saturating_sub(shm_core::HEADER_LEN_BYTES as u64)
+        target
+            .capacity
+            .saturating_sub(shm_core::HEADER_LEN_BYTES as u64)
     };
     let ImageFile { path, bytes, info } = picture::read_image_file(image, file_limit_bytes)?;
     let path_text = path_text.unwrap_or_else(|| path.display().to_string());
     let mapping = open(target, OpenMode::CreateOrOpen)?;
     let written = if raw {
         let rgba = picture::decode_rgba(&bytes, &path)?;
-        mapping.send_raw_pixels(rgba.width(), rgba.height(), rgba.as_raw(), &path_text, options)?
+        mapping.send_raw_pixels(
+            rgba.width(),
+            rgba.height(),
+            rgba.as_raw(),
+            &path_text,
+            options,
+        )?
     } else {
         mapping.send_image(&path_text, &bytes, options)?
     };
@@ -258,8 +289,12 @@ pub fn frame_json(frame: &Frame) -> anyhow::Result<Value> {
             }
             fields
         }
-        Payload::TestData(data) => json!({"id": data.id, "age": data.age, "scores": data.scores, "text": data.to_string()}),
-        Payload::RawPixels(raw) => json!({"path": raw.path, "width": raw.width, "height": raw.height, "image_len": raw.pixels.len()}),
+        Payload::TestData(data) => {
+            json!({"id": data.id, "age": data.age, "scores": data.scores, "text": data.to_string()})
+        }
+        Payload::RawPixels(raw) => {
+            json!({"path": raw.path, "width": raw.width, "height": raw.height, "image_len": raw.pixels.len()})
+        }
         Payload::Object(bytes) => {
             let value: Value = shm_core::decode_object(bytes)?;
             json!({ "object": value })
@@ -271,7 +306,12 @@ pub fn frame_json(frame: &Frame) -> anyhow::Result<Value> {
     Ok(out)
 }
 
-fn recv(target: &Target, wait: bool, timeout_ms: Option<u64>, out: Option<&Path>) -> anyhow::Result<()> {
+fn recv(
+    target: &Target,
+    wait: bool,
+    timeout_ms: Option<u64>,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
     let mapping = open(target, OpenMode::OpenExisting)?;
     let frame = if wait {
         let seq = mapping.seq();
@@ -312,12 +352,18 @@ fn watch(target: &Target, count: Option<u64>, timeout_ms: Option<u64>) -> anyhow
     let mut frame = Frame::default();
     let mut seen = 0u64;
     while count.is_none_or(|count| seen < count) {
-        match mapping.wait_for_frame_into(after_seq, timeout_ms.map(Duration::from_millis), &mut frame) {
+        match mapping.wait_for_frame_into(
+            after_seq,
+            timeout_ms.map(Duration::from_millis),
+            &mut frame,
+        ) {
             Ok(()) => {
                 after_seq = frame.seq;
                 let mut line = match frame_json(&frame) {
                     Ok(line) => line,
-                    Err(e) => json!({"frame": frame.number(), "kind": frame.kind.name(), "error": format!("{e:#}")}),
+                    Err(e) => {
+                        json!({"frame": frame.number(), "kind": frame.kind.name(), "error": format!("{e:#}")})
+                    }
                 };
                 line["received_unix_nanos"] = json!(unix_nanos_now());
                 print_json(&line)?;
@@ -368,7 +414,9 @@ fn ls() -> anyhow::Result<()> {
         .collect();
     names.sort();
     for name in names {
-        let Ok(name) = MappingName::new(&name) else { continue };
+        let Ok(name) = MappingName::new(&name) else {
+            continue;
+        };
         if !starts_with_magic(&name.shm_path()) {
             continue;
         }
@@ -399,6 +447,6 @@ fn starts_with_magic(path: &Path) -> bool {
     let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
     is_file
         && std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok_and(|()| magic == shm_core::MAGIC)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok_and(|()| magic == shm_core::MAGIC)
 }

@@ -21,7 +21,11 @@ struct TestMapping(String);
 impl TestMapping {
     fn new() -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        Self(format!("t-cli-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+        Self(format!(
+            "t-cli-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ))
     }
 
     /// Runs `shm --name NAME ARGS...`.
@@ -55,11 +59,17 @@ fn parse_ok(out: &Output) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout.clone()).unwrap();
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not one JSON line ({e}): {stdout}"))
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("not one JSON line ({e}): {stdout}"))
 }
 
 fn stderr_of_failure(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "expected exit 1, got {}", out.status);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit 1, got {}",
+        out.status
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
     stderr
@@ -71,20 +81,33 @@ fn temp_path(tag: &str) -> PathBuf {
 
 #[test]
 fn images_cross_processes_byte_identical() {
-    for name in ["astronaut.png", "rocket.jpg", "collage-3500x2700.png", "astronaut.webp", "animated.gif"] {
+    for name in [
+        "astronaut.png",
+        "rocket.jpg",
+        "collage-3500x2700.png",
+        "astronaut.webp",
+        "animated.gif",
+    ] {
         let mapping = TestMapping::new();
         let image = asset(name);
         let sent = mapping.json(&["send-image", image.to_str().unwrap()]);
         let out_file = temp_path(name);
         let got = mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
         assert_eq!(got["kind"], "image");
-        assert_eq!(got["path"], image.to_str().unwrap(), "path defaults to the absolute path");
+        assert_eq!(
+            got["path"],
+            image.to_str().unwrap(),
+            "path defaults to the absolute path"
+        );
         assert_eq!(got["frame"], sent["frame"]);
         assert_eq!(got["width"], sent["width"]);
         assert!(got["crc_checked"].as_bool().unwrap());
         let original = std::fs::read(&image).unwrap();
         assert_eq!(got["image_len"].as_u64().unwrap(), original.len() as u64);
-        assert!(std::fs::read(&out_file).unwrap() == original, "{name}: bytes differ");
+        assert!(
+            std::fs::read(&out_file).unwrap() == original,
+            "{name}: bytes differ"
+        );
         std::fs::remove_file(out_file).unwrap();
     }
 }
@@ -93,12 +116,21 @@ fn images_cross_processes_byte_identical() {
 fn raw_pixels_arrive_as_the_decoded_image() {
     let mapping = TestMapping::new();
     let image = asset("chelsea-cat.png");
-    mapping.json(&["send-image", image.to_str().unwrap(), "--raw", "--path-text", "cat ünïcode"]);
+    mapping.json(&[
+        "send-image",
+        image.to_str().unwrap(),
+        "--raw",
+        "--path-text",
+        "cat ünïcode",
+    ]);
     let out_file = temp_path("raw.png");
     let got = mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
     assert_eq!(got["kind"], "raw_pixels");
     assert_eq!(got["path"], "cat ünïcode");
-    assert_eq!((got["width"].as_u64(), got["height"].as_u64()), (Some(451), Some(300)));
+    assert_eq!(
+        (got["width"].as_u64(), got["height"].as_u64()),
+        (Some(451), Some(300))
+    );
     let expected = image::open(&image).unwrap().into_rgba8();
     let received = image::open(&out_file).unwrap().into_rgba8();
     assert!(expected == received, "decoded pixels differ");
@@ -111,13 +143,28 @@ fn structs_and_objects_cross_processes() {
     mapping.json(&["send-struct"]);
     let got = mapping.json(&["recv"]);
     assert_eq!(got["kind"], "testdata");
-    assert_eq!(got["text"], "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
+    assert_eq!(
+        got["text"],
+        "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69"
+    );
     assert_eq!(got["payload_len"], 48);
 
-    mapping.json(&["send-struct", "--id", "-5", "--age", "41", "--scores", "9,8,7,6,5,4,3,2,1,0", "--no-crc"]);
+    mapping.json(&[
+        "send-struct",
+        "--id",
+        "-5",
+        "--age",
+        "41",
+        "--scores",
+        "9,8,7,6,5,4,3,2,1,0",
+        "--no-crc",
+    ]);
     let got = mapping.json(&["recv"]);
     assert_eq!(got["id"], -5);
-    assert_eq!(got["scores"], serde_json::json!([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]));
+    assert_eq!(
+        got["scores"],
+        serde_json::json!([9, 8, 7, 6, 5, 4, 3, 2, 1, 0])
+    );
     assert_eq!(got["crc_checked"], false);
 
     let json_file = temp_path("object.json");
@@ -147,22 +194,31 @@ fn waiting_reader_wakes_on_send() {
     let out = waiter.wait_with_output().unwrap();
     let waited = sent_at.elapsed();
     let got = parse_ok(&out);
-    assert_eq!(got["kind"], "image", "woke for the new frame, not the old struct");
+    assert_eq!(
+        got["kind"], "image",
+        "woke for the new frame, not the old struct"
+    );
     assert_eq!(got["frame"], 2);
-    let latency_micros =
-        (got["received_unix_nanos"].as_u64().unwrap() - got["written_unix_nanos"].as_u64().unwrap()) / 1000;
+    let latency_micros = (got["received_unix_nanos"].as_u64().unwrap()
+        - got["written_unix_nanos"].as_u64().unwrap())
+        / 1000;
     // A figure for the report, not an assertion: tests assert no wall-clock limit.
-    eprintln!("recv --wait: frame written to frame read in {latency_micros} us; sender start to reader exit {waited:?}");
+    eprintln!(
+        "recv --wait: frame written to frame read in {latency_micros} us; sender start to reader exit {waited:?}"
+    );
 }
 
 #[test]
 fn watch_prints_one_line_per_frame() {
     let mapping = TestMapping::new();
     mapping.json(&["send-struct"]);
-    let watcher = shm_cmd(&mapping.0, &["watch", "--count", "3", "--timeout-ms", "60000"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let watcher = shm_cmd(
+        &mapping.0,
+        &["watch", "--count", "3", "--timeout-ms", "60000"],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
     std::thread::sleep(Duration::from_millis(400));
     for id in 1..=3 {
         mapping.json(&["send-struct", "--id", &id.to_string()]);
@@ -174,7 +230,11 @@ fn watch_prints_one_line_per_frame() {
     let ids: Vec<i64> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_i64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(ids, [1, 2, 3]);
 }
@@ -204,7 +264,10 @@ fn clear_errors_and_exit_codes() {
     let mapping = TestMapping::new();
     let err = stderr_of_failure(&mapping.shm(&["recv"]));
     assert!(
-        err.contains(&format!("no mapping named {0} (/dev/shm/{0}); start a writer first", mapping.0)),
+        err.contains(&format!(
+            "no mapping named {0} (/dev/shm/{0}); start a writer first",
+            mapping.0
+        )),
         "{err}"
     );
 
@@ -213,13 +276,26 @@ fn clear_errors_and_exit_codes() {
 
     // An image larger than the mapping: refused before anything is created or written.
     let big = asset("collage-3500x2700.png");
-    let err = stderr_of_failure(&mapping.shm(&["--capacity", "1048576", "send-image", big.to_str().unwrap()]));
+    let err = stderr_of_failure(&mapping.shm(&[
+        "--capacity",
+        "1048576",
+        "send-image",
+        big.to_str().unwrap(),
+    ]));
     assert!(err.contains("use a larger capacity"), "{err}");
-    assert!(!Path::new(&format!("/dev/shm/{}", mapping.0)).exists(), "nothing created on bad input");
+    assert!(
+        !Path::new(&format!("/dev/shm/{}", mapping.0)).exists(),
+        "nothing created on bad input"
+    );
 
     // A frame already there survives a failed send.
     mapping.json(&["--capacity", "1048576", "send-struct", "--id", "7"]);
-    stderr_of_failure(&mapping.shm(&["--capacity", "1048576", "send-image", big.to_str().unwrap()]));
+    stderr_of_failure(&mapping.shm(&[
+        "--capacity",
+        "1048576",
+        "send-image",
+        big.to_str().unwrap(),
+    ]));
     assert_eq!(mapping.json(&["recv"])["id"], 7);
 
     let not_image = temp_path("not-image.txt");
@@ -233,7 +309,8 @@ fn clear_errors_and_exit_codes() {
     let err = stderr_of_failure(&mapping.shm(&["send-image", assets().to_str().unwrap()]));
     assert!(err.contains("is a directory"), "{err}");
 
-    let err = stderr_of_failure(&mapping.shm(&["recv", "--out", temp_path("x.png").to_str().unwrap()]));
+    let err =
+        stderr_of_failure(&mapping.shm(&["recv", "--out", temp_path("x.png").to_str().unwrap()]));
     assert!(err.contains("--out needs an image frame"), "{err}");
     assert!(!temp_path("x.png").exists());
 
@@ -246,7 +323,12 @@ fn ls_and_rm() {
     let mapping = TestMapping::new();
     mapping.json(&["send-struct"]);
     let listing = String::from_utf8(mapping.shm(&["ls"]).stdout).unwrap();
-    assert!(listing.lines().any(|l| l.contains(&format!("\"name\":\"{}\"", mapping.0))), "{listing}");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains(&format!("\"name\":\"{}\"", mapping.0))),
+        "{listing}"
+    );
     // A file in /dev/shm that is not ours in format is neither listed nor removed.
     let foreign = TestMapping::new();
     std::fs::write(format!("/dev/shm/{}", foreign.0), vec![7u8; 8192]).unwrap();
@@ -260,38 +342,73 @@ fn ls_and_rm() {
 
 fn python(args: &[&str]) -> Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec_peer.py");
-    Command::new("python3").arg(script).args(args).output().expect("python3 is installed by .ci/run")
+    Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is installed by .ci/run")
 }
 
 #[test]
 fn independent_python_peer_reads_and_writes_the_documented_layout() {
     let mapping = TestMapping::new();
     let image = asset("rocket.jpg");
-    mapping.json(&["send-image", image.to_str().unwrap(), "--path-text", "photos/rocket.jpg"]);
+    mapping.json(&[
+        "send-image",
+        image.to_str().unwrap(),
+        "--path-text",
+        "photos/rocket.jpg",
+    ]);
     let got = parse_ok(&python(&["read", &mapping.0]));
     let bytes = std::fs::read(&image).unwrap();
     assert_eq!(got["kind"], 1);
     assert_eq!(got["path"], "photos/rocket.jpg");
     assert_eq!(got["image_len"].as_u64().unwrap(), bytes.len() as u64);
-    assert_eq!(got["image_crc32"].as_u64().unwrap(), u64::from(crc32fast::hash(&bytes)));
-    assert_eq!(got["writer_pid"].as_u64().unwrap() > 0, true);
+    assert_eq!(
+        got["image_crc32"].as_u64().unwrap(),
+        u64::from(crc32fast::hash(&bytes))
+    );
+    assert!(got["writer_pid"].as_u64().unwrap() > 0);
 
     mapping.json(&["send-struct"]);
     let got = parse_ok(&python(&["read", &mapping.0]));
-    assert_eq!(got["text"], "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
+    assert_eq!(
+        got["text"],
+        "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69"
+    );
 
-    mapping.json(&["send-image", asset("chelsea-cat.png").to_str().unwrap(), "--raw"]);
+    mapping.json(&[
+        "send-image",
+        asset("chelsea-cat.png").to_str().unwrap(),
+        "--raw",
+    ]);
     let got = parse_ok(&python(&["read", &mapping.0]));
-    assert_eq!((got["kind"].as_u64(), got["width"].as_u64()), (Some(3), Some(451)));
+    assert_eq!(
+        (got["kind"].as_u64(), got["width"].as_u64()),
+        (Some(3), Some(451))
+    );
 
     // Python writes, we read.
     let out = python(&["write-struct", &mapping.0, "3", "33", "0,1,2,3,4,5,6,7,8,9"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = mapping.json(&["recv"]);
     assert_eq!(got["text"], "Id=3,Age=33,Scores=0,1,2,3,4,5,6,7,8,9");
     assert!(got["crc_checked"].as_bool().unwrap());
     let image = asset("grace-hopper.jpg");
-    assert!(python(&["write-image", &mapping.0, "from python", image.to_str().unwrap()]).status.success());
+    assert!(
+        python(&[
+            "write-image",
+            &mapping.0,
+            "from python",
+            image.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
     let out_file = temp_path("from-python.jpg");
     let got = mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
     assert_eq!(got["path"], "from python");

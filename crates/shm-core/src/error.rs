@@ -233,7 +233,9 @@ pub enum ReadError {
         capacity_bytes: u64,
     },
     /// The stable frame's CRC does not match its payload.
-    #[error("crc32 mismatch: header says {expected:#010x}, payload has {got:#010x}; the frame is corrupted")]
+    #[error(
+        "crc32 mismatch: header says {expected:#010x}, payload has {got:#010x}; the frame is corrupted"
+    )]
     CrcMismatch {
         /// The `crc32` field.
         expected: u32,
@@ -241,13 +243,17 @@ pub enum ReadError {
         got: u32,
     },
     /// The header names a kind this version does not define.
-    #[error("unknown kind {code} (this program knows kinds 0 to 4); the writer may use a newer format")]
+    #[error(
+        "unknown kind {code} (this program knows kinds 0 to 4); the writer may use a newer format"
+    )]
     UnknownKind {
         /// The `kind` field.
         code: u32,
     },
     /// The header has flag bits this version does not define.
-    #[error("unknown flags {flags:#x} (only bit 0, crc32, is defined); the writer may use a newer format")]
+    #[error(
+        "unknown flags {flags:#x} (only bit 0, crc32, is defined); the writer may use a newer format"
+    )]
     UnknownFlags {
         /// The `flags` field.
         flags: u32,

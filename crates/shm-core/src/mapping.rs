@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::OpenError;
 use crate::layout::{
-    DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, MAGIC, MAX_MAPPING_LEN_BYTES, MIN_MAPPING_LEN_BYTES,
-    OFF_CRC32, OFF_FLAGS, OFF_HEADER_LEN, OFF_KIND, OFF_MAGIC, OFF_MAPPING_LEN, OFF_NOTIFY_FUTEX,
-    OFF_PAYLOAD_LEN, OFF_SEQ, OFF_VERSION, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS, VERSION,
+    DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, MAGIC, MAX_MAPPING_LEN_BYTES,
+    MIN_MAPPING_LEN_BYTES, OFF_CRC32, OFF_FLAGS, OFF_HEADER_LEN, OFF_KIND, OFF_MAGIC,
+    OFF_MAPPING_LEN, OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN, OFF_SEQ, OFF_VERSION, OFF_WRITER_PID,
+    OFF_WRITTEN_UNIX_NANOS, VERSION,
 };
 use crate::name::{Location, MappingName};
 use crate::sys::{self, SharedRegion};
@@ -105,7 +106,9 @@ impl Mapping {
             OpenMode::OpenExisting => (open_existing_file(location, &path)?, false),
             OpenMode::CreateOrOpen => match create_exclusive(&path) {
                 Ok(file) => (file, true),
-                Err(OpenError::AlreadyExists { .. }) => (open_existing_file(location, &path)?, false),
+                Err(OpenError::AlreadyExists { .. }) => {
+                    (open_existing_file(location, &path)?, false)
+                }
                 Err(other) => return Err(other),
             },
         };
@@ -119,8 +122,11 @@ impl Mapping {
                 path,
             }
         };
-        let probe = File::open(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)))
-            .map_err(io_err("reopen for the lock probe"))?;
+        let probe = File::open(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&file)
+        ))
+        .map_err(io_err("reopen for the lock probe"))?;
         let region = if created {
             initialise(&file, &path, options)?
         } else {
@@ -269,7 +275,10 @@ impl Mapping {
     pub fn header(&self) -> HeaderFields {
         let r = &self.region;
         HeaderFields {
-            magic: r.atomic_u32(OFF_MAGIC).load(Ordering::Acquire).to_le_bytes(),
+            magic: r
+                .atomic_u32(OFF_MAGIC)
+                .load(Ordering::Acquire)
+                .to_le_bytes(),
             version: r.atomic_u16(OFF_VERSION).load(Ordering::Relaxed),
             header_len: r.atomic_u16(OFF_HEADER_LEN).load(Ordering::Relaxed),
             mapping_len: r.atomic_u64(OFF_MAPPING_LEN).load(Ordering::Relaxed),
@@ -462,7 +471,11 @@ fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, OpenError> 
 
 /// Sizes a file we just created and writes its header, magic last. Holds the
 /// writer lock meanwhile so no frame can be written into a half-made header.
-fn initialise(file: &File, path: &Path, options: &MappingOptions) -> Result<SharedRegion, OpenError> {
+fn initialise(
+    file: &File,
+    path: &Path,
+    options: &MappingOptions,
+) -> Result<SharedRegion, OpenError> {
     let io_err = |action| {
         move |source| OpenError::Io {
             action,
@@ -474,13 +487,17 @@ fn initialise(file: &File, path: &Path, options: &MappingOptions) -> Result<Shar
     let result = (|| {
         file.set_len(options.mapping_len_bytes)
             .map_err(io_err("set length"))?;
-        let len_bytes = usize::try_from(options.mapping_len_bytes).map_err(|_| OpenError::InvalidLength {
-            requested_len_bytes: options.mapping_len_bytes,
-            min_len_bytes: MIN_MAPPING_LEN_BYTES,
-            max_len_bytes: MAX_MAPPING_LEN_BYTES,
-        })?;
-        let region = SharedRegion::map(file, len_bytes, options.prefault).map_err(io_err("mmap"))?;
-        region.atomic_u16(OFF_VERSION).store(VERSION, Ordering::Relaxed);
+        let len_bytes =
+            usize::try_from(options.mapping_len_bytes).map_err(|_| OpenError::InvalidLength {
+                requested_len_bytes: options.mapping_len_bytes,
+                min_len_bytes: MIN_MAPPING_LEN_BYTES,
+                max_len_bytes: MAX_MAPPING_LEN_BYTES,
+            })?;
+        let region =
+            SharedRegion::map(file, len_bytes, options.prefault).map_err(io_err("mmap"))?;
+        region
+            .atomic_u16(OFF_VERSION)
+            .store(VERSION, Ordering::Relaxed);
         region
             .atomic_u16(OFF_HEADER_LEN)
             .store(HEADER_LEN_BYTES as u16, Ordering::Relaxed);
@@ -531,12 +548,16 @@ fn try_map_existing(file: &File, path: &Path, prefault: bool) -> Result<SharedRe
         });
     }
     // Map the header page alone first: the file may be huge and not ours.
-    let header = SharedRegion::map(file, HEADER_LEN_BYTES, false).map_err(|source| OpenError::Io {
-        action: "mmap",
-        source,
-        path: path.to_owned(),
-    })?;
-    let magic = header.atomic_u32(OFF_MAGIC).load(Ordering::Acquire).to_le_bytes();
+    let header =
+        SharedRegion::map(file, HEADER_LEN_BYTES, false).map_err(|source| OpenError::Io {
+            action: "mmap",
+            source,
+            path: path.to_owned(),
+        })?;
+    let magic = header
+        .atomic_u32(OFF_MAGIC)
+        .load(Ordering::Acquire)
+        .to_le_bytes();
     if magic == [0; 4] {
         return Err(OpenError::NotInitialized {
             path: path.to_owned(),

@@ -144,13 +144,24 @@ mod tests {
         ));
         assert!(matches!(
             MappingName::new("a\0b"),
-            Err(NameError::BadCharacter { character: '\0', .. })
+            Err(NameError::BadCharacter {
+                character: '\0',
+                ..
+            })
         ));
-        assert!(matches!(MappingName::new(".."), Err(NameError::LeadingDot { .. })));
-        assert!(matches!(MappingName::new(".hidden"), Err(NameError::LeadingDot { .. })));
+        assert!(matches!(
+            MappingName::new(".."),
+            Err(NameError::LeadingDot { .. })
+        ));
+        assert!(matches!(
+            MappingName::new(".hidden"),
+            Err(NameError::LeadingDot { .. })
+        ));
         assert!(matches!(
             MappingName::new("é"),
-            Err(NameError::BadCharacter { character: 'é', .. })
+            Err(NameError::BadCharacter {
+                character: 'é', ..
+            })
         ));
     }
 

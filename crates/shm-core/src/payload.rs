@@ -121,11 +121,10 @@ impl<'a> ImageRecordRef<'a> {
                 len_bytes: payload.len(),
             });
         }
-        let path = std::str::from_utf8(&payload[4..path_end]).map_err(|e| {
-            DecodeError::PathNotUtf8 {
+        let path =
+            std::str::from_utf8(&payload[4..path_end]).map_err(|e| DecodeError::PathNotUtf8 {
                 valid_up_to: e.valid_up_to(),
-            }
-        })?;
+            })?;
         Ok(Self {
             path,
             image: &payload[path_end + 4..],
@@ -181,7 +180,8 @@ impl<'a> RawPixelsRef<'a> {
                 len_bytes: payload.len(),
                 needed_bytes: RAW_PIXELS_PREFIX_LEN_BYTES,
             })?;
-        let word = |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
+        let word =
+            |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
         let (width, height, format, path_len) = (word(0), word(4), word(8), word(12));
         if format != PIXEL_FORMAT_RGBA8 {
             return Err(DecodeError::UnknownPixelFormat { format });
@@ -204,11 +204,10 @@ impl<'a> RawPixelsRef<'a> {
         }
         // Both fit in usize: their sum equals payload.len().
         let pixels_end = RAW_PIXELS_PREFIX_LEN_BYTES + pixels_len as usize;
-        let path = std::str::from_utf8(&payload[pixels_end..]).map_err(|e| {
-            DecodeError::PathNotUtf8 {
+        let path =
+            std::str::from_utf8(&payload[pixels_end..]).map_err(|e| DecodeError::PathNotUtf8 {
                 valid_up_to: e.valid_up_to(),
-            }
-        })?;
+            })?;
         Ok(Self {
             width,
             height,
@@ -218,11 +217,15 @@ impl<'a> RawPixelsRef<'a> {
     }
 
     /// The 16-byte prefix for `width`, `height` and a path of `path_len` bytes.
-    pub(crate) fn prefix(width: u32, height: u32, path_len: u32) -> [u8; RAW_PIXELS_PREFIX_LEN_BYTES] {
+    pub(crate) fn prefix(
+        width: u32,
+        height: u32,
+        path_len: u32,
+    ) -> [u8; RAW_PIXELS_PREFIX_LEN_BYTES] {
         let mut out = [0u8; RAW_PIXELS_PREFIX_LEN_BYTES];
-        for (chunk, value) in out
-            .chunks_exact_mut(4)
-            .zip([width, height, PIXEL_FORMAT_RGBA8, path_len])
+        for (chunk, value) in
+            out.chunks_exact_mut(4)
+                .zip([width, height, PIXEL_FORMAT_RGBA8, path_len])
         {
             chunk.copy_from_slice(&value.to_le_bytes());
         }
@@ -297,7 +300,10 @@ mod tests {
     #[test]
     fn test_data_round_trips_and_displays_as_the_spec() {
         let data = TestData::default();
-        assert_eq!(data.to_string(), "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
+        assert_eq!(
+            data.to_string(),
+            "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69"
+        );
         let bytes = data.to_bytes();
         assert_eq!(&bytes[..8], &[100, 0, 0, 0, 20, 0, 0, 0]);
         assert_eq!(&bytes[44..], &69i32.to_le_bytes());
@@ -323,24 +329,40 @@ mod tests {
         neg[..4].copy_from_slice(&(-1i32).to_le_bytes());
         assert_eq!(
             ImageRecordRef::decode(&neg),
-            Err(DecodeError::NegativeLength { field: "path_len", value: -1 })
+            Err(DecodeError::NegativeLength {
+                field: "path_len",
+                value: -1
+            })
         );
         let mut neg_image = image_record(b"p", b"img");
         neg_image[5..9].copy_from_slice(&i32::MIN.to_le_bytes());
         assert!(matches!(
             ImageRecordRef::decode(&neg_image),
-            Err(DecodeError::NegativeLength { field: "image_len", .. })
+            Err(DecodeError::NegativeLength {
+                field: "image_len",
+                ..
+            })
         ));
         let mut huge = image_record(b"p", b"img");
         huge[..4].copy_from_slice(&i32::MAX.to_le_bytes());
-        assert!(matches!(ImageRecordRef::decode(&huge), Err(DecodeError::LengthMismatch { .. })));
+        assert!(matches!(
+            ImageRecordRef::decode(&huge),
+            Err(DecodeError::LengthMismatch { .. })
+        ));
         let mut long_image = image_record(b"p", b"img");
         long_image.push(0);
         assert!(matches!(
             ImageRecordRef::decode(&long_image),
-            Err(DecodeError::LengthMismatch { declared_bytes: 12, len_bytes: 13, .. })
+            Err(DecodeError::LengthMismatch {
+                declared_bytes: 12,
+                len_bytes: 13,
+                ..
+            })
         ));
-        assert!(matches!(ImageRecordRef::decode(&[1, 0]), Err(DecodeError::TooShort { .. })));
+        assert!(matches!(
+            ImageRecordRef::decode(&[1, 0]),
+            Err(DecodeError::TooShort { .. })
+        ));
         assert!(matches!(
             ImageRecordRef::decode(&image_record(b"\xff\xfe", b"x")),
             Err(DecodeError::PathNotUtf8 { valid_up_to: 0 })
@@ -363,7 +385,10 @@ mod tests {
         );
         let mut huge = bytes.clone();
         huge[..8].copy_from_slice(&[0xff; 8]);
-        assert!(matches!(RawPixelsRef::decode(&huge), Err(DecodeError::LengthMismatch { .. })));
+        assert!(matches!(
+            RawPixelsRef::decode(&huge),
+            Err(DecodeError::LengthMismatch { .. })
+        ));
     }
 
     proptest::proptest! {

@@ -180,7 +180,9 @@ pub fn read_image_file(path: &Path, capacity_bytes: u64) -> Result<ImageFile, Im
 /// [`ImageError::NotAnImage`] or [`ImageError::Corrupt`]; `path` is only used
 /// in the message.
 pub fn probe(bytes: &[u8], path: &Path) -> Result<ImageInfo, ImageError> {
-    let format = image::guess_format(bytes).map_err(|_| ImageError::NotAnImage { path: path.to_owned() })?;
+    let format = image::guess_format(bytes).map_err(|_| ImageError::NotAnImage {
+        path: path.to_owned(),
+    })?;
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
         .map_err(|e| ImageError::Corrupt {
@@ -188,7 +190,11 @@ pub fn probe(bytes: &[u8], path: &Path) -> Result<ImageInfo, ImageError> {
             reason: e.to_string(),
             path: path.to_owned(),
         })?;
-    Ok(ImageInfo { format, width, height })
+    Ok(ImageInfo {
+        format,
+        width,
+        height,
+    })
 }
 
 /// Decodes an encoded image to RGBA8 under [`MAX_DIMENSION_PIXELS`] and
@@ -285,7 +291,14 @@ mod tests {
         bytes[29..33].copy_from_slice(&ihdr_crc.to_be_bytes());
         let err = decode_rgba(&bytes, Path::new("bomb.png")).unwrap_err();
         assert!(
-            matches!(err, ImageError::TooManyPixels { width: 100_000, height: 100_000, .. }),
+            matches!(
+                err,
+                ImageError::TooManyPixels {
+                    width: 100_000,
+                    height: 100_000,
+                    ..
+                }
+            ),
             "{err}"
         );
     }
@@ -294,7 +307,10 @@ mod tests {
     fn truncated_and_non_images_get_their_own_errors() {
         let bytes = png(64, 64);
         let err = decode_rgba(&bytes[..bytes.len() / 2], Path::new("t.png")).unwrap_err();
-        assert!(matches!(err, ImageError::Corrupt { format: "png", .. }), "{err}");
+        assert!(
+            matches!(err, ImageError::Corrupt { format: "png", .. }),
+            "{err}"
+        );
         let err = probe(b"hello, world", Path::new("a.txt")).unwrap_err();
         assert!(matches!(err, ImageError::NotAnImage { .. }), "{err}");
     }

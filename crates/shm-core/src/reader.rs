@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{DecodeError, ReadError};
 use crate::layout::{
-    FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_MAGIC, OFF_NOTIFY_FUTEX,
-    OFF_PAYLOAD_LEN, OFF_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
+    FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_MAGIC,
+    OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN, OFF_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
 };
 use crate::mapping::Mapping;
 use crate::payload::Payload;
@@ -150,7 +150,10 @@ impl Mapping {
         if s1 % 2 == 1 {
             return Err(Attempt::InProgress(s1));
         }
-        let magic = r.atomic_u32(OFF_MAGIC).load(Ordering::Relaxed).to_le_bytes();
+        let magic = r
+            .atomic_u32(OFF_MAGIC)
+            .load(Ordering::Relaxed)
+            .to_le_bytes();
         let kind_code = r.atomic_u32(OFF_KIND).load(Ordering::Relaxed);
         let flags = r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed);
         let payload_len = r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed);
@@ -161,7 +164,13 @@ impl Mapping {
             fence(Ordering::Acquire);
             seq.load(Ordering::Relaxed) == s1
         };
-        let invalid = |e: ReadError| if stable() { Attempt::Invalid(e) } else { Attempt::Torn };
+        let invalid = |e: ReadError| {
+            if stable() {
+                Attempt::Invalid(e)
+            } else {
+                Attempt::Torn
+            }
+        };
 
         let capacity_bytes = self.capacity_bytes();
         if payload_len > capacity_bytes {
@@ -186,7 +195,8 @@ impl Mapping {
         let kind = if s1 == 0 {
             Kind::Empty
         } else {
-            Kind::from_code(kind_code).ok_or(Attempt::Invalid(ReadError::UnknownKind { code: kind_code }))?
+            Kind::from_code(kind_code)
+                .ok_or(Attempt::Invalid(ReadError::UnknownKind { code: kind_code }))?
         };
         if flags & !FLAG_CRC32 != 0 {
             return Err(Attempt::Invalid(ReadError::UnknownFlags { flags }));
@@ -194,7 +204,10 @@ impl Mapping {
         if flags & FLAG_CRC32 != 0 {
             let got = crc32fast::hash(&frame.payload);
             if got != crc32 {
-                return Err(Attempt::Invalid(ReadError::CrcMismatch { expected: crc32, got }));
+                return Err(Attempt::Invalid(ReadError::CrcMismatch {
+                    expected: crc32,
+                    got,
+                }));
             }
         }
         frame.seq = s1;
@@ -256,7 +269,11 @@ impl Mapping {
     ///
     /// # Errors
     /// As [`Mapping::wait_for_frame_into`].
-    pub fn wait_for_frame(&self, after_seq: u64, timeout: Option<Duration>) -> Result<Frame, ReadError> {
+    pub fn wait_for_frame(
+        &self,
+        after_seq: u64,
+        timeout: Option<Duration>,
+    ) -> Result<Frame, ReadError> {
         let mut frame = Frame::default();
         self.wait_for_frame_into(after_seq, timeout, &mut frame)?;
         Ok(frame)
@@ -268,7 +285,12 @@ impl Mapping {
     ///
     /// # Errors
     /// [`ReadError::TimedOut`], or any error of [`Mapping::read_frame_into`].
-    pub fn spin_for_frame_into(&self, after_seq: u64, timeout: Duration, frame: &mut Frame) -> Result<(), ReadError> {
+    pub fn spin_for_frame_into(
+        &self,
+        after_seq: u64,
+        timeout: Duration,
+        frame: &mut Frame,
+    ) -> Result<(), ReadError> {
         let started = Instant::now();
         let seq = self.region.atomic_u64(OFF_SEQ);
         let mut spins = 0u32;

@@ -68,7 +68,10 @@ impl SharedRegion {
 
     fn check(&self, offset: usize, size: usize) {
         assert!(
-            offset.is_multiple_of(size) && offset.checked_add(size).is_some_and(|end| end <= self.len_bytes()),
+            offset.is_multiple_of(size)
+                && offset
+                    .checked_add(size)
+                    .is_some_and(|end| end <= self.len_bytes()),
             "shared-memory access at offset {offset} of size {size} is out of bounds or misaligned (a bug in shm-core)"
         );
     }
@@ -126,7 +129,10 @@ impl SharedRegion {
         let end = offset
             .checked_add(dst.len())
             .filter(|&end| end <= self.len_bytes());
-        assert!(end.is_some(), "copy_out range out of bounds (a bug in shm-core)");
+        assert!(
+            end.is_some(),
+            "copy_out range out of bounds (a bug in shm-core)"
+        );
         let head = offset.next_multiple_of(8).min(offset + dst.len()) - offset;
         let (head_dst, rest) = dst.split_at_mut(head);
         for (i, byte) in head_dst.iter_mut().enumerate() {
@@ -154,7 +160,10 @@ impl SharedRegion {
         let end = offset
             .checked_add(src.len())
             .filter(|&end| end <= self.len_bytes());
-        assert!(end.is_some(), "copy_in range out of bounds (a bug in shm-core)");
+        assert!(
+            end.is_some(),
+            "copy_in range out of bounds (a bug in shm-core)"
+        );
         let head = offset.next_multiple_of(8).min(offset + src.len()) - offset;
         let (head_src, rest) = src.split_at(head);
         for (i, &byte) in head_src.iter().enumerate() {

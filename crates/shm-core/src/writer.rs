@@ -5,8 +5,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::WriteError;
 use crate::layout::{
-    FLAG_CRC32, HEADER_LEN_BYTES, Kind, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN,
-    OFF_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
+    FLAG_CRC32, HEADER_LEN_BYTES, Kind, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_NOTIFY_FUTEX,
+    OFF_PAYLOAD_LEN, OFF_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
 };
 use crate::mapping::Mapping;
 use crate::payload::{RawPixelsRef, TestData};
@@ -89,7 +89,12 @@ impl Mapping {
     /// [`WriteError::TooLarge`] (checked before anything is touched, so the frame
     /// already there stays readable), [`WriteError::WriterBusy`],
     /// [`WriteError::Lock`].
-    pub fn write_frame(&self, kind: Kind, parts: &[&[u8]], options: &WriteOptions) -> Result<Written, WriteError> {
+    pub fn write_frame(
+        &self,
+        kind: Kind,
+        parts: &[&[u8]],
+        options: &WriteOptions,
+    ) -> Result<Written, WriteError> {
         let payload_len_bytes: u64 = parts.iter().map(|p| p.len() as u64).sum();
         let capacity_bytes = self.capacity_bytes();
         if payload_len_bytes > capacity_bytes {
@@ -118,11 +123,16 @@ impl Mapping {
         fence(Ordering::Release);
 
         r.atomic_u32(OFF_KIND).store(kind.code(), Ordering::Relaxed);
-        r.atomic_u32(OFF_FLAGS)
-            .store(if crc32.is_some() { FLAG_CRC32 } else { 0 }, Ordering::Relaxed);
-        r.atomic_u64(OFF_PAYLOAD_LEN).store(payload_len_bytes, Ordering::Relaxed);
-        r.atomic_u32(OFF_CRC32).store(crc32.unwrap_or(0), Ordering::Relaxed);
-        r.atomic_u32(OFF_WRITER_PID).store(std::process::id(), Ordering::Relaxed);
+        r.atomic_u32(OFF_FLAGS).store(
+            if crc32.is_some() { FLAG_CRC32 } else { 0 },
+            Ordering::Relaxed,
+        );
+        r.atomic_u64(OFF_PAYLOAD_LEN)
+            .store(payload_len_bytes, Ordering::Relaxed);
+        r.atomic_u32(OFF_CRC32)
+            .store(crc32.unwrap_or(0), Ordering::Relaxed);
+        r.atomic_u32(OFF_WRITER_PID)
+            .store(std::process::id(), Ordering::Relaxed);
         let mut offset = HEADER_LEN_BYTES;
         for part in parts {
             r.copy_in(offset, part);
@@ -150,12 +160,22 @@ impl Mapping {
     /// # Errors
     /// As [`Mapping::write_frame`], and [`WriteError::LengthOverflow`] for a path
     /// or image over `i32::MAX` bytes.
-    pub fn send_image(&self, path: &str, image: &[u8], options: &WriteOptions) -> Result<Written, WriteError> {
+    pub fn send_image(
+        &self,
+        path: &str,
+        image: &[u8],
+        options: &WriteOptions,
+    ) -> Result<Written, WriteError> {
         let path_len = len_i32("path", path.len())?;
         let image_len = len_i32("image", image.len())?;
         self.write_frame(
             Kind::Image,
-            &[&path_len.to_le_bytes(), path.as_bytes(), &image_len.to_le_bytes(), image],
+            &[
+                &path_len.to_le_bytes(),
+                path.as_bytes(),
+                &image_len.to_le_bytes(),
+                image,
+            ],
             options,
         )
     }
@@ -164,7 +184,11 @@ impl Mapping {
     ///
     /// # Errors
     /// As [`Mapping::write_frame`].
-    pub fn send_test_data(&self, data: &TestData, options: &WriteOptions) -> Result<Written, WriteError> {
+    pub fn send_test_data(
+        &self,
+        data: &TestData,
+        options: &WriteOptions,
+    ) -> Result<Written, WriteError> {
         self.write_frame(Kind::TestData, &[&data.to_bytes()], options)
     }
 
@@ -199,7 +223,11 @@ impl Mapping {
             len_bytes: path.len() as u64,
         })?;
         let prefix = RawPixelsRef::prefix(width, height, path_len);
-        self.write_frame(Kind::RawPixels, &[&prefix, pixels, path.as_bytes()], options)
+        self.write_frame(
+            Kind::RawPixels,
+            &[&prefix, pixels, path.as_bytes()],
+            options,
+        )
     }
 
     /// Sends a serde value as a MessagePack document (kind 4), maps as maps with

@@ -14,7 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eframe::egui;
 use shm_core::picture;
-use shm_core::{Frame, Location, Mapping, MappingName, MappingOptions, OpenError, OpenMode, Payload, ReadError, TestData};
+use shm_core::{
+    Frame, Location, Mapping, MappingName, MappingOptions, OpenError, OpenMode, Payload, ReadError,
+    TestData,
+};
 
 /// Window title; the end-to-end test finds the window by it.
 pub const WINDOW_TITLE: &str = "Shared Memory Reader";
@@ -88,6 +91,11 @@ struct Received {
     want: Want,
     frame_number: u64,
     written_unix_nanos: u64,
+    /// Milliseconds from `written_unix_nanos` until the frame was copied out
+    /// (notification wake-up plus the seqlock copy and CRC check).
+    read_millis: f64,
+    /// Milliseconds spent decoding and converting for display.
+    decode_millis: f64,
     content: Result<Content, String>,
 }
 
@@ -206,7 +214,10 @@ impl ReaderApp {
                     .spawn(move || job.run(&name));
                 match spawned {
                     Ok(_) => self.watcher = Some(Watcher { stop }),
-                    Err(e) => self.mapping_state = Status::Error(format!("cannot start the watcher thread: {e}")),
+                    Err(e) => {
+                        self.mapping_state =
+                            Status::Error(format!("cannot start the watcher thread: {e}"))
+                    }
                 }
             }
         }
@@ -223,14 +234,18 @@ impl ReaderApp {
         let events = self.event_sender.clone();
         let ctx = ctx.clone();
         let max_texture_side = ctx.input(|i| i.max_texture_side);
-        let spawned = std::thread::Builder::new().name("receive".to_owned()).spawn(move || {
-            let event = match mapping.read_frame() {
-                Ok(frame) => Event::Received(Box::new(decode_frame(&frame, want, max_texture_side))),
-                Err(e) => Event::Error(e.to_string()),
-            };
-            let _ = events.send(event);
-            ctx.request_repaint();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("receive".to_owned())
+            .spawn(move || {
+                let event = match mapping.read_frame() {
+                    Ok(frame) => {
+                        Event::Received(Box::new(decode_frame(&frame, want, max_texture_side)))
+                    }
+                    Err(e) => Event::Error(e.to_string()),
+                };
+                let _ = events.send(event);
+                ctx.request_repaint();
+            });
         if let Err(e) = spawned {
             self.status = Status::Error(format!("cannot start the receive thread: {e}"));
         }
@@ -262,6 +277,8 @@ impl ReaderApp {
             want,
             frame_number,
             written_unix_nanos,
+            read_millis,
+            decode_millis,
             content,
         } = received;
         let content = match content {
@@ -273,16 +290,20 @@ impl ReaderApp {
         };
         match (want, content) {
             (_, Content::Empty) => {
-                self.status = Status::Info("the mapping is empty: no frame has been written yet".to_owned());
+                self.status =
+                    Status::Info("the mapping is empty: no frame has been written yet".to_owned());
             }
             (Want::Image | Want::Any, Content::Image(image)) => {
-                let texture = ctx.load_texture("received", image.pixels, egui::TextureOptions::LINEAR);
+                let texture =
+                    ctx.load_texture("received", image.pixels, egui::TextureOptions::LINEAR);
                 let latency_millis = millis_since_unix_nanos(written_unix_nanos);
                 log::info!(
-                    "displayed frame {frame_number} kind=image path={} size={}x{} latency_ms={latency_millis:.2}",
+                    "displayed frame {frame_number} kind=image path={} size={}x{} latency_ms={latency_millis:.2} \
+                     read_ms={read_millis:.2} decode_ms={decode_millis:.2} ui_ms={:.2}",
                     image.path,
                     image.width,
-                    image.height
+                    image.height,
+                    latency_millis - read_millis - decode_millis
                 );
                 self.status = Status::Info(format!("received frame {frame_number}"));
                 self.shown = Some(Shown {
@@ -326,7 +347,8 @@ impl ReaderApp {
     pub fn app_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         if self.watcher.is_none() && self.mapping_state == Status::Idle {
-            self.mapping_state = Status::Info(format!("looking for mapping {}", self.attached_name));
+            self.mapping_state =
+                Status::Info(format!("looking for mapping {}", self.attached_name));
             self.start_watcher(&ctx);
         }
         self.handle_events(&ctx);
@@ -369,7 +391,8 @@ impl ReaderApp {
                 .labelled_by(label.id);
             if ui.button("Attach").clicked() {
                 self.attached_name = self.name_text.trim().to_owned();
-                self.mapping_state = Status::Info(format!("looking for mapping {}", self.attached_name));
+                self.mapping_state =
+                    Status::Info(format!("looking for mapping {}", self.attached_name));
                 self.start_watcher(ctx);
             }
             status_ui(ui, &self.mapping_state);
@@ -390,23 +413,27 @@ impl ReaderApp {
     }
 
     fn struct_dialog_ui(&mut self, ctx: &egui::Context) {
-        let Some((frame_number, data)) = self.struct_dialog else { return };
+        let Some((frame_number, data)) = self.struct_dialog else {
+            return;
+        };
         let modal = egui::Modal::new(egui::Id::unique("testdata dialog")).show(ctx, |ui| {
             ui.heading(format!("TestData (frame {frame_number})"));
             ui.label(data.to_string());
-            egui::Grid::new("testdata fields").striped(true).show(ui, |ui| {
-                ui.label("Id");
-                ui.label(data.id.to_string());
-                ui.end_row();
-                ui.label("Age");
-                ui.label(data.age.to_string());
-                ui.end_row();
-                for (i, score) in data.scores.iter().enumerate() {
-                    ui.label(format!("Scores[{i}]"));
-                    ui.label(score.to_string());
+            egui::Grid::new("testdata fields")
+                .striped(true)
+                .show(ui, |ui| {
+                    ui.label("Id");
+                    ui.label(data.id.to_string());
                     ui.end_row();
-                }
-            });
+                    ui.label("Age");
+                    ui.label(data.age.to_string());
+                    ui.end_row();
+                    for (i, score) in data.scores.iter().enumerate() {
+                        ui.label(format!("Scores[{i}]"));
+                        ui.label(score.to_string());
+                        ui.end_row();
+                    }
+                });
             ui.button("OK").clicked()
         });
         if modal.inner || modal.should_close() {
@@ -456,16 +483,20 @@ fn millis_since_unix_nanos(unix_nanos: u64) -> f64 {
 
 /// Decodes a frame for display (runs off the UI thread).
 fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received {
+    let read_millis = millis_since_unix_nanos(frame.written_unix_nanos);
+    let decode_started = std::time::Instant::now();
     let content = (|| -> Result<Content, String> {
         Ok(match frame.decode().map_err(|e| e.to_string())? {
             Payload::Empty => Content::Empty,
             Payload::TestData(data) => Content::TestData(data),
             Payload::Object(bytes) => {
-                let value: serde_json::Value = shm_core::decode_object(bytes).map_err(|e| e.to_string())?;
+                let value: serde_json::Value =
+                    shm_core::decode_object(bytes).map_err(|e| e.to_string())?;
                 Content::Object(value.to_string())
             }
             Payload::Image(record) if want != Want::Struct => {
-                let rgba = picture::decode_rgba(record.image, Path::new(record.path)).map_err(|e| e.to_string())?;
+                let rgba = picture::decode_rgba(record.image, Path::new(record.path))
+                    .map_err(|e| e.to_string())?;
                 let format_name = picture::probe(record.image, Path::new(record.path))
                     .map_or("image", |info| info.format_name());
                 Content::Image(DecodedImage {
@@ -474,7 +505,12 @@ fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received 
                     width: rgba.width(),
                     height: rgba.height(),
                     payload_len_bytes: frame.payload.len(),
-                    pixels: to_color_image(rgba.width(), rgba.height(), rgba.as_raw(), max_texture_side),
+                    pixels: to_color_image(
+                        rgba.width(),
+                        rgba.height(),
+                        rgba.as_raw(),
+                        max_texture_side,
+                    ),
                 })
             }
             Payload::RawPixels(raw) if want != Want::Struct => Content::Image(DecodedImage {
@@ -494,6 +530,8 @@ fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received 
         want,
         frame_number: frame.number(),
         written_unix_nanos: frame.written_unix_nanos,
+        read_millis,
+        decode_millis: decode_started.elapsed().as_secs_f64() * 1000.0,
         content,
     }
 }
@@ -510,7 +548,12 @@ fn placeholder(path: &str, payload_len_bytes: usize) -> DecodedImage {
 }
 
 /// RGBA8 to an egui image, downscaled if a side exceeds the GPU's texture limit.
-fn to_color_image(width: u32, height: u32, rgba: &[u8], max_texture_side: usize) -> egui::ColorImage {
+fn to_color_image(
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+    max_texture_side: usize,
+) -> egui::ColorImage {
     let max_side = u32::try_from(max_texture_side).unwrap_or(u32::MAX).max(1);
     if width <= max_side && height <= max_side {
         return egui::ColorImage::from_rgba_unmultiplied([width as usize, height as usize], rgba);
@@ -524,7 +567,10 @@ fn to_color_image(width: u32, height: u32, rgba: &[u8], max_texture_side: usize)
         ((width as f32 * scale) as u32).max(1),
         ((height as f32 * scale) as u32).max(1),
     );
-    egui::ColorImage::from_rgba_unmultiplied([small.width() as usize, small.height() as usize], small.as_raw())
+    egui::ColorImage::from_rgba_unmultiplied(
+        [small.width() as usize, small.height() as usize],
+        small.as_raw(),
+    )
 }
 
 /// The watcher thread's state.
@@ -548,7 +594,9 @@ impl WatchJob {
 
     fn run(self, name: &MappingName) {
         while !self.stopped() {
-            let Some(mapping) = self.attach(name) else { return };
+            let Some(mapping) = self.attach(name) else {
+                return;
+            };
             self.send(Event::Attached(Arc::clone(&mapping)));
             self.watch(&mapping);
         }

@@ -24,10 +24,18 @@ struct TestName(String);
 impl TestName {
     fn new() -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        Self(format!("t-gr-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+        Self(format!(
+            "t-gr-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ))
     }
     fn writer(&self) -> Mapping {
-        Mapping::create_or_open(&MappingName::new(&self.0).unwrap(), shm_core::DEFAULT_MAPPING_LEN_BYTES).unwrap()
+        Mapping::create_or_open(
+            &MappingName::new(&self.0).unwrap(),
+            shm_core::DEFAULT_MAPPING_LEN_BYTES,
+        )
+        .unwrap()
     }
 }
 
@@ -54,7 +62,10 @@ fn harness(name: &TestName, auto_receive: bool) -> Harness<'static, ReaderApp> {
 fn wait_for_label(harness: &mut Harness<'_, ReaderApp>, text: &str) {
     let started = Instant::now();
     while harness.query_by_label_contains(text).is_none() {
-        assert!(started.elapsed() < Duration::from_secs(60), "never shown: {text}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never shown: {text}"
+        );
         std::thread::sleep(Duration::from_millis(10));
         harness.step();
     }
@@ -78,7 +89,10 @@ fn send_image(writer: &Mapping, name: &str) -> PathBuf {
 fn waits_for_a_writer_then_shows_each_image_automatically() {
     let name = TestName::new();
     let mut harness = harness(&name, true);
-    wait_for_label(&mut harness, &format!("no mapping named {} (/dev/shm/{}) yet", name.0, name.0));
+    wait_for_label(
+        &mut harness,
+        &format!("no mapping named {} (/dev/shm/{}) yet", name.0, name.0),
+    );
 
     let writer = name.writer();
     wait_for_label(&mut harness, "attached to /dev/shm/t-gr-");
@@ -87,7 +101,10 @@ fn waits_for_a_writer_then_shows_each_image_automatically() {
     wait_for_label(&mut harness, &format!("Path: {}", path.display()));
     harness.get_by_label_contains("Frame 1 · PNG · 1920x1080 pixels");
     let shown = harness.state().shown().unwrap();
-    assert_eq!((shown.width, shown.height, shown.frame_number), (1920, 1080, 1));
+    assert_eq!(
+        (shown.width, shown.height, shown.frame_number),
+        (1920, 1080, 1)
+    );
 
     let path = send_image(&writer, "grace-hopper.jpg");
     wait_for_label(&mut harness, &format!("Path: {}", path.display()));
@@ -101,7 +118,13 @@ fn raw_pixels_show_without_decoding() {
     let mut harness = harness(&name, true);
     let rgba = image::open(asset("chelsea-cat.png")).unwrap().into_rgba8();
     writer
-        .send_raw_pixels(rgba.width(), rgba.height(), rgba.as_raw(), "the cat", &WriteOptions::default())
+        .send_raw_pixels(
+            rgba.width(),
+            rgba.height(),
+            rgba.as_raw(),
+            "the cat",
+            &WriteOptions::default(),
+        )
         .unwrap();
     wait_for_label(&mut harness, "Path: the cat");
     harness.get_by_label_contains("RAW RGBA · 451x300 pixels");
@@ -113,7 +136,9 @@ fn a_struct_opens_the_dialog() {
     let writer = name.writer();
     let mut harness = harness(&name, true);
     wait_for_label(&mut harness, "attached to");
-    writer.send_test_data(&TestData::default(), &WriteOptions::default()).unwrap();
+    writer
+        .send_test_data(&TestData::default(), &WriteOptions::default())
+        .unwrap();
     wait_for_label(&mut harness, "TestData (frame 1)");
     harness.get_by_label("Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
     harness.get_by_label("Scores[9]");
@@ -121,7 +146,11 @@ fn a_struct_opens_the_dialog() {
     click(&mut harness, "OK");
     harness.step();
     assert!(harness.state().struct_dialog.is_none());
-    assert!(harness.query_by_label_contains("TestData (frame 1)").is_none());
+    assert!(
+        harness
+            .query_by_label_contains("TestData (frame 1)")
+            .is_none()
+    );
 }
 
 #[test]
@@ -133,7 +162,9 @@ fn manual_receive_says_what_the_mapping_holds() {
     click(&mut harness, "Receive image");
     wait_for_label(&mut harness, "the mapping is empty");
 
-    writer.send_test_data(&TestData::default(), &WriteOptions::default()).unwrap();
+    writer
+        .send_test_data(&TestData::default(), &WriteOptions::default())
+        .unwrap();
     // Auto receive is off: nothing appears by itself.
     std::thread::sleep(Duration::from_millis(300));
     harness.step();
@@ -147,7 +178,10 @@ fn manual_receive_says_what_the_mapping_holds() {
 
     let path = send_image(&writer, "rocket.jpg");
     click(&mut harness, "Receive struct");
-    wait_for_label(&mut harness, &format!("the mapping holds an image (frame 2: {})", path.display()));
+    wait_for_label(
+        &mut harness,
+        &format!("the mapping holds an image (frame 2: {})", path.display()),
+    );
     click(&mut harness, "Receive image");
     wait_for_label(&mut harness, &format!("Path: {}", path.display()));
 
@@ -164,13 +198,19 @@ fn a_bad_image_is_reported_not_shown() {
     let writer = name.writer();
     let mut harness = harness(&name, true);
     wait_for_label(&mut harness, "attached to");
-    writer.send_image("fake.png", b"not really a png", &WriteOptions::default()).unwrap();
+    writer
+        .send_image("fake.png", b"not really a png", &WriteOptions::default())
+        .unwrap();
     wait_for_label(&mut harness, "frame 1: not an image");
     assert!(harness.state().shown().is_none());
 
     let bytes = std::fs::read(asset("astronaut.png")).unwrap();
     writer
-        .send_image("cut.png", &bytes[..bytes.len() / 2], &WriteOptions::default())
+        .send_image(
+            "cut.png",
+            &bytes[..bytes.len() / 2],
+            &WriteOptions::default(),
+        )
         .unwrap();
     wait_for_label(&mut harness, "frame 2: cannot decode the png image");
     assert!(harness.state().shown().is_none());

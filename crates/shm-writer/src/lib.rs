@@ -57,7 +57,12 @@ pub enum OpenChoice {
 }
 
 impl OpenChoice {
-    const ALL: [Self; 4] = [Self::CreateOrOpen, Self::CreateNew, Self::OpenExisting, Self::FromFile];
+    const ALL: [Self; 4] = [
+        Self::CreateOrOpen,
+        Self::CreateNew,
+        Self::OpenExisting,
+        Self::FromFile,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -224,7 +229,11 @@ impl WriterApp {
                     mapping.location().path().display(),
                     mapping.mapping_len_bytes(),
                     mapping.capacity_bytes(),
-                    if mapping.created() { ", created" } else { ", opened existing" }
+                    if mapping.created() {
+                        ", created"
+                    } else {
+                        ", opened existing"
+                    }
                 ));
                 self.mapping = Some(mapping);
             }
@@ -275,14 +284,19 @@ impl WriterApp {
 
     /// Takes a finished load, if any, and uploads its preview once.
     fn poll_loading(&mut self, ctx: &egui::Context) {
-        let Some((path, receiver)) = &self.loading else { return };
-        let Ok(result) = receiver.try_recv() else { return };
+        let Some((path, receiver)) = &self.loading else {
+            return;
+        };
+        let Ok(result) = receiver.try_recv() else {
+            return;
+        };
         let path = path.clone();
         self.loading = None;
         match result {
             Ok(mut loaded) => {
                 if let Some(preview) = loaded.preview.take() {
-                    loaded.texture = Some(ctx.load_texture("preview", preview, egui::TextureOptions::LINEAR));
+                    loaded.texture =
+                        Some(ctx.load_texture("preview", preview, egui::TextureOptions::LINEAR));
                 }
                 self.loaded = Some(loaded);
                 if std::mem::take(&mut self.send_on_load) {
@@ -306,13 +320,19 @@ impl WriterApp {
 
     fn send_image(&self) -> Status {
         let Some(mapping) = &self.mapping else {
-            return Status::Error("no mapping is open; fix the mapping settings above and press Open".to_owned());
+            return Status::Error(
+                "no mapping is open; fix the mapping settings above and press Open".to_owned(),
+            );
         };
         if self.loading.is_some() {
-            return Status::Error("the image is still loading; send it when the preview appears".to_owned());
+            return Status::Error(
+                "the image is still loading; send it when the preview appears".to_owned(),
+            );
         }
         let Some(loaded) = &self.loaded else {
-            return Status::Error("choose an image first (Browse..., drop a file, or type a path)".to_owned());
+            return Status::Error(
+                "choose an image first (Browse..., drop a file, or type a path)".to_owned(),
+            );
         };
         let options = WriteOptions {
             crc32: self.crc32,
@@ -322,7 +342,13 @@ impl WriterApp {
         let started = Instant::now();
         let result = if self.send_raw {
             let rgba = &loaded.rgba;
-            mapping.send_raw_pixels(rgba.width(), rgba.height(), rgba.as_raw(), &path_text, &options)
+            mapping.send_raw_pixels(
+                rgba.width(),
+                rgba.height(),
+                rgba.as_raw(),
+                &path_text,
+                &options,
+            )
         } else {
             mapping.send_image(&path_text, &loaded.file.bytes, &options)
         };
@@ -348,14 +374,20 @@ impl WriterApp {
 
     fn send_struct(&self) -> Status {
         let Some(mapping) = &self.mapping else {
-            return Status::Error("no mapping is open; fix the mapping settings above and press Open".to_owned());
+            return Status::Error(
+                "no mapping is open; fix the mapping settings above and press Open".to_owned(),
+            );
         };
         let options = WriteOptions {
             crc32: self.crc32,
             ..WriteOptions::default()
         };
         match mapping.send_test_data(&self.test_data, &options) {
-            Ok(written) => Status::Info(format!("Sent frame {}: {}", written.frame_number(), self.test_data)),
+            Ok(written) => Status::Info(format!(
+                "Sent frame {}: {}",
+                written.frame_number(),
+                self.test_data
+            )),
             Err(e) => Status::Error(e.to_string()),
         }
     }
@@ -421,8 +453,10 @@ impl WriterApp {
             ui.end_row();
             if self.open_choice == OpenChoice::FromFile {
                 let label = ui.label("Mapping file");
-                ui.add(egui::TextEdit::singleline(&mut self.mapping_file_text).desired_width(300.0))
-                    .labelled_by(label.id);
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.mapping_file_text).desired_width(300.0),
+                )
+                .labelled_by(label.id);
                 ui.end_row();
             }
         });
@@ -479,7 +513,10 @@ impl WriterApp {
             }
         }
         ui.horizontal(|ui| {
-            ui.checkbox(&mut self.send_raw, "Send raw pixels (no decode in the reader)");
+            ui.checkbox(
+                &mut self.send_raw,
+                "Send raw pixels (no decode in the reader)",
+            );
             ui.checkbox(&mut self.crc32, "CRC-32");
         });
         let send = ui.button("Send image");
@@ -498,9 +535,11 @@ impl WriterApp {
         ui.strong("TestData struct");
         ui.horizontal(|ui| {
             let label = ui.label("Id");
-            ui.add(egui::DragValue::new(&mut self.test_data.id)).labelled_by(label.id);
+            ui.add(egui::DragValue::new(&mut self.test_data.id))
+                .labelled_by(label.id);
             let label = ui.label("Age");
-            ui.add(egui::DragValue::new(&mut self.test_data.age)).labelled_by(label.id);
+            ui.add(egui::DragValue::new(&mut self.test_data.age))
+                .labelled_by(label.id);
         });
         ui.horizontal_wrapped(|ui| {
             for (i, score) in self.test_data.scores.iter_mut().enumerate() {
@@ -534,7 +573,10 @@ fn status_ui(ui: &mut egui::Ui, status: &Status) {
 }
 
 fn drop_hint_ui(ctx: &egui::Context) {
-    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop hint")));
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("drop hint"),
+    ));
     let rect = ctx.content_rect();
     painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(160));
     painter.text(
@@ -576,8 +618,10 @@ fn load_image(path: &Path, capacity_bytes: u64) -> LoadResult {
         ((w as f32 * scale) as u32).max(1),
         ((h as f32 * scale) as u32).max(1),
     );
-    let preview =
-        egui::ColorImage::from_rgba_unmultiplied([small.width() as usize, small.height() as usize], small.as_raw());
+    let preview = egui::ColorImage::from_rgba_unmultiplied(
+        [small.width() as usize, small.height() as usize],
+        small.as_raw(),
+    );
     Ok(LoadedImage {
         file,
         rgba,

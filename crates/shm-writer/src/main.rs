@@ -30,7 +30,10 @@ fn main() -> eframe::Result {
         None => None,
         Some(&[x, y]) => Some([x, y]),
         Some(other) => {
-            eprintln!("--position needs X,Y (two numbers), got {} values", other.len());
+            eprintln!(
+                "--position needs X,Y (two numbers), got {} values",
+                other.len()
+            );
             std::process::exit(2);
         }
     };

@@ -24,7 +24,11 @@ struct TestName(String);
 impl TestName {
     fn new() -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        Self(format!("t-gw-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+        Self(format!(
+            "t-gw-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ))
     }
     fn reader(&self) -> Mapping {
         Mapping::open_existing(&MappingName::new(&self.0).unwrap()).unwrap()
@@ -54,7 +58,10 @@ fn harness(name: &TestName, mapping_len_bytes: u64) -> Harness<'static, WriterAp
 fn step_until(harness: &mut Harness<'_, WriterApp>, what: &str, done: impl Fn(&WriterApp) -> bool) {
     let started = Instant::now();
     while !done(harness.state()) {
-        assert!(started.elapsed() < Duration::from_secs(60), "never happened: {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never happened: {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
         harness.step();
     }
@@ -72,7 +79,9 @@ fn click(harness: &mut Harness<'_, WriterApp>, label: &str) {
 fn type_path(harness: &mut Harness<'_, WriterApp>, path: &Path) {
     harness.state_mut().path_text.clear();
     click(harness, "Image path");
-    harness.get_by_label("Image path").type_text(path.to_str().unwrap());
+    harness
+        .get_by_label("Image path")
+        .type_text(path.to_str().unwrap());
     harness.step();
     click(harness, "Load");
     step_until(harness, "the image loaded", |app| !app.is_loading());
@@ -89,7 +98,10 @@ fn choose_by_path_preview_and_send_image() {
     harness.get_by_label_contains(&format!("PNG, 1920x1080 pixels, {size} bytes"));
 
     click(&mut harness, "Send image");
-    harness.get_by_label_contains(&format!("Sent frame 1: {} bytes", size + 8 + image.to_str().unwrap().len() as u64));
+    harness.get_by_label_contains(&format!(
+        "Sent frame 1: {} bytes",
+        size + 8 + image.to_str().unwrap().len() as u64
+    ));
 
     let frame = name.reader().read_frame().unwrap();
     match frame.decode().unwrap() {
@@ -110,9 +122,18 @@ fn raw_pixels_option_sends_decoded_rgba() {
     click(&mut harness, "Send image");
     harness.get_by_label_contains("of raw pixels");
     let frame = name.reader().read_frame().unwrap();
-    let Payload::RawPixels(raw) = frame.decode().unwrap() else { panic!("expected raw pixels") };
+    let Payload::RawPixels(raw) = frame.decode().unwrap() else {
+        panic!("expected raw pixels")
+    };
     assert_eq!((raw.width, raw.height), (640, 427));
-    assert!(raw.pixels == image::open(asset("rocket.jpg")).unwrap().into_rgba8().as_raw().as_slice());
+    assert!(
+        raw.pixels
+            == image::open(asset("rocket.jpg"))
+                .unwrap()
+                .into_rgba8()
+                .as_raw()
+                .as_slice()
+    );
 }
 
 #[test]
@@ -134,7 +155,9 @@ fn dropping_a_file_chooses_it() {
         .dropped_files
         .push(Arc::new(Dropped(asset("astronaut.webp"))));
     harness.step();
-    step_until(&mut harness, "the dropped image loaded", |app| app.loaded().is_some());
+    step_until(&mut harness, "the dropped image loaded", |app| {
+        app.loaded().is_some()
+    });
     harness.get_by_label_contains("WEBP, 512x512 pixels");
 }
 
@@ -143,11 +166,14 @@ fn send_struct_with_edited_fields() {
     let name = TestName::new();
     let mut harness = harness(&name, shm_core::DEFAULT_MAPPING_LEN_BYTES);
     click(&mut harness, "Send struct");
-    harness.get_by_label_contains("Sent frame 1: Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
+    harness
+        .get_by_label_contains("Sent frame 1: Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
     harness.state_mut().test_data.id = 7;
     click(&mut harness, "Send struct");
     harness.get_by_label_contains("Sent frame 2: Id=7,");
-    let Payload::TestData(data) = name.reader().read_frame().unwrap().decode().unwrap() else { panic!() };
+    let Payload::TestData(data) = name.reader().read_frame().unwrap().decode().unwrap() else {
+        panic!()
+    };
     assert_eq!(data.id, 7);
 }
 
@@ -189,7 +215,12 @@ fn every_failure_is_one_clear_line() {
     harness.state_mut().name_text = foreign.0.clone();
     click(&mut harness, "Open mapping");
     harness.get_by_label_contains("does not start with magic");
-    assert!(std::fs::read(format!("/dev/shm/{}", foreign.0)).unwrap().iter().all(|&b| b == 0x5a));
+    assert!(
+        std::fs::read(format!("/dev/shm/{}", foreign.0))
+            .unwrap()
+            .iter()
+            .all(|&b| b == 0x5a)
+    );
     click(&mut harness, "Send struct");
     harness.get_by_label_contains("no mapping is open");
 

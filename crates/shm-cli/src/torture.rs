@@ -1,0 +1,223 @@
+//! Hidden `shm torture-write` / `shm torture-read`: separate processes that write
+//! frames of known contents and check every frame they accept. Used by the
+//! reliability tests (crates/shm-cli/tests/reliability.rs).
+//!
+//! A frame's payload is `[u64 writer_id][u64 frame_index][u64 len]` followed by
+//! bytes that are a pure function of those three numbers, so a reader can tell a
+//! whole frame from a torn, partial or interleaved one without any side channel.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::json;
+use shm_core::{
+    Frame, Kind, Location, Mapping, MappingName, MappingOptions, OpenMode, ReadError, WriteOptions,
+};
+
+const PREFIX_LEN_BYTES: usize = 24;
+
+/// Arguments of `shm torture-write`.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Frames to write (stops early if killed, which is the point of some tests).
+    #[arg(long)]
+    frames: u64,
+    /// Identifies this writer inside every payload.
+    #[arg(long, default_value_t = 1)]
+    writer_id: u64,
+    /// Seed of the size sequence.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Smallest payload (at least 24 bytes).
+    #[arg(long, default_value_t = 24)]
+    min_len: u64,
+    /// Send every other frame without CRC, so the seqlock alone must catch tearing.
+    #[arg(long)]
+    mixed_crc: bool,
+}
+
+/// Arguments of `shm torture-read`.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Keep reading for this long.
+    #[arg(long)]
+    duration_ms: u64,
+    /// Stop as soon as a frame with this index from any writer is read.
+    #[arg(long)]
+    until_index: Option<u64>,
+}
+
+/// Byte `i` of the pattern for (`writer_id`, `index`).
+fn pattern_byte(writer_id: u64, index: u64, i: usize) -> u8 {
+    let x = (index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ writer_id.wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+    .wrapping_add(i as u64 / 8);
+    (x >> ((i % 8) * 8)) as u8 ^ (i as u8)
+}
+
+fn fill(payload: &mut Vec<u8>, writer_id: u64, index: u64, len: usize) {
+    payload.clear();
+    payload.extend_from_slice(&writer_id.to_le_bytes());
+    payload.extend_from_slice(&index.to_le_bytes());
+    payload.extend_from_slice(&(len as u64).to_le_bytes());
+    payload.extend((PREFIX_LEN_BYTES..len).map(|i| pattern_byte(writer_id, index, i)));
+}
+
+/// Whether `payload` is exactly what some writer wrote as one frame; returns
+/// `(writer_id, index)` if so.
+fn verify(payload: &[u8]) -> Option<(u64, u64)> {
+    let word = |k: usize| {
+        Some(u64::from_le_bytes(
+            payload.get(k * 8..k * 8 + 8)?.try_into().ok()?,
+        ))
+    };
+    let (writer_id, index, len) = (word(0)?, word(1)?, word(2)?);
+    if len != payload.len() as u64 {
+        return None;
+    }
+    payload[PREFIX_LEN_BYTES..]
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == pattern_byte(writer_id, index, i + PREFIX_LEN_BYTES))
+        .then_some((writer_id, index))
+}
+
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn open(location: &Location, mode: OpenMode, mapping_len_bytes: u64) -> anyhow::Result<Mapping> {
+    Ok(Mapping::open(
+        location,
+        &MappingOptions {
+            mode,
+            mapping_len_bytes,
+            ..MappingOptions::default()
+        },
+    )?)
+}
+
+/// Runs `shm torture-write`.
+///
+/// # Errors
+/// Opening or writing failed.
+pub fn write(location: &Location, mapping_len_bytes: u64, args: &WriteArgs) -> anyhow::Result<()> {
+    let mapping = open(location, OpenMode::CreateOrOpen, mapping_len_bytes)?;
+    let capacity = mapping.capacity_bytes();
+    let min_len = args.min_len.max(PREFIX_LEN_BYTES as u64).min(capacity);
+    let mut rng = args.seed.max(1);
+    let mut payload = Vec::new();
+    let mut recovered = 0u64;
+    for index in 0..args.frames {
+        let len = min_len + xorshift(&mut rng) % (capacity - min_len + 1);
+        fill(&mut payload, args.writer_id, index, len as usize);
+        let options = WriteOptions {
+            crc32: !(args.mixed_crc && index % 2 == 1),
+            ..WriteOptions::default()
+        };
+        let written = mapping.write_frame(Kind::Object, &[&payload], &options)?;
+        recovered += u64::from(written.recovered_from_dead_writer);
+    }
+    println!(
+        "{}",
+        json!({"writer_id": args.writer_id, "frames": args.frames, "recovered_from_dead_writer": recovered})
+    );
+    Ok(())
+}
+
+/// Runs `shm torture-read`: prints `{accepted, distinct, bad, torn_retries...}`.
+///
+/// # Errors
+/// Opening failed.
+pub fn read(location: &Location, args: &ReadArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mapping = loop {
+        match open(location, OpenMode::OpenExisting, 0) {
+            Ok(m) => break m,
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => return Err(e).context("the torture writer never created the mapping"),
+        }
+    };
+    let mut frame = Frame::default();
+    let (mut accepted, mut distinct, mut bad, mut errors) = (0u64, 0u64, 0u64, 0u64);
+    let mut last_seq = 0;
+    let mut writers = std::collections::BTreeMap::<u64, u64>::new();
+    let duration = Duration::from_millis(args.duration_ms);
+    while started.elapsed() < duration {
+        match mapping.read_frame_into(&mut frame, 1000) {
+            Ok(()) if frame.kind == Kind::Empty => std::thread::yield_now(),
+            Ok(()) => {
+                accepted += 1;
+                match verify(&frame.payload) {
+                    Some((writer_id, index)) => {
+                        if frame.seq != last_seq {
+                            distinct += 1;
+                            *writers.entry(writer_id).or_default() += 1;
+                            last_seq = frame.seq;
+                        }
+                        if args.until_index.is_some_and(|until| index >= until) {
+                            break;
+                        }
+                    }
+                    None => bad += 1,
+                }
+            }
+            Err(ReadError::Busy { .. } | ReadError::WriterDied { .. }) => errors += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    println!(
+        "{}",
+        json!({"accepted": accepted, "distinct": distinct, "bad": bad, "errors": errors,
+               "per_writer": writers, "elapsed_ms": started.elapsed().as_millis() as u64})
+    );
+    Ok(())
+}
+
+/// What a reader found after a writer was killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterKill {
+    /// A whole frame of the killed writer, contents verified.
+    WholeFrame,
+    /// The frame before the killed writer's (a valid `TestData`) is still intact.
+    PreviousFrameIntact,
+    /// The writer died mid-frame and the reader said exactly that.
+    WriterDiedReported,
+}
+
+/// Checks one read of a mapping that a killed torture writer left behind.
+///
+/// # Errors
+/// A bad outcome: a frame with wrong contents, or an unexpected read error.
+pub fn check_after_kill(mapping: &Mapping) -> anyhow::Result<AfterKill> {
+    match mapping.read_frame() {
+        Ok(frame) if frame.kind == Kind::TestData => {
+            shm_core::TestData::from_bytes(&frame.payload).context("previous frame damaged")?;
+            Ok(AfterKill::PreviousFrameIntact)
+        }
+        Ok(frame) => match verify(&frame.payload) {
+            Some(_) => Ok(AfterKill::WholeFrame),
+            None => anyhow::bail!(
+                "accepted a frame with wrong contents (seq {}, kind {})",
+                frame.seq,
+                frame.kind
+            ),
+        },
+        Err(ReadError::WriterDied { .. }) => Ok(AfterKill::WriterDiedReported),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens `name` for [`check_after_kill`].
+///
+/// # Errors
+/// As [`Mapping::open_existing`].
+pub fn open_named(name: &str) -> anyhow::Result<Mapping> {
+    Ok(Mapping::open_existing(&MappingName::new(name)?)?)
+}
