@@ -223,7 +223,7 @@ fn killed_writers_leave_no_partial_frame_and_no_hang() {
         max_read = max_read.max(started.elapsed());
         // A new writer sends at once: the kernel released the dead writer's lock.
         let data = TestData {
-            id: trial as i32,
+            id: trial,
             ..TestData::default()
         };
         let written = mapping
