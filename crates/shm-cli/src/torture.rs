@@ -189,6 +189,8 @@ pub enum AfterKill {
     PreviousFrameIntact,
     /// The writer died mid-frame and the reader said exactly that.
     WriterDiedReported,
+    /// Killed before its first frame: the mapping is still empty, as it was.
+    StillEmpty,
 }
 
 /// Checks one read of a mapping that a killed torture writer left behind.
@@ -197,6 +199,7 @@ pub enum AfterKill {
 /// A bad outcome: a frame with wrong contents, or an unexpected read error.
 pub fn check_after_kill(mapping: &Mapping) -> anyhow::Result<AfterKill> {
     match mapping.read_frame() {
+        Ok(frame) if frame.kind == Kind::Empty && frame.seq == 0 => Ok(AfterKill::StillEmpty),
         Ok(frame) if frame.kind == Kind::TestData => {
             shm_core::TestData::from_bytes(&frame.payload).context("previous frame damaged")?;
             Ok(AfterKill::PreviousFrameIntact)

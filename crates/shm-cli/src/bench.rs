@@ -1,0 +1,428 @@
+//! `shm bench`: shared memory against Unix sockets, pipes, TCP loopback and one
+//! memcpy, with one method for all.
+//!
+//! This process is the writer. For each transport and size it starts a reader
+//! process (`shm bench-peer`). Each message carries the writer's CLOCK_MONOTONIC
+//! time at the start of the send in its first 8 bytes; the reader notes the time
+//! once it holds the complete, validated payload (one-way latency, comparable
+//! across processes because both read the same clock), then sends a 1-byte ack.
+//! The writer waits for the ack before the next send, so messages never queue;
+//! throughput is messages per second of that send-and-ack loop.
+
+use std::io::{BufRead as _, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use shm_core::{Frame, Kind, Mapping, MappingName, WriteOptions, monotonic_nanos};
+
+/// Arguments of `shm bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Fewer sends per size (a run of well under 20 s).
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON array of rows instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of the hidden `shm bench-peer` (the reader side).
+#[derive(Debug, Args)]
+pub struct PeerArgs {
+    /// shm, uds, tcp or pipe.
+    #[arg(long)]
+    transport: String,
+    /// For shm: `block` (futex wake-up) or `spin`.
+    #[arg(long, default_value = "block")]
+    wait: String,
+    /// Payload bytes.
+    #[arg(long)]
+    size: usize,
+    /// Messages to receive.
+    #[arg(long)]
+    count: usize,
+    /// Mapping name, socket path or TCP port.
+    #[arg(long)]
+    endpoint: String,
+}
+
+/// One row of the results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    /// `shm`, `uds`, `pipe`, `tcp` or `memcpy`.
+    pub transport: String,
+    /// Our mode (`crc-off-copy`, `crc-on-copy`, `spin`) or `-`.
+    pub mode: String,
+    /// Payload bytes.
+    pub size_bytes: usize,
+    /// Median one-way latency, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile one-way latency, microseconds.
+    pub p99_us: f64,
+    /// Payload gigabytes per second of the send-and-ack loop (memcpy: of the copy).
+    pub gbps: f64,
+    /// Messages per second of the send-and-ack loop.
+    pub frames_per_sec: f64,
+}
+
+const SIZES: [usize; 4] = [48, 64 * 1024, 1024 * 1024, 10 * 1024 * 1024];
+
+/// Runs `shm bench`.
+///
+/// # Errors
+/// A transport could not be set up or a peer failed.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let (warmup, count) = if args.quick { (3, 30) } else { (10, 100) };
+    let mut rows = Vec::new();
+    for size in SIZES {
+        rows.push(bench_memcpy(size, warmup + count));
+        for (mode, crc32, wait) in [
+            ("crc-off-copy", false, "block"),
+            ("crc-on-copy", true, "block"),
+            ("spin", false, "spin"),
+        ] {
+            rows.push(bench_shm(size, warmup, count, mode, crc32, wait)?);
+        }
+        for transport in ["uds", "pipe", "tcp"] {
+            rows.push(bench_stream(transport, size, warmup, count)?);
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        print_table(&rows);
+    }
+    Ok(())
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<8} {:<13} {:>10} {:>10} {:>10} {:>9} {:>11} {:>14}",
+        "transport", "mode", "size", "p50 us", "p99 us", "GB/s", "frames/s", "p50 vs shm"
+    );
+    for row in rows {
+        let ours = rows.iter().find(|r| {
+            r.transport == "shm" && r.mode == "crc-off-copy" && r.size_bytes == row.size_bytes
+        });
+        let ratio = ours.map_or(String::from("-"), |o| {
+            format!("{:.2}x", row.p50_us / o.p50_us)
+        });
+        println!(
+            "{:<8} {:<13} {:>10} {:>10.2} {:>10.2} {:>9.2} {:>11.0} {:>14}",
+            row.transport,
+            row.mode,
+            row.size_bytes,
+            row.p50_us,
+            row.p99_us,
+            row.gbps,
+            row.frames_per_sec,
+            ratio
+        );
+    }
+    println!(
+        "(p50 vs shm: this row's median latency over shm crc-off-copy at the same size; >1 means shm is faster)"
+    );
+}
+
+/// Median and 99th percentile of `nanos`, in microseconds.
+fn percentiles(mut nanos: Vec<u64>) -> (f64, f64) {
+    nanos.sort_unstable();
+    if nanos.is_empty() {
+        return (0.0, 0.0);
+    }
+    let at = |q: f64| nanos[((nanos.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    (at(0.5), at(0.99))
+}
+
+fn row(
+    transport: &str,
+    mode: &str,
+    size: usize,
+    latencies: Vec<u64>,
+    count: usize,
+    elapsed: Duration,
+) -> Row {
+    let (p50_us, p99_us) = percentiles(latencies);
+    let secs = elapsed.as_secs_f64().max(1e-12);
+    Row {
+        transport: transport.to_owned(),
+        mode: mode.to_owned(),
+        size_bytes: size,
+        p50_us,
+        p99_us,
+        gbps: (size * count) as f64 / secs / 1e9,
+        frames_per_sec: count as f64 / secs,
+    }
+}
+
+fn bench_memcpy(size: usize, count: usize) -> Row {
+    let src = vec![0x5au8; size];
+    let mut dst = vec![0u8; size];
+    let mut nanos = Vec::with_capacity(count);
+    let started = Instant::now();
+    for i in 0..count {
+        let t = Instant::now();
+        dst.copy_from_slice(&src);
+        std::hint::black_box(&mut dst);
+        nanos.push(t.elapsed().as_nanos() as u64);
+        dst[i % size] = 0;
+    }
+    row("memcpy", "-", size, nanos, count, started.elapsed())
+}
+
+fn payload(size: usize) -> Vec<u8> {
+    (0..size.max(8)).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn spawn_peer(
+    transport: &str,
+    wait: &str,
+    size: usize,
+    count: usize,
+    endpoint: &str,
+) -> anyhow::Result<Child> {
+    Command::new(std::env::current_exe()?)
+        .args(["bench-peer", "--transport", transport, "--wait", wait])
+        .args([
+            "--size",
+            &size.to_string(),
+            "--count",
+            &count.to_string(),
+            "--endpoint",
+            endpoint,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start the bench peer")
+}
+
+/// Reads the peer's latencies (its last stdout line) and waits for it.
+fn finish_peer(mut child: Child, stdout: BufReader<ChildStdout>) -> anyhow::Result<Vec<u64>> {
+    let mut line = String::new();
+    let mut stdout = stdout;
+    stdout.read_line(&mut line)?;
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("bench peer failed: {status}");
+    }
+    serde_json::from_str(&line).context("bench peer printed no latencies")
+}
+
+fn read_byte(reader: &mut impl Read) -> anyhow::Result<u8> {
+    let mut byte = [0u8; 1];
+    reader.read_exact(&mut byte)?;
+    Ok(byte[0])
+}
+
+fn bench_shm(
+    size: usize,
+    warmup: usize,
+    count: usize,
+    mode: &str,
+    crc32: bool,
+    wait: &str,
+) -> anyhow::Result<Row> {
+    let name = MappingName::new(&format!("shm-bench-{}", std::process::id()))?;
+    let mut mapping = Mapping::create_new(
+        &name,
+        (size as u64 + 4096).max(shm_core::MIN_MAPPING_LEN_BYTES),
+    )?;
+    mapping.set_remove_on_drop(true);
+    let total = warmup + count;
+    let mut child = spawn_peer("shm", wait, size, total, name.as_str())?;
+    let mut acks = BufReader::new(child.stdout.take().context("no peer stdout")?);
+    if read_byte(&mut acks)? != b'R' {
+        bail!("bench peer did not get ready");
+    }
+    let mut buf = payload(size);
+    let options = WriteOptions {
+        crc32,
+        ..WriteOptions::default()
+    };
+    let mut started = Instant::now();
+    for i in 0..total {
+        if i == warmup {
+            started = Instant::now();
+        }
+        buf[..8].copy_from_slice(&monotonic_nanos().to_le_bytes());
+        mapping.write_frame(Kind::Object, &[&buf[..size.max(8)]], &options)?;
+        read_byte(&mut acks)?;
+    }
+    let elapsed = started.elapsed();
+    let latencies = finish_peer(child, acks)?;
+    Ok(row(
+        "shm",
+        mode,
+        size,
+        latencies[warmup..].to_vec(),
+        count,
+        elapsed,
+    ))
+}
+
+fn bench_stream(transport: &str, size: usize, warmup: usize, count: usize) -> anyhow::Result<Row> {
+    let total = warmup + count;
+    let socket_path = std::env::temp_dir().join(format!("shm-bench-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket_path);
+    let (mut child, mut data, mut acks): (Child, Box<dyn Write>, Box<dyn Read>) = match transport {
+        "uds" => {
+            let listener = UnixListener::bind(&socket_path)?;
+            let child = spawn_peer(
+                "uds",
+                "block",
+                size,
+                total,
+                socket_path.to_str().context("path")?,
+            )?;
+            let (stream, _) = listener.accept()?;
+            let _ = std::fs::remove_file(&socket_path);
+            (child, Box::new(stream.try_clone()?), Box::new(stream))
+        }
+        "tcp" => {
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let port = listener.local_addr()?.port();
+            let child = spawn_peer("tcp", "block", size, total, &port.to_string())?;
+            let (stream, _) = listener.accept()?;
+            stream.set_nodelay(true)?;
+            (child, Box::new(stream.try_clone()?), Box::new(stream))
+        }
+        "pipe" => {
+            let mut child = spawn_peer("pipe", "block", size, total, "-")?;
+            let stdin: ChildStdin = child.stdin.take().context("no peer stdin")?;
+            let stdout: ChildStdout = child.stdout.take().context("no peer stdout")?;
+            (child, Box::new(stdin), Box::new(stdout))
+        }
+        other => bail!("unknown transport {other}"),
+    };
+    let mut buf = payload(size);
+    let mut started = Instant::now();
+    for i in 0..total {
+        if i == warmup {
+            started = Instant::now();
+        }
+        buf[..8].copy_from_slice(&monotonic_nanos().to_le_bytes());
+        data.write_all(&buf[..size.max(8)])?;
+        data.flush()?;
+        read_byte(&mut acks)?;
+    }
+    let elapsed = started.elapsed();
+    drop(data);
+    // The peer prints its latencies on stdout when done.
+    let stdout = match transport {
+        "pipe" => {
+            // Our `acks` is the child's stdout: read the rest of it.
+            let mut rest = String::new();
+            acks.read_to_string(&mut rest)?;
+            let status = child.wait()?;
+            if !status.success() {
+                bail!("bench peer failed: {status}");
+            }
+            let latencies: Vec<u64> = serde_json::from_str(rest.trim())?;
+            return Ok(row(
+                transport,
+                "-",
+                size,
+                latencies[warmup..].to_vec(),
+                count,
+                elapsed,
+            ));
+        }
+        _ => BufReader::new(child.stdout.take().context("no peer stdout")?),
+    };
+    let latencies = finish_peer(child, stdout)?;
+    Ok(row(
+        transport,
+        "-",
+        size,
+        latencies[warmup..].to_vec(),
+        count,
+        elapsed,
+    ))
+}
+
+/// Runs `shm bench-peer`: receives `count` messages, acks each, then prints the
+/// one-way latencies (nanoseconds) as a JSON array on stdout.
+///
+/// # Errors
+/// The transport failed or a payload was not what was sent.
+pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
+    let size = args.size.max(8);
+    let mut latencies = Vec::with_capacity(args.count);
+    let stdout = std::io::stdout();
+    match args.transport.as_str() {
+        "shm" => {
+            let mapping = Mapping::open_existing(&MappingName::new(&args.endpoint)?)?;
+            let mut out = stdout.lock();
+            out.write_all(b"R")?;
+            out.flush()?;
+            let mut frame = Frame::default();
+            let mut last_seq = mapping.seq();
+            let timeout = Duration::from_secs(30);
+            for _ in 0..args.count {
+                if args.wait == "spin" {
+                    mapping.spin_for_frame_into(last_seq, timeout, &mut frame)?;
+                } else {
+                    mapping.wait_for_frame_into(last_seq, Some(timeout), &mut frame)?;
+                }
+                let received = monotonic_nanos();
+                last_seq = frame.seq;
+                latencies.push(received.saturating_sub(sent_nanos(&frame.payload, size)?));
+                out.write_all(b"A")?;
+                out.flush()?;
+            }
+        }
+        "uds" | "tcp" => {
+            let mut stream: Box<dyn ReadWrite> = if args.transport == "uds" {
+                Box::new(UnixStream::connect(&args.endpoint)?)
+            } else {
+                let stream = TcpStream::connect(("127.0.0.1", args.endpoint.parse::<u16>()?))?;
+                stream.set_nodelay(true)?;
+                Box::new(stream)
+            };
+            let mut buf = vec![0u8; size];
+            for _ in 0..args.count {
+                stream.read_exact(&mut buf)?;
+                let received = monotonic_nanos();
+                latencies.push(received.saturating_sub(sent_nanos(&buf, size)?));
+                stream.write_all(b"A")?;
+            }
+        }
+        "pipe" => {
+            let mut stdin = std::io::stdin().lock();
+            let mut out = stdout.lock();
+            let mut buf = vec![0u8; size];
+            for _ in 0..args.count {
+                stdin.read_exact(&mut buf)?;
+                let received = monotonic_nanos();
+                latencies.push(received.saturating_sub(sent_nanos(&buf, size)?));
+                out.write_all(b"A")?;
+                out.flush()?;
+            }
+        }
+        other => bail!("unknown transport {other}"),
+    }
+    let mut out = stdout.lock();
+    writeln!(out, "{}", serde_json::to_string(&latencies)?)?;
+    Ok(())
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// The send time in the first 8 bytes, after checking the payload is whole.
+fn sent_nanos(payload: &[u8], size: usize) -> anyhow::Result<u64> {
+    if payload.len() != size {
+        bail!("received {} bytes, expected {size}", payload.len());
+    }
+    let expected_last = ((size - 1) * 31 % 251) as u8;
+    if size > 8 && payload[size - 1] != expected_last {
+        bail!("payload corrupted");
+    }
+    Ok(u64::from_le_bytes(payload[..8].try_into()?))
+}
