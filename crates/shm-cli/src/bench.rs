@@ -358,11 +358,12 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
     match args.transport.as_str() {
         "shm" => {
             let mapping = Mapping::open_existing(&MappingName::new(&args.endpoint)?)?;
+            // Note the sequence before saying ready: the first frame may follow at once.
+            let mut last_seq = mapping.seq();
+            let mut frame = Frame::default();
             let mut out = stdout.lock();
             out.write_all(b"R")?;
             out.flush()?;
-            let mut frame = Frame::default();
-            let mut last_seq = mapping.seq();
             let timeout = Duration::from_secs(30);
             for _ in 0..args.count {
                 if args.wait == "spin" {

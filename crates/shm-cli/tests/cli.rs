@@ -422,3 +422,32 @@ fn independent_python_peer_reads_and_writes_the_documented_layout() {
     fresh.json(&["send-struct", "--id", "9"]);
     assert_eq!(parse_ok(&python(&["read", &fresh.0]))["id"], 9);
 }
+
+#[test]
+fn bench_quick_json_has_every_transport_and_size() {
+    let out = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["bench", "--quick", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    for size in [48u64, 65_536, 1_048_576, 10_485_760] {
+        for (transport, mode) in [
+            ("memcpy", "-"),
+            ("shm", "crc-off-copy"),
+            ("shm", "crc-on-copy"),
+            ("shm", "spin"),
+            ("uds", "-"),
+            ("pipe", "-"),
+            ("tcp", "-"),
+        ] {
+            let row = rows
+                .iter()
+                .find(|r| r["transport"] == transport && r["mode"] == mode && r["size_bytes"] == size)
+                .unwrap_or_else(|| panic!("no row for {transport} {mode} {size}"));
+            let (p50, p99) = (row["p50_us"].as_f64().unwrap(), row["p99_us"].as_f64().unwrap());
+            assert!(p50 > 0.0 && p99 >= p50, "{row}");
+        }
+    }
+    eprintln!("shm bench --quick --json: {} rows", rows.len());
+}
