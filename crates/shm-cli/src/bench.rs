@@ -378,33 +378,22 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
                 out.flush()?;
             }
         }
-        "uds" | "tcp" => {
-            let mut stream: Box<dyn ReadWrite> = if args.transport == "uds" {
-                Box::new(UnixStream::connect(&args.endpoint)?)
-            } else {
-                let stream = TcpStream::connect(("127.0.0.1", args.endpoint.parse::<u16>()?))?;
-                stream.set_nodelay(true)?;
-                Box::new(stream)
-            };
-            let mut buf = vec![0u8; size];
-            for _ in 0..args.count {
-                stream.read_exact(&mut buf)?;
-                let received = monotonic_nanos();
-                latencies.push(received.saturating_sub(sent_nanos(&buf, size)?));
-                stream.write_all(b"A")?;
-            }
+        "uds" => {
+            let stream = UnixStream::connect(&args.endpoint)?;
+            latencies = receive_loop(&mut stream.try_clone()?, &mut &stream, size, args.count)?;
+        }
+        "tcp" => {
+            let stream = TcpStream::connect(("127.0.0.1", args.endpoint.parse::<u16>()?))?;
+            stream.set_nodelay(true)?;
+            latencies = receive_loop(&mut stream.try_clone()?, &mut &stream, size, args.count)?;
         }
         "pipe" => {
-            let mut stdin = std::io::stdin().lock();
-            let mut out = stdout.lock();
-            let mut buf = vec![0u8; size];
-            for _ in 0..args.count {
-                stdin.read_exact(&mut buf)?;
-                let received = monotonic_nanos();
-                latencies.push(received.saturating_sub(sent_nanos(&buf, size)?));
-                out.write_all(b"A")?;
-                out.flush()?;
-            }
+            latencies = receive_loop(
+                &mut std::io::stdin().lock(),
+                &mut stdout.lock(),
+                size,
+                args.count,
+            )?;
         }
         other => bail!("unknown transport {other}"),
     }
@@ -413,8 +402,25 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
+/// Receives `count` messages of `size` bytes from `input`, acking each on `ack`;
+/// returns their one-way latencies in nanoseconds.
+fn receive_loop(
+    input: &mut impl Read,
+    ack: &mut impl Write,
+    size: usize,
+    count: usize,
+) -> anyhow::Result<Vec<u64>> {
+    let mut buf = vec![0u8; size];
+    let mut latencies = Vec::with_capacity(count);
+    for _ in 0..count {
+        input.read_exact(&mut buf)?;
+        let received = monotonic_nanos();
+        latencies.push(received.saturating_sub(sent_nanos(&buf, size)?));
+        ack.write_all(b"A")?;
+        ack.flush()?;
+    }
+    Ok(latencies)
+}
 
 /// The send time in the first 8 bytes, after checking the payload is whole.
 fn sent_nanos(payload: &[u8], size: usize) -> anyhow::Result<u64> {

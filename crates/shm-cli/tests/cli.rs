@@ -429,7 +429,11 @@ fn bench_quick_json_has_every_transport_and_size() {
         .args(["bench", "--quick", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     for size in [48u64, 65_536, 1_048_576, 10_485_760] {
         for (transport, mode) in [
@@ -443,9 +447,14 @@ fn bench_quick_json_has_every_transport_and_size() {
         ] {
             let row = rows
                 .iter()
-                .find(|r| r["transport"] == transport && r["mode"] == mode && r["size_bytes"] == size)
+                .find(|r| {
+                    r["transport"] == transport && r["mode"] == mode && r["size_bytes"] == size
+                })
                 .unwrap_or_else(|| panic!("no row for {transport} {mode} {size}"));
-            let (p50, p99) = (row["p50_us"].as_f64().unwrap(), row["p99_us"].as_f64().unwrap());
+            let (p50, p99) = (
+                row["p50_us"].as_f64().unwrap(),
+                row["p99_us"].as_f64().unwrap(),
+            );
             assert!(p50 > 0.0 && p99 >= p50, "{row}");
         }
     }
