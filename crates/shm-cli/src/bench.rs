@@ -9,7 +9,7 @@
 //! The writer waits for the ack before the next send, so messages never queue;
 //! throughput is messages per second of that send-and-ack loop.
 
-use std::io::{BufRead as _, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -203,9 +203,8 @@ fn spawn_peer(
 }
 
 /// Reads the peer's latencies (its last stdout line) and waits for it.
-fn finish_peer(mut child: Child, stdout: BufReader<ChildStdout>) -> anyhow::Result<Vec<u64>> {
+fn finish_peer(mut child: Child, mut stdout: impl BufRead) -> anyhow::Result<Vec<u64>> {
     let mut line = String::new();
-    let mut stdout = stdout;
     stdout.read_line(&mut line)?;
     let status = child.wait()?;
     if !status.success() {
@@ -313,29 +312,13 @@ fn bench_stream(transport: &str, size: usize, warmup: usize, count: usize) -> an
     }
     let elapsed = started.elapsed();
     drop(data);
-    // The peer prints its latencies on stdout when done.
-    let stdout = match transport {
-        "pipe" => {
-            // Our `acks` is the child's stdout: read the rest of it.
-            let mut rest = String::new();
-            acks.read_to_string(&mut rest)?;
-            let status = child.wait()?;
-            if !status.success() {
-                bail!("bench peer failed: {status}");
-            }
-            let latencies: Vec<u64> = serde_json::from_str(rest.trim())?;
-            return Ok(row(
-                transport,
-                "-",
-                size,
-                latencies[warmup..].to_vec(),
-                count,
-                elapsed,
-            ));
-        }
-        _ => BufReader::new(child.stdout.take().context("no peer stdout")?),
+    // The peer prints its latencies on its stdout when done; for the pipe that
+    // is the stream the acks came on.
+    let results: Box<dyn Read> = match transport {
+        "pipe" => acks,
+        _ => Box::new(child.stdout.take().context("no peer stdout")?),
     };
-    let latencies = finish_peer(child, stdout)?;
+    let latencies = finish_peer(child, BufReader::new(results))?;
     Ok(row(
         transport,
         "-",

@@ -35,6 +35,22 @@ impl TestName {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
     }
+    /// A `torture-read` process that stops at frame index `last_index`.
+    fn spawn_torture_reader(&self, last_index: u64) -> Child {
+        let last_index = last_index.to_string();
+        self.shm(
+            SMALL_MAPPING_LEN_BYTES,
+            &[
+                "torture-read",
+                "--duration-ms",
+                "300000",
+                "--until-index",
+                &last_index,
+            ],
+        )
+        .spawn()
+        .unwrap()
+    }
 }
 
 impl Drop for TestName {
@@ -78,24 +94,10 @@ fn one_writer_two_readers_never_accept_a_torn_frame() {
     let name = TestName::new();
     let frames: u64 = if long() { 200_000 } else { 10_000 };
     let frames_arg = frames.to_string();
-    let last_index = (frames - 1).to_string();
     // Create the mapping first so both readers are attached before the writer runs.
     Mapping::create_new(&MappingName::new(&name.0).unwrap(), SMALL_MAPPING_LEN_BYTES).unwrap();
     let readers: Vec<Child> = (0..2)
-        .map(|_| {
-            name.shm(
-                SMALL_MAPPING_LEN_BYTES,
-                &[
-                    "torture-read",
-                    "--duration-ms",
-                    "300000",
-                    "--until-index",
-                    &last_index,
-                ],
-            )
-            .spawn()
-            .unwrap()
-        })
+        .map(|_| name.spawn_torture_reader(frames - 1))
         .collect();
     std::thread::sleep(Duration::from_millis(200));
     let writer = name
@@ -128,21 +130,8 @@ fn two_writers_never_interleave() {
     let name = TestName::new();
     let frames = if long() { 50_000 } else { 3_000 };
     let frames_arg = frames.to_string();
-    let last_index = (frames - 1).to_string();
     Mapping::create_new(&MappingName::new(&name.0).unwrap(), SMALL_MAPPING_LEN_BYTES).unwrap();
-    let reader = name
-        .shm(
-            SMALL_MAPPING_LEN_BYTES,
-            &[
-                "torture-read",
-                "--duration-ms",
-                "300000",
-                "--until-index",
-                &last_index,
-            ],
-        )
-        .spawn()
-        .unwrap();
+    let reader = name.spawn_torture_reader(frames - 1);
     std::thread::sleep(Duration::from_millis(200));
     let writers: Vec<Child> = ["1", "2"]
         .iter()
