@@ -75,6 +75,28 @@ fn stderr_of_failure(out: &Output) -> String {
     stderr
 }
 
+/// Waits until process `pid` is blocked in the futex(2) syscall, i.e. a `recv
+/// --wait` or `watch` is waiting for the next frame (the CLI is single-threaded,
+/// and that wait is its only futex call). A watchdog, not a speed assertion.
+fn wait_until_waiting(pid: u32) {
+    #[cfg(target_arch = "x86_64")]
+    const SYS_FUTEX: &str = "202";
+    #[cfg(target_arch = "aarch64")]
+    const SYS_FUTEX: &str = "98";
+    let started = Instant::now();
+    loop {
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        if syscall.split_whitespace().next() == Some(SYS_FUTEX) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "process {pid} never started waiting"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn temp_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("shm-cli-test-{}-{tag}", std::process::id()))
 }
@@ -186,8 +208,7 @@ fn waiting_reader_wakes_on_send() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Give it time to block in the futex wait; then it must not have returned.
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until_waiting(waiter.id());
     let image = asset("grace-hopper.jpg");
     let sent_at = Instant::now();
     mapping.json(&["send-image", image.to_str().unwrap()]);
@@ -210,33 +231,32 @@ fn waiting_reader_wakes_on_send() {
 
 #[test]
 fn watch_prints_one_line_per_frame() {
+    use std::io::BufRead as _;
     let mapping = TestMapping::new();
     mapping.json(&["send-struct"]);
-    let watcher = shm_cmd(
+    let mut watcher = shm_cmd(
         &mapping.0,
         &["watch", "--count", "3", "--timeout-ms", "60000"],
     )
     .stdout(Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
     for id in 1..=3 {
+        // One slot: send the next frame only once the watcher printed the last
+        // one and is waiting again, so none is overwritten unread.
+        wait_until_waiting(watcher.id());
         mapping.json(&["send-struct", "--id", &id.to_string()]);
-        // One slot: a frame overwritten before the watcher read it is gone, so pace them.
-        std::thread::sleep(Duration::from_millis(100));
+        let line = lines.next().unwrap().unwrap();
+        let got: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(got["id"], id, "{line}");
+        assert_eq!(got["frame"], id + 1);
     }
-    let out = watcher.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let ids: Vec<i64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_i64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(ids, [1, 2, 3]);
+    assert!(
+        lines.next().is_none(),
+        "watch --count 3 stops after 3 lines"
+    );
+    assert!(watcher.wait().unwrap().success());
 }
 
 #[test]
