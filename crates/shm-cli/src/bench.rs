@@ -37,7 +37,8 @@ pub struct PeerArgs {
     /// shm, uds, tcp or pipe.
     #[arg(long)]
     transport: String,
-    /// For shm: `block` (futex wake-up) or `spin`.
+    /// For shm: `block` (futex wake-up, copy out), `spin` (spin, copy out) or
+    /// `view` (futex wake-up, read in place: zero-copy).
     #[arg(long, default_value = "block")]
     wait: String,
     /// Payload bytes.
@@ -56,7 +57,7 @@ pub struct PeerArgs {
 pub struct Row {
     /// `shm`, `uds`, `pipe`, `tcp` or `memcpy`.
     pub transport: String,
-    /// Our mode (`crc-off-copy`, `crc-on-copy`, `spin`) or `-`.
+    /// Our mode (`crc-off-copy`, `crc-on-copy`, `spin`, `zero-copy`) or `-`.
     pub mode: String,
     /// Payload bytes.
     pub size_bytes: usize,
@@ -85,6 +86,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             ("crc-off-copy", false, "block"),
             ("crc-on-copy", true, "block"),
             ("spin", false, "spin"),
+            ("zero-copy", false, "view"),
         ] {
             rows.push(bench_shm(size, warmup, count, mode, crc32, wait)?);
         }
@@ -349,14 +351,36 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
             out.flush()?;
             let timeout = Duration::from_secs(30);
             for _ in 0..args.count {
-                if args.wait == "spin" {
-                    mapping.spin_for_frame_into(last_seq, timeout, &mut frame)?;
-                } else {
-                    mapping.wait_for_frame_into(last_seq, Some(timeout), &mut frame)?;
-                }
+                let (seq, sent) = match args.wait.as_str() {
+                    "spin" => {
+                        mapping.spin_for_frame_into(last_seq, timeout, &mut frame)?;
+                        (frame.seq, sent_nanos(&frame.payload, size)?)
+                    }
+                    "view" => {
+                        // Zero-copy: read the stamp and the last byte in place.
+                        mapping.wait_for_new_seq(last_seq, Some(timeout))?;
+                        let (info, (len, stamp, last)) =
+                            mapping.read_in_place(1000, |_, view| {
+                                let (mut stamp, mut last) = ([0u8; 8], [0u8; 1]);
+                                if view.len_bytes() >= 8 {
+                                    view.read_at(0, &mut stamp);
+                                    view.read_at(view.len_bytes() - 1, &mut last);
+                                }
+                                (view.len_bytes(), u64::from_le_bytes(stamp), last[0])
+                            })?;
+                        if len != size || (size > 8 && last != ((size - 1) * 31 % 251) as u8) {
+                            bail!("zero-copy view: payload of {len} bytes is not what was sent");
+                        }
+                        (info.seq, stamp)
+                    }
+                    _ => {
+                        mapping.wait_for_frame_into(last_seq, Some(timeout), &mut frame)?;
+                        (frame.seq, sent_nanos(&frame.payload, size)?)
+                    }
+                };
                 let received = monotonic_nanos();
-                last_seq = frame.seq;
-                latencies.push(received.saturating_sub(sent_nanos(&frame.payload, size)?));
+                last_seq = seq;
+                latencies.push(received.saturating_sub(sent));
                 out.write_all(b"A")?;
                 out.flush()?;
             }

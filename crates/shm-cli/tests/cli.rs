@@ -461,6 +461,7 @@ fn bench_quick_json_has_every_transport_and_size() {
             ("shm", "crc-off-copy"),
             ("shm", "crc-on-copy"),
             ("shm", "spin"),
+            ("shm", "zero-copy"),
             ("uds", "-"),
             ("pipe", "-"),
             ("tcp", "-"),

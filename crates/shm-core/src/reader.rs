@@ -10,7 +10,7 @@ use crate::layout::{
 };
 use crate::mapping::Mapping;
 use crate::payload::Payload;
-use crate::sys;
+use crate::sys::{self, SharedRegion};
 
 /// How long [`Mapping::read_frame`] keeps retrying while a writer is mid-frame.
 pub const DEFAULT_READ_TIMEOUT_MILLIS: u64 = 1_000;
@@ -108,12 +108,61 @@ impl Mapping {
     ///
     /// On error `frame` holds unspecified bytes; do not show them.
     pub fn read_frame_into(&self, frame: &mut Frame, timeout_millis: u64) -> Result<(), ReadError> {
+        self.retry(timeout_millis, || self.try_read_once(frame))
+    }
+
+    /// Runs `consume` on the current frame's payload where it lies in the mapping,
+    /// without copying it out, and returns its result once the seqlock confirms
+    /// the frame did not change meanwhile (and, with flag bit 0, its CRC matched).
+    ///
+    /// `consume` may run more than once, and a run whose frame changed underneath
+    /// it is thrown away: it must not act on what it reads before it returns
+    /// (compute, don't publish). The bytes are read through [`PayloadView`], never
+    /// as a reference into shared memory.
+    ///
+    /// # Errors
+    /// As [`Mapping::read_frame_into`].
+    pub fn read_in_place<R>(
+        &self,
+        timeout_millis: u64,
+        mut consume: impl FnMut(&FrameInfo, &PayloadView<'_>) -> R,
+    ) -> Result<(FrameInfo, R), ReadError> {
+        self.retry(timeout_millis, || {
+            let snapshot = self.snapshot()?;
+            let view = PayloadView {
+                region: &self.region,
+                len_bytes: snapshot.payload_len as usize,
+            };
+            let info = snapshot.info(Kind::Empty);
+            let result = consume(&info, &view);
+            let crc_got = (snapshot.flags & FLAG_CRC32 != 0).then(|| view.crc32());
+            if !self.stable(snapshot.s1) {
+                return Err(Attempt::Torn);
+            }
+            let kind = snapshot.validate()?;
+            if let Some(got) = crc_got.filter(|&got| got != snapshot.crc32) {
+                return Err(Attempt::Invalid(ReadError::CrcMismatch {
+                    expected: snapshot.crc32,
+                    got,
+                }));
+            }
+            Ok((snapshot.info(kind), result))
+        })
+    }
+
+    /// Retries `attempt` while a writer is mid-frame or the copy tore, for up to
+    /// `timeout_millis`; reports a dead writer as soon as it is certain.
+    fn retry<T>(
+        &self,
+        timeout_millis: u64,
+        mut attempt: impl FnMut() -> Result<T, Attempt>,
+    ) -> Result<T, ReadError> {
         let started = Instant::now();
         let timeout = Duration::from_millis(timeout_millis);
         let mut torn_count = 0u32;
         loop {
-            match self.try_read_once(frame) {
-                Ok(()) => return Ok(()),
+            match attempt() {
+                Ok(value) => return Ok(value),
                 Err(Attempt::Invalid(e)) => return Err(e),
                 Err(Attempt::Torn) => {
                     torn_count += 1;
@@ -144,79 +193,76 @@ impl Mapping {
     }
 
     fn try_read_once(&self, frame: &mut Frame) -> Result<(), Attempt> {
-        let r = &self.region;
-        let seq = r.atomic_u64(OFF_SEQ);
-        let s1 = seq.load(Ordering::Acquire);
-        if s1 % 2 == 1 {
-            return Err(Attempt::InProgress(s1));
-        }
-        let magic = r
-            .atomic_u32(OFF_MAGIC)
-            .load(Ordering::Relaxed)
-            .to_le_bytes();
-        let kind_code = r.atomic_u32(OFF_KIND).load(Ordering::Relaxed);
-        let flags = r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed);
-        let payload_len = r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed);
-        let crc32 = r.atomic_u32(OFF_CRC32).load(Ordering::Relaxed);
-        let writer_pid = r.atomic_u32(OFF_WRITER_PID).load(Ordering::Relaxed);
-        let written_unix_nanos = r.atomic_u64(OFF_WRITTEN_UNIX_NANOS).load(Ordering::Relaxed);
-        let stable = || {
-            fence(Ordering::Acquire);
-            seq.load(Ordering::Relaxed) == s1
-        };
-        let invalid = |e: ReadError| {
-            if stable() {
-                Attempt::Invalid(e)
-            } else {
-                Attempt::Torn
-            }
-        };
-
-        let capacity_bytes = self.capacity_bytes();
-        if payload_len > capacity_bytes {
-            return Err(invalid(ReadError::PayloadTooLong {
-                payload_len_bytes: payload_len,
-                capacity_bytes,
-            }));
-        }
-        // Bounded by the capacity just checked, so it fits in usize.
-        let len_bytes = payload_len as usize;
-        frame.payload.resize(len_bytes, 0);
-        r.copy_out(HEADER_LEN_BYTES, &mut frame.payload);
-        if !stable() {
+        let snapshot = self.snapshot()?;
+        // Bounded by the capacity that `snapshot` checked, so it fits in usize.
+        frame.payload.resize(snapshot.payload_len as usize, 0);
+        self.region.copy_out(HEADER_LEN_BYTES, &mut frame.payload);
+        if !self.stable(snapshot.s1) {
             return Err(Attempt::Torn);
         }
         // The copy is now a frame the writer completed; validate it.
-        if magic != MAGIC {
-            return Err(Attempt::Invalid(ReadError::HeaderChanged {
-                what: "magic is no longer SHMX",
-            }));
-        }
-        let kind = if s1 == 0 {
-            Kind::Empty
-        } else {
-            Kind::from_code(kind_code)
-                .ok_or(Attempt::Invalid(ReadError::UnknownKind { code: kind_code }))?
-        };
-        if flags & !FLAG_CRC32 != 0 {
-            return Err(Attempt::Invalid(ReadError::UnknownFlags { flags }));
-        }
-        if flags & FLAG_CRC32 != 0 {
+        let kind = snapshot.validate()?;
+        if snapshot.flags & FLAG_CRC32 != 0 {
             let got = crc32fast::hash(&frame.payload);
-            if got != crc32 {
+            if got != snapshot.crc32 {
                 return Err(Attempt::Invalid(ReadError::CrcMismatch {
-                    expected: crc32,
+                    expected: snapshot.crc32,
                     got,
                 }));
             }
         }
-        frame.seq = s1;
-        frame.kind = kind;
-        frame.flags = flags;
-        frame.crc32 = crc32;
-        frame.writer_pid = writer_pid;
-        frame.written_unix_nanos = written_unix_nanos;
+        let info = snapshot.info(kind);
+        frame.seq = info.seq;
+        frame.kind = info.kind;
+        frame.flags = info.flags;
+        frame.crc32 = info.crc32;
+        frame.writer_pid = info.writer_pid;
+        frame.written_unix_nanos = info.written_unix_nanos;
         Ok(())
+    }
+
+    /// Loads an even sequence word and the header fields after it; checks
+    /// `payload_len` against the capacity (a value past it is an error only if
+    /// the frame was stable, else a torn read).
+    fn snapshot(&self) -> Result<Snapshot, Attempt> {
+        let r = &self.region;
+        let s1 = r.atomic_u64(OFF_SEQ).load(Ordering::Acquire);
+        if s1 % 2 == 1 {
+            return Err(Attempt::InProgress(s1));
+        }
+        let snapshot = Snapshot {
+            s1,
+            magic: r
+                .atomic_u32(OFF_MAGIC)
+                .load(Ordering::Relaxed)
+                .to_le_bytes(),
+            kind_code: r.atomic_u32(OFF_KIND).load(Ordering::Relaxed),
+            flags: r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed),
+            payload_len: r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed),
+            crc32: r.atomic_u32(OFF_CRC32).load(Ordering::Relaxed),
+            writer_pid: r.atomic_u32(OFF_WRITER_PID).load(Ordering::Relaxed),
+            written_unix_nanos: r.atomic_u64(OFF_WRITTEN_UNIX_NANOS).load(Ordering::Relaxed),
+        };
+        let capacity_bytes = self.capacity_bytes();
+        if snapshot.payload_len > capacity_bytes {
+            let error = ReadError::PayloadTooLong {
+                payload_len_bytes: snapshot.payload_len,
+                capacity_bytes,
+            };
+            return Err(if self.stable(s1) {
+                Attempt::Invalid(error)
+            } else {
+                Attempt::Torn
+            });
+        }
+        Ok(snapshot)
+    }
+
+    /// Whether the sequence word still equals `s1` after everything read before
+    /// this call (acquire fence, then the load).
+    fn stable(&self, s1: u64) -> bool {
+        fence(Ordering::Acquire);
+        self.region.atomic_u64(OFF_SEQ).load(Ordering::Relaxed) == s1
     }
 
     /// Blocks until a complete frame whose sequence word differs from `after_seq`
@@ -237,6 +283,37 @@ impl Mapping {
         frame: &mut Frame,
     ) -> Result<(), ReadError> {
         let started = Instant::now();
+        loop {
+            let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+            self.wait_for_new_seq(after_seq, left)
+                .map_err(|e| match (e, timeout) {
+                    (ReadError::TimedOut { .. }, Some(t)) => ReadError::TimedOut {
+                        timeout_millis: t.as_millis() as u64,
+                    },
+                    (other, _) => other,
+                })?;
+            self.read_frame_into(frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
+            if frame.seq != after_seq {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Blocks until the sequence word is even and differs from `after_seq`, and
+    /// returns it; reads nothing else. Pair it with [`Mapping::read_in_place`]
+    /// for a reader that never copies the payload out.
+    ///
+    /// Waiting is a futex wait on the notification word (no polling); `timeout`
+    /// of `None` waits forever.
+    ///
+    /// # Errors
+    /// [`ReadError::TimedOut`].
+    pub fn wait_for_new_seq(
+        &self,
+        after_seq: u64,
+        timeout: Option<Duration>,
+    ) -> Result<u64, ReadError> {
+        let started = Instant::now();
         let notify = self.region.atomic_u32(OFF_NOTIFY_FUTEX);
         loop {
             // Load the word before the sequence: a frame completed after this
@@ -244,10 +321,7 @@ impl Mapping {
             let seen = notify.load(Ordering::SeqCst);
             let seq = self.region.atomic_u64(OFF_SEQ).load(Ordering::SeqCst);
             if seq != after_seq && seq.is_multiple_of(2) {
-                self.read_frame_into(frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
-                if frame.seq != after_seq {
-                    return Ok(());
-                }
+                return Ok(seq);
             }
             let left = match timeout {
                 Some(t) => match t.checked_sub(started.elapsed()) {
@@ -310,5 +384,116 @@ impl Mapping {
                 });
             }
         }
+    }
+}
+
+/// The header fields of one stable snapshot, before validation.
+struct Snapshot {
+    s1: u64,
+    magic: [u8; 4],
+    kind_code: u32,
+    flags: u32,
+    payload_len: u64,
+    crc32: u32,
+    writer_pid: u32,
+    written_unix_nanos: u64,
+}
+
+impl Snapshot {
+    /// Checks what a completed frame's header must satisfy.
+    fn validate(&self) -> Result<Kind, Attempt> {
+        if self.magic != MAGIC {
+            return Err(Attempt::Invalid(ReadError::HeaderChanged {
+                what: "magic is no longer SHMX",
+            }));
+        }
+        let kind = if self.s1 == 0 {
+            Kind::Empty
+        } else {
+            Kind::from_code(self.kind_code).ok_or(Attempt::Invalid(ReadError::UnknownKind {
+                code: self.kind_code,
+            }))?
+        };
+        if self.flags & !FLAG_CRC32 != 0 {
+            return Err(Attempt::Invalid(ReadError::UnknownFlags {
+                flags: self.flags,
+            }));
+        }
+        Ok(kind)
+    }
+
+    fn info(&self, kind: Kind) -> FrameInfo {
+        FrameInfo {
+            seq: self.s1,
+            kind,
+            flags: self.flags,
+            crc32: self.crc32,
+            writer_pid: self.writer_pid,
+            written_unix_nanos: self.written_unix_nanos,
+            payload_len_bytes: self.payload_len,
+        }
+    }
+}
+
+/// A frame's header fields, as [`Mapping::read_in_place`] reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// The sequence word (even).
+    pub seq: u64,
+    /// What the payload holds (`Empty` while `consume` runs: it is validated after).
+    pub kind: Kind,
+    /// Header flags.
+    pub flags: u32,
+    /// The header's CRC-32.
+    pub crc32: u32,
+    /// Process id of the writer.
+    pub writer_pid: u32,
+    /// When the writer completed the frame, nanoseconds since the Unix epoch.
+    pub written_unix_nanos: u64,
+    /// Payload bytes (at most the capacity).
+    pub payload_len_bytes: u64,
+}
+
+/// The payload of a frame, read where it lies in the mapping (no `&[u8]` into
+/// shared memory is ever made: reads go through relaxed atomic loads).
+pub struct PayloadView<'a> {
+    region: &'a SharedRegion,
+    len_bytes: usize,
+}
+
+impl PayloadView<'_> {
+    /// Payload length in bytes (at most the capacity).
+    pub fn len_bytes(&self) -> usize {
+        self.len_bytes
+    }
+
+    /// Copies payload bytes `offset..offset + dst.len()` into `dst`.
+    ///
+    /// # Panics
+    /// If the range is not inside the payload.
+    pub fn read_at(&self, offset: usize, dst: &mut [u8]) {
+        assert!(
+            offset
+                .checked_add(dst.len())
+                .is_some_and(|end| end <= self.len_bytes),
+            "PayloadView::read_at: bytes {offset}..+{} outside a payload of {} bytes",
+            dst.len(),
+            self.len_bytes
+        );
+        self.region.copy_out(HEADER_LEN_BYTES + offset, dst);
+    }
+
+    /// CRC-32 of the payload, streamed through a 64 KiB buffer.
+    fn crc32(&self) -> u32 {
+        let mut hasher = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; self.len_bytes.min(64 * 1024)];
+        let mut offset = 0;
+        while offset < self.len_bytes {
+            let n = buf.len().min(self.len_bytes - offset);
+            self.read_at(offset, &mut buf[..n]);
+            hasher.update(&buf[..n]);
+            offset += n;
+        }
+        hasher.finalize()
     }
 }

@@ -283,3 +283,34 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn read_in_place_sees_the_frame_without_copying_and_checks_the_crc() {
+    let name = TestName::new();
+    let mapping = name.with_frame();
+    let seq = mapping
+        .wait_for_new_seq(0, Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(seq, 2);
+    let (info, first_two) = mapping
+        .read_in_place(1000, |_, view| {
+            let mut id = [0u8; 4];
+            view.read_at(0, &mut id);
+            (view.len_bytes(), i32::from_le_bytes(id))
+        })
+        .unwrap();
+    assert_eq!(
+        (info.seq, info.kind, info.payload_len_bytes),
+        (2, Kind::TestData, 48)
+    );
+    assert_eq!(first_two, (48, 100));
+    name.poke(4096 + 47, &[0x42]);
+    assert!(matches!(
+        mapping.read_in_place(1000, |_, view| view.len_bytes()),
+        Err(ReadError::CrcMismatch { .. })
+    ));
+    assert!(matches!(
+        mapping.wait_for_new_seq(2, Some(Duration::from_millis(30))),
+        Err(ReadError::TimedOut { timeout_millis: 30 })
+    ));
+}
