@@ -46,6 +46,25 @@ pub struct ReadArgs {
     /// Stop as soon as a frame with this index from any writer is read.
     #[arg(long)]
     until_index: Option<u64>,
+    /// Stop as soon as this file exists.
+    #[arg(long)]
+    stop_file: Option<std::path::PathBuf>,
+    /// How to read: `poll` (read the current frame again and again), `wait`
+    /// (block for each new frame; large frames are streamed) or `spin` (spin for
+    /// each new frame; large frames are streamed).
+    #[arg(long, value_enum, default_value_t = ReadMode::Poll)]
+    mode: ReadMode,
+}
+
+/// How `shm torture-read` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadMode {
+    /// `read_frame_into` in a loop.
+    Poll,
+    /// `wait_for_frame_into` for each new frame.
+    Wait,
+    /// `spin_for_frame_into` for each new frame.
+    Spin,
 }
 
 /// Byte `i` of the pattern for (`writer_id`, `index`).
@@ -146,12 +165,25 @@ pub fn read(location: &Location, args: &ReadArgs) -> anyhow::Result<()> {
     };
     let mut frame = Frame::default();
     let (mut accepted, mut distinct, mut bad, mut errors) = (0u64, 0u64, 0u64, 0u64);
+    let mut other_kinds = 0u64;
     let mut last_seq = 0;
     let mut writers = std::collections::BTreeMap::<u64, u64>::new();
     let duration = Duration::from_millis(args.duration_ms);
-    while started.elapsed() < duration {
-        match mapping.read_frame_into(&mut frame, 1000) {
+    let patience = Duration::from_millis(100);
+    while started.elapsed() < duration && !args.stop_file.as_ref().is_some_and(|f| f.exists()) {
+        let result = match args.mode {
+            ReadMode::Poll => mapping.read_frame_into(&mut frame, 1000),
+            ReadMode::Wait => mapping.wait_for_frame_into(last_seq, Some(patience), &mut frame),
+            ReadMode::Spin => mapping.spin_for_frame_into(last_seq, patience, &mut frame),
+        };
+        match result {
             Ok(()) if frame.kind == Kind::Empty => std::thread::yield_now(),
+            // Frames the test itself sent between torture frames.
+            Ok(()) if frame.kind == Kind::TestData => {
+                other_kinds += 1;
+                last_seq = frame.seq;
+            }
+            Err(ReadError::TimedOut { .. }) => {}
             Ok(()) => {
                 accepted += 1;
                 match verify(&frame.payload) {
@@ -165,7 +197,10 @@ pub fn read(location: &Location, args: &ReadArgs) -> anyhow::Result<()> {
                             break;
                         }
                     }
-                    None => bad += 1,
+                    None => {
+                        bad += 1;
+                        last_seq = frame.seq;
+                    }
                 }
             }
             Err(ReadError::Busy { .. } | ReadError::WriterDied { .. }) => errors += 1,
@@ -174,7 +209,8 @@ pub fn read(location: &Location, args: &ReadArgs) -> anyhow::Result<()> {
     }
     println!(
         "{}",
-        json!({"accepted": accepted, "distinct": distinct, "bad": bad, "errors": errors,
+        json!({"mode": format!("{:?}", args.mode).to_lowercase(), "accepted": accepted,
+               "distinct": distinct, "bad": bad, "errors": errors, "other_kinds": other_kinds,
                "per_writer": writers, "elapsed_ms": started.elapsed().as_millis() as u64})
     );
     Ok(())

@@ -35,8 +35,9 @@ impl TestName {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
     }
-    /// A `torture-read` process that stops at frame index `last_index`.
-    fn spawn_torture_reader(&self, last_index: u64) -> Child {
+    /// A `torture-read` process in `mode` (poll, wait or spin) that stops at
+    /// frame index `last_index`.
+    fn spawn_torture_reader(&self, last_index: u64, mode: &str) -> Child {
         let last_index = last_index.to_string();
         self.shm(
             SMALL_MAPPING_LEN_BYTES,
@@ -46,6 +47,8 @@ impl TestName {
                 "300000",
                 "--until-index",
                 &last_index,
+                "--mode",
+                mode,
             ],
         )
         .spawn()
@@ -88,21 +91,26 @@ fn xorshift(state: &mut u64) -> u64 {
 }
 
 const SMALL_MAPPING_LEN_BYTES: u64 = 256 * 1024 + 4096;
+/// Half the frames of the torn-frame test are large enough to be streamed
+/// (`shm_core::STREAM_MIN_BYTES`), so waiting readers copy them mid-write.
+const TORN_MAPPING_LEN_BYTES: u64 = 2 * shm_core::STREAM_MIN_BYTES + 4096;
 
 #[test]
-fn one_writer_two_readers_never_accept_a_torn_frame() {
+fn one_writer_three_readers_never_accept_a_torn_frame() {
     let name = TestName::new();
     let frames: u64 = if long() { 200_000 } else { 10_000 };
     let frames_arg = frames.to_string();
-    // Create the mapping first so both readers are attached before the writer runs.
-    Mapping::create_new(&MappingName::new(&name.0).unwrap(), SMALL_MAPPING_LEN_BYTES).unwrap();
-    let readers: Vec<Child> = (0..2)
-        .map(|_| name.spawn_torture_reader(frames - 1))
+    // Create the mapping first so the readers are attached before the writer runs.
+    Mapping::create_new(&MappingName::new(&name.0).unwrap(), TORN_MAPPING_LEN_BYTES).unwrap();
+    let modes = ["poll", "wait", "spin"];
+    let readers: Vec<Child> = modes
+        .iter()
+        .map(|mode| name.spawn_torture_reader(frames - 1, mode))
         .collect();
     std::thread::sleep(Duration::from_millis(200));
     let writer = name
         .shm(
-            SMALL_MAPPING_LEN_BYTES,
+            TORN_MAPPING_LEN_BYTES,
             &["torture-write", "--frames", &frames_arg, "--mixed-crc"],
         )
         .spawn()
@@ -112,7 +120,9 @@ fn one_writer_two_readers_never_accept_a_torn_frame() {
     for (i, reader) in readers.into_iter().enumerate() {
         let report = finish(reader, "reader");
         eprintln!(
-            "torn-frames: writer sent {frames} frames (random sizes up to 256 KiB, half without CRC); reader {i}: {report}"
+            "torn-frames: writer sent {frames} frames (random sizes up to 1 MiB, half streamed, \
+             half without CRC); reader {i} ({}): {report}",
+            modes[i]
         );
         assert_eq!(
             report["bad"], 0,
@@ -131,7 +141,7 @@ fn two_writers_never_interleave() {
     let frames = if long() { 50_000 } else { 3_000 };
     let frames_arg = frames.to_string();
     Mapping::create_new(&MappingName::new(&name.0).unwrap(), SMALL_MAPPING_LEN_BYTES).unwrap();
-    let reader = name.spawn_torture_reader(frames - 1);
+    let reader = name.spawn_torture_reader(frames - 1, "poll");
     std::thread::sleep(Duration::from_millis(200));
     let writers: Vec<Child> = ["1", "2"]
         .iter()
@@ -178,6 +188,25 @@ fn killed_writers_leave_no_partial_frame_and_no_hang() {
         Mapping::create_new(&MappingName::new(&name.0).unwrap(), mapping_len_bytes).unwrap();
     let (mut mid_write, mut bad, mut max_read) = (0u32, 0u32, Duration::ZERO);
     let mut outcomes = std::collections::BTreeMap::<String, u32>::new();
+    // A reader that waits for every frame throughout, so kills also land while
+    // it copies a streamed frame behind the writer.
+    let stop_file = std::env::temp_dir().join(format!("{}.stop", name.0));
+    let _ = std::fs::remove_file(&stop_file);
+    let waiting_reader = name
+        .shm(
+            mapping_len_bytes,
+            &[
+                "torture-read",
+                "--duration-ms",
+                "600000",
+                "--mode",
+                "wait",
+                "--stop-file",
+                stop_file.to_str().unwrap(),
+            ],
+        )
+        .spawn()
+        .unwrap();
     let mut rng = 0x5eed_u64;
     for trial in 0..trials {
         let mut writer = name
@@ -228,11 +257,22 @@ fn killed_writers_leave_no_partial_frame_and_no_hang() {
         let frame = mapping.read_frame().unwrap();
         assert_eq!(frame.decode().unwrap(), shm_core::Payload::TestData(data));
     }
+    std::fs::write(&stop_file, b"").unwrap();
+    let waiting = finish(waiting_reader, "waiting reader");
+    let _ = std::fs::remove_file(&stop_file);
     eprintln!(
         "killed-writer: {trials} SIGKILLs, {mid_write} landed mid-write, outcomes {outcomes:?}, \
-         {bad} bad outcomes, slowest read after a kill {max_read:?}"
+         {bad} bad outcomes, slowest read after a kill {max_read:?}; waiting reader: {waiting}"
     );
     assert_eq!(bad, 0);
+    assert_eq!(
+        waiting["bad"], 0,
+        "the waiting reader accepted a partial frame"
+    );
+    assert!(
+        waiting["distinct"].as_u64().unwrap() > 0,
+        "the waiting reader saw no torture frame: {waiting}"
+    );
     assert!(
         mid_write > 0,
         "no kill landed mid-write; the test did not test what it claims"

@@ -45,8 +45,21 @@ pub const OFF_NOTIFY: usize = 64;
 pub const NOTIFY_LEN_BYTES: usize = 960;
 
 /// This implementation's use of the notification area: a `u32` futex word that
-/// the writer increments (wrapping) after every completed frame and then wakes.
+/// the writer increments (wrapping) after every completed frame, and when it
+/// starts a streamed frame, and then wakes.
 pub const OFF_NOTIFY_FUTEX: usize = OFF_NOTIFY;
+/// Notification area, streamed writes: the odd sequence word of the write whose
+/// progress [`OFF_STREAM_BYTES`] reports (`u64`, stored with release ordering
+/// after the frame's `kind`, `flags` and `payload_len`).
+pub const OFF_STREAM_SEQ: usize = OFF_NOTIFY + 8;
+/// Notification area, streamed writes: how many leading payload bytes of the
+/// write named by [`OFF_STREAM_SEQ`] are in place (`u64`, release ordering), so
+/// that a reader can copy them while the writer writes the rest.
+pub const OFF_STREAM_BYTES: usize = OFF_NOTIFY + 16;
+/// Payloads of at least this many bytes are written as streamed frames.
+pub const STREAM_MIN_BYTES: u64 = 512 * 1024;
+/// A streamed write publishes its progress after every this many bytes.
+pub const STREAM_CHUNK_BYTES: usize = 128 * 1024;
 
 /// Flag bit 0: the `crc32` field is valid.
 pub const FLAG_CRC32: u32 = 1;

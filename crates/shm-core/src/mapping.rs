@@ -519,11 +519,32 @@ fn map_existing(file: &File, path: &Path, prefault: bool) -> Result<SharedRegion
     let started = Instant::now();
     loop {
         match try_map_existing(file, path, prefault) {
-            Err(OpenError::NotInitialized { .. }) if started.elapsed() < INIT_WAIT => {
+            Err(OpenError::NotInitialized { .. })
+                if started.elapsed() < INIT_WAIT && creator_may_be_writing(file) =>
+            {
                 std::thread::sleep(Duration::from_millis(2));
             }
             other => return other,
         }
+    }
+}
+
+/// Whether a creator may still be writing the header: `initialise` sizes the
+/// file and writes the magic while holding the writer lock, so a file that has
+/// a length and an unlocked lock is as finished as it will get (garbage, or a
+/// foreign format), and waiting for it would only delay the error. A file of
+/// length 0 may be one a creator made an instant ago and has not locked yet.
+fn creator_may_be_writing(file: &File) -> bool {
+    if file.metadata().map_or(0, |m| m.len()) == 0 {
+        return true;
+    }
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
     }
 }
 

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use crate::error::{DecodeError, ReadError};
 use crate::layout::{
     FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_MAGIC,
-    OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN, OFF_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
+    OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN, OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ, OFF_WRITER_PID,
+    OFF_WRITTEN_UNIX_NANOS,
 };
 use crate::mapping::Mapping;
 use crate::payload::Payload;
@@ -201,9 +202,20 @@ impl Mapping {
             return Err(Attempt::Torn);
         }
         // The copy is now a frame the writer completed; validate it.
+        Self::finish(frame, &snapshot, crc32fast::hash)
+    }
+
+    /// Validates a stable copy of the frame `snapshot` describes and fills in
+    /// `frame`'s fields; `payload_crc` computes (or returns an already computed)
+    /// CRC-32 of the payload, called only when flag bit 0 is set.
+    fn finish(
+        frame: &mut Frame,
+        snapshot: &Snapshot,
+        payload_crc: impl FnOnce(&[u8]) -> u32,
+    ) -> Result<(), Attempt> {
         let kind = snapshot.validate()?;
         if snapshot.flags & FLAG_CRC32 != 0 {
-            let got = crc32fast::hash(&frame.payload);
+            let got = payload_crc(&frame.payload);
             if got != snapshot.crc32 {
                 return Err(Attempt::Invalid(ReadError::CrcMismatch {
                     expected: snapshot.crc32,
@@ -283,20 +295,160 @@ impl Mapping {
         frame: &mut Frame,
     ) -> Result<(), ReadError> {
         let started = Instant::now();
+        let mut stream_from = Some(after_seq);
         loop {
             let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
-            self.wait_for_new_seq(after_seq, left)
+            let change = self
+                .wait_for_change(after_seq, left, stream_from)
                 .map_err(|e| match (e, timeout) {
                     (ReadError::TimedOut { .. }, Some(t)) => ReadError::TimedOut {
                         timeout_millis: t.as_millis() as u64,
                     },
                     (other, _) => other,
                 })?;
+            if let Change::Streaming(odd_seq) = change {
+                if self.try_stream_into(odd_seq, frame) {
+                    return Ok(());
+                }
+                // Not streamable after all (writer died, a newer frame, a frame
+                // that fails validation): wait for it to complete and read it the
+                // ordinary way, which reports what was wrong.
+                stream_from = Some(odd_seq);
+                continue;
+            }
             self.read_frame_into(frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
             if frame.seq != after_seq {
                 return Ok(());
             }
         }
+    }
+
+    /// Waits until the sequence word is even and differs from `after_seq`, or,
+    /// when `stream_after` is `Some(s)`, until a streamed write with an odd
+    /// sequence word other than `s` is in progress.
+    fn wait_for_change(
+        &self,
+        after_seq: u64,
+        timeout: Option<Duration>,
+        stream_after: Option<u64>,
+    ) -> Result<Change, ReadError> {
+        let started = Instant::now();
+        let notify = self.region.atomic_u32(OFF_NOTIFY_FUTEX);
+        loop {
+            // Load the word before the sequence: a frame completed (or a streamed
+            // one started) after this load changes the word, so the futex wait
+            // below returns at once.
+            let seen = notify.load(Ordering::SeqCst);
+            let seq = self.region.atomic_u64(OFF_SEQ).load(Ordering::SeqCst);
+            if seq != after_seq && seq.is_multiple_of(2) {
+                return Ok(Change::Complete(seq));
+            }
+            if let Some(skip) = stream_after
+                && seq % 2 == 1
+                && seq != skip
+                && self
+                    .region
+                    .atomic_u64(OFF_STREAM_SEQ)
+                    .load(Ordering::Acquire)
+                    == seq
+            {
+                return Ok(Change::Streaming(seq));
+            }
+            let left = match timeout {
+                Some(t) => match t.checked_sub(started.elapsed()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => {
+                        return Err(ReadError::TimedOut {
+                            timeout_millis: t.as_millis() as u64,
+                        });
+                    }
+                },
+                None => None,
+            };
+            // Woken, timed out or interrupted: the checks at the top decide.
+            sys::futex_wait(notify, seen, left);
+        }
+    }
+
+    /// Copies the payload of the streamed write `odd_seq` while the writer is
+    /// still writing it, chunk by chunk as it publishes its progress (CRC-32
+    /// computed on the way), then accepts it exactly as the seqlock says: only if
+    /// the sequence word then reads `odd_seq + 1` and the header is the one the
+    /// copy started from. Returns whether `frame` now holds that frame; on `false`
+    /// `frame` holds unspecified bytes and the caller reads the ordinary way.
+    ///
+    /// Why it is safe to copy before the frame completes: the writer publishes
+    /// a byte count only after those bytes are in place (release), and never
+    /// rewrites them within the same write; a newer write changes the sequence
+    /// word, which the final check (after an acquire fence) sees.
+    fn try_stream_into(&self, odd_seq: u64, frame: &mut Frame) -> bool {
+        let r = &self.region;
+        if r.atomic_u64(OFF_STREAM_SEQ).load(Ordering::Acquire) != odd_seq {
+            return false;
+        }
+        let payload_len = r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed);
+        let flags = r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed);
+        if payload_len > self.capacity_bytes() {
+            return false;
+        }
+        // Bounded by the capacity, so it fits in usize.
+        let len_bytes = payload_len as usize;
+        frame.payload.resize(len_bytes, 0);
+        let mut hasher = (flags & FLAG_CRC32 != 0).then(crc32fast::Hasher::new);
+        let seq = r.atomic_u64(OFF_SEQ);
+        let progress = r.atomic_u64(OFF_STREAM_BYTES);
+        let started = Instant::now();
+        let mut done_bytes = 0usize;
+        let mut idle_spins = 0u32;
+        loop {
+            let s = seq.load(Ordering::Acquire);
+            let available = usize::try_from(progress.load(Ordering::Acquire))
+                .unwrap_or(usize::MAX)
+                .min(len_bytes);
+            if available > done_bytes {
+                let chunk = &mut frame.payload[done_bytes..available];
+                r.copy_out(HEADER_LEN_BYTES + done_bytes, chunk);
+                if let Some(hasher) = hasher.as_mut() {
+                    hasher.update(chunk);
+                }
+                done_bytes = available;
+                idle_spins = 0;
+            }
+            if s != odd_seq {
+                if s == odd_seq.wrapping_add(1) && done_bytes == len_bytes {
+                    break;
+                }
+                return false;
+            }
+            idle_spins += 1;
+            std::hint::spin_loop();
+            if idle_spins.is_multiple_of(1024) {
+                // The writer is mid-copy, so this wait is short; these checks
+                // bound it if the writer stalls or died.
+                if started.elapsed() >= Duration::from_millis(DEFAULT_READ_TIMEOUT_MILLIS)
+                    || !self.writer_is_active()
+                {
+                    return false;
+                }
+                std::thread::yield_now();
+            }
+        }
+        fence(Ordering::Acquire);
+        let Ok(snapshot) = self.snapshot() else {
+            return false;
+        };
+        if snapshot.s1 != odd_seq.wrapping_add(1)
+            || snapshot.payload_len != payload_len
+            || snapshot.flags != flags
+            || !self.stable(snapshot.s1)
+        {
+            return false;
+        }
+        let crc = hasher.map(crc32fast::Hasher::finalize);
+        Self::finish(frame, &snapshot, |payload| {
+            crc.unwrap_or_else(|| crc32fast::hash(payload))
+        })
+        .is_ok()
     }
 
     /// Blocks until the sequence word is even and differs from `after_seq`, and
@@ -313,29 +465,8 @@ impl Mapping {
         after_seq: u64,
         timeout: Option<Duration>,
     ) -> Result<u64, ReadError> {
-        let started = Instant::now();
-        let notify = self.region.atomic_u32(OFF_NOTIFY_FUTEX);
-        loop {
-            // Load the word before the sequence: a frame completed after this
-            // load changes the word, so the futex wait below returns at once.
-            let seen = notify.load(Ordering::SeqCst);
-            let seq = self.region.atomic_u64(OFF_SEQ).load(Ordering::SeqCst);
-            if seq != after_seq && seq.is_multiple_of(2) {
-                return Ok(seq);
-            }
-            let left = match timeout {
-                Some(t) => match t.checked_sub(started.elapsed()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => {
-                        return Err(ReadError::TimedOut {
-                            timeout_millis: t.as_millis() as u64,
-                        });
-                    }
-                },
-                None => None,
-            };
-            // Woken, timed out or interrupted: the checks at the top decide.
-            sys::futex_wait(notify, seen, left);
+        match self.wait_for_change(after_seq, timeout, None)? {
+            Change::Complete(seq) | Change::Streaming(seq) => Ok(seq),
         }
     }
 
@@ -367,9 +498,17 @@ impl Mapping {
     ) -> Result<(), ReadError> {
         let started = Instant::now();
         let seq = self.region.atomic_u64(OFF_SEQ);
+        let stream_seq = self.region.atomic_u64(OFF_STREAM_SEQ);
+        let mut stream_failed = after_seq;
         let mut spins = 0u32;
         loop {
             let s = seq.load(Ordering::Acquire);
+            if s % 2 == 1 && s != stream_failed && stream_seq.load(Ordering::Acquire) == s {
+                if self.try_stream_into(s, frame) {
+                    return Ok(());
+                }
+                stream_failed = s;
+            }
             if s != after_seq && s.is_multiple_of(2) {
                 self.read_frame_into(frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
                 if frame.seq != after_seq {
@@ -385,6 +524,14 @@ impl Mapping {
             }
         }
     }
+}
+
+/// What [`Mapping::wait_for_change`] saw.
+enum Change {
+    /// A complete frame with this (even) sequence word.
+    Complete(u64),
+    /// A streamed write with this (odd) sequence word is in progress.
+    Streaming(u64),
 }
 
 /// The header fields of one stable snapshot, before validation.

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::WriteError;
 use crate::layout::{
     FLAG_CRC32, HEADER_LEN_BYTES, Kind, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_NOTIFY_FUTEX,
-    OFF_PAYLOAD_LEN, OFF_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
+    OFF_PAYLOAD_LEN, OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ, OFF_WRITER_PID,
+    OFF_WRITTEN_UNIX_NANOS, STREAM_CHUNK_BYTES, STREAM_MIN_BYTES,
 };
 use crate::mapping::Mapping;
 use crate::payload::{RawPixelsRef, TestData};
@@ -103,20 +104,19 @@ impl Mapping {
                 capacity_bytes,
             });
         }
-        let crc32 = options.crc32.then(|| {
-            let mut hasher = crc32fast::Hasher::new();
-            for part in parts {
-                hasher.update(part);
-            }
-            hasher.finalize()
-        });
 
         let _lock = self.lock_writer(options.lock_timeout_millis)?;
         let r = &self.region;
         let seq = r.atomic_u64(OFF_SEQ);
         let found = seq.load(Ordering::Relaxed);
         let recovered_from_dead_writer = found % 2 == 1;
-        let base = found + u64::from(recovered_from_dead_writer);
+        // The word counts 2 per frame, so only a corrupted mapping comes near
+        // the end of u64; start again from 0 rather than wrap onto 0 ("never
+        // written") or overflow.
+        let base = match found.checked_add(3) {
+            Some(_) => found + u64::from(recovered_from_dead_writer),
+            None => 0,
+        };
         seq.store(base + 1, Ordering::Relaxed);
         // Orders the odd store before every payload store below: a reader that
         // sees any of them sees the odd sequence after its acquire fence.
@@ -124,20 +124,17 @@ impl Mapping {
 
         r.atomic_u32(OFF_KIND).store(kind.code(), Ordering::Relaxed);
         r.atomic_u32(OFF_FLAGS).store(
-            if crc32.is_some() { FLAG_CRC32 } else { 0 },
+            if options.crc32 { FLAG_CRC32 } else { 0 },
             Ordering::Relaxed,
         );
         r.atomic_u64(OFF_PAYLOAD_LEN)
             .store(payload_len_bytes, Ordering::Relaxed);
-        r.atomic_u32(OFF_CRC32)
-            .store(crc32.unwrap_or(0), Ordering::Relaxed);
         r.atomic_u32(OFF_WRITER_PID)
             .store(std::process::id(), Ordering::Relaxed);
-        let mut offset = HEADER_LEN_BYTES;
-        for part in parts {
-            r.copy_in(offset, part);
-            offset += part.len();
-        }
+        let crc32 = self.copy_payload(base + 1, parts, payload_len_bytes, options.crc32);
+        r.atomic_u32(OFF_CRC32)
+            .store(crc32.unwrap_or(0), Ordering::Relaxed);
+        let notify = r.atomic_u32(OFF_NOTIFY_FUTEX);
         let now_unix_nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
@@ -145,7 +142,6 @@ impl Mapping {
             .store(now_unix_nanos, Ordering::Relaxed);
 
         seq.store(base + 2, Ordering::Release);
-        let notify = r.atomic_u32(OFF_NOTIFY_FUTEX);
         notify.fetch_add(1, Ordering::SeqCst);
         sys::futex_wake_all(notify);
         Ok(Written {
@@ -153,6 +149,53 @@ impl Mapping {
             payload_len_bytes,
             recovered_from_dead_writer,
         })
+    }
+
+    /// Copies the payload into the mapping chunk by chunk, computing its CRC-32
+    /// (with `crc32`) from each chunk while it is still in cache, so the CRC
+    /// costs no separate pass over the source.
+    ///
+    /// Payloads of [`STREAM_MIN_BYTES`] or more are streamed: the write is
+    /// announced (stream seq = `odd_seq`, progress 0) and readers are woken,
+    /// then the progress is stored with release ordering after every
+    /// [`STREAM_CHUNK_BYTES`], so waiting readers copy behind the writer instead
+    /// of after it (one copy's time instead of two; docs/DESIGN.md "Streamed
+    /// frames"). Readers still accept the frame only when the sequence word says
+    /// it completed, so this changes when they start, not what they accept;
+    /// peers that ignore the notification area see an ordinary frame.
+    fn copy_payload(
+        &self,
+        odd_seq: u64,
+        parts: &[&[u8]],
+        payload_len_bytes: u64,
+        crc32: bool,
+    ) -> Option<u32> {
+        let r = &self.region;
+        let progress = r.atomic_u64(OFF_STREAM_BYTES);
+        let streamed = payload_len_bytes >= STREAM_MIN_BYTES;
+        if streamed {
+            progress.store(0, Ordering::Relaxed);
+            r.atomic_u64(OFF_STREAM_SEQ)
+                .store(odd_seq, Ordering::Release);
+            let notify = r.atomic_u32(OFF_NOTIFY_FUTEX);
+            notify.fetch_add(1, Ordering::SeqCst);
+            sys::futex_wake_all(notify);
+        }
+        let mut hasher = crc32.then(crc32fast::Hasher::new);
+        let mut done_bytes = 0usize;
+        for part in parts {
+            for chunk in part.chunks(STREAM_CHUNK_BYTES) {
+                r.copy_in(HEADER_LEN_BYTES + done_bytes, chunk);
+                if let Some(hasher) = hasher.as_mut() {
+                    hasher.update(chunk);
+                }
+                done_bytes += chunk.len();
+                if streamed {
+                    progress.store(done_bytes as u64, Ordering::Release);
+                }
+            }
+        }
+        hasher.map(crc32fast::Hasher::finalize)
     }
 
     /// Sends an image record (kind 1): `path` text and the encoded file bytes.
