@@ -246,6 +246,8 @@ fn bench_shm(
         crc32,
         ..WriteOptions::default()
     };
+    // A dedicated producer: the writer lock is taken once, not per frame.
+    let _held = mapping.hold_writer_lock(options.lock_timeout_millis)?;
     let mut started = Instant::now();
     for i in 0..total {
         if i == warmup {

@@ -41,4 +41,4 @@ pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR}
 pub use payload::{ImageRecordRef, Payload, RawPixelsRef, TestData, decode_object};
 pub use reader::{DEFAULT_READ_TIMEOUT_MILLIS, Frame, FrameInfo, PayloadView};
 pub use sys::monotonic_nanos;
-pub use writer::{WriteOptions, Written};
+pub use writer::{HeldWriterLock, WriteOptions, Written};

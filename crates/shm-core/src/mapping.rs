@@ -75,6 +75,18 @@ pub struct Mapping {
     created: bool,
     remove_on_drop: bool,
     identity: (u64, u64),
+    /// Serialises this process's writers (threads sharing one `Mapping` share
+    /// one open file description, which `flock` does not tell apart) and counts
+    /// [`crate::HeldWriterLock`]s.
+    pub(crate) writing: std::sync::Mutex<WriterState>,
+}
+
+/// What [`Mapping::writing`] guards.
+#[derive(Debug, Default)]
+pub(crate) struct WriterState {
+    /// Live [`crate::HeldWriterLock`]s; while non-zero this process holds the
+    /// `flock` and writes skip taking it per frame.
+    pub(crate) holders: u32,
 }
 
 impl Mapping {
@@ -140,6 +152,7 @@ impl Mapping {
             created,
             remove_on_drop: false,
             identity,
+            writing: std::sync::Mutex::default(),
         })
     }
 
