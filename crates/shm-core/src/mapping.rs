@@ -397,15 +397,7 @@ fn check_owner_by_path(path: &Path) -> Result<(), OpenError> {
         source,
         path: path.to_owned(),
     })?;
-    let our_uid = sys::effective_uid();
-    if meta.uid() != our_uid {
-        return Err(OpenError::InsufficientPermissions {
-            owner_uid: meta.uid(),
-            our_uid,
-            path: path.to_owned(),
-        });
-    }
-    Ok(())
+    check_owner(&meta, path)
 }
 
 /// `open(O_CREAT | O_EXCL | O_NOFOLLOW, 0600)`.
@@ -471,6 +463,12 @@ fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, OpenError> 
             path: path.to_owned(),
         });
     }
+    check_owner(&meta, path)?;
+    Ok(meta)
+}
+
+/// Another user's mapping is refused: it could be read or fed by them.
+fn check_owner(meta: &std::fs::Metadata, path: &Path) -> Result<(), OpenError> {
     let our_uid = sys::effective_uid();
     if meta.uid() != our_uid {
         return Err(OpenError::InsufficientPermissions {
@@ -479,7 +477,7 @@ fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, OpenError> 
             path: path.to_owned(),
         });
     }
-    Ok(meta)
+    Ok(())
 }
 
 /// Sizes a file we just created and writes its header, magic last. Holds the

@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{DecodeError, ReadError};
 use crate::layout::{
-    FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_MAGIC,
-    OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN, OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ, OFF_WRITER_PID,
-    OFF_WRITTEN_UNIX_NANOS,
+    FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_FLAGS, OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN,
+    OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ,
 };
 use crate::mapping::Mapping;
 use crate::payload::Payload;
@@ -237,23 +236,21 @@ impl Mapping {
     /// `payload_len` against the capacity (a value past it is an error only if
     /// the frame was stable, else a torn read).
     fn snapshot(&self) -> Result<Snapshot, Attempt> {
-        let r = &self.region;
-        let s1 = r.atomic_u64(OFF_SEQ).load(Ordering::Acquire);
+        // `header` loads `seq` with acquire ordering before the frame's fields.
+        let header = self.header();
+        let s1 = header.seq;
         if s1 % 2 == 1 {
             return Err(Attempt::InProgress(s1));
         }
         let snapshot = Snapshot {
             s1,
-            magic: r
-                .atomic_u32(OFF_MAGIC)
-                .load(Ordering::Relaxed)
-                .to_le_bytes(),
-            kind_code: r.atomic_u32(OFF_KIND).load(Ordering::Relaxed),
-            flags: r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed),
-            payload_len: r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed),
-            crc32: r.atomic_u32(OFF_CRC32).load(Ordering::Relaxed),
-            writer_pid: r.atomic_u32(OFF_WRITER_PID).load(Ordering::Relaxed),
-            written_unix_nanos: r.atomic_u64(OFF_WRITTEN_UNIX_NANOS).load(Ordering::Relaxed),
+            magic: header.magic,
+            kind_code: header.kind,
+            flags: header.flags,
+            payload_len: header.payload_len,
+            crc32: header.crc32,
+            writer_pid: header.writer_pid,
+            written_unix_nanos: header.written_unix_nanos,
         };
         let capacity_bytes = self.capacity_bytes();
         if snapshot.payload_len > capacity_bytes {

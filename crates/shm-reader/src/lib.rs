@@ -46,16 +46,7 @@ impl Default for ReaderSettings {
     }
 }
 
-/// A one-line message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// Nothing to say.
-    Idle,
-    /// Information.
-    Info(String),
-    /// A failure, in one line.
-    Error(String),
-}
+pub use shm_ui::Status;
 
 /// What a click asked for; automatic receipt takes any kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,7 +346,7 @@ impl ReaderApp {
         egui::Panel::top("controls").show(ui, |ui| {
             ui.heading(WINDOW_TITLE);
             self.controls_ui(ui, &ctx);
-            status_ui(ui, &self.status);
+            shm_ui::status_ui(ui, &self.status);
             if let Some(shown) = &self.shown {
                 shown_info_ui(ui, shown);
             }
@@ -395,7 +386,7 @@ impl ReaderApp {
                     Status::Info(format!("looking for mapping {}", self.attached_name));
                 self.start_watcher(ctx);
             }
-            status_ui(ui, &self.mapping_state);
+            shm_ui::status_ui(ui, &self.mapping_state);
         });
         ui.horizontal(|ui| {
             if ui.button("Receive image").clicked() {
@@ -460,18 +451,6 @@ fn shown_info_ui(ui: &mut egui::Ui, shown: &Shown) {
         shown.payload_len_bytes,
         shown.latency_millis
     ));
-}
-
-fn status_ui(ui: &mut egui::Ui, status: &Status) {
-    match status {
-        Status::Idle => {}
-        Status::Info(text) => {
-            ui.label(text);
-        }
-        Status::Error(text) => {
-            ui.colored_label(ui.visuals().error_fg_color, text);
-        }
-    }
 }
 
 fn millis_since_unix_nanos(unix_nanos: u64) -> f64 {
@@ -668,19 +647,13 @@ impl WatchJob {
 /// # Errors
 /// When no window can be created (no display, no GPU or software renderer).
 pub fn run(settings: ReaderSettings, position: Option<[f32; 2]>) -> eframe::Result {
-    let mut viewport = egui::ViewportBuilder::default()
-        .with_title(WINDOW_TITLE)
-        .with_inner_size([820.0, 860.0]);
-    if let Some(position) = position {
-        viewport = viewport.with_position(position);
-    }
-    let options = eframe::NativeOptions {
-        viewport,
-        ..Default::default()
-    };
-    eframe::run_native(
-        WINDOW_TITLE,
-        options,
-        Box::new(move |_cc| Ok(Box::new(ReaderApp::new(settings)))),
+    shm_ui::run_window(
+        shm_ui::WindowSpec {
+            title: WINDOW_TITLE,
+            inner_size: [820.0, 860.0],
+            drag_and_drop: false,
+            position,
+        },
+        move || ReaderApp::new(settings),
     )
 }

@@ -89,16 +89,7 @@ pub enum Command {
     SendStruct,
 }
 
-/// A one-line message under the controls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// Nothing to say yet.
-    Idle,
-    /// Success.
-    Info(String),
-    /// A failure, said once, in one line.
-    Error(String),
-}
+pub use shm_ui::Status;
 
 /// An image read from disk, with its preview.
 pub struct LoadedImage {
@@ -312,10 +303,7 @@ impl WriterApp {
     }
 
     fn status_text(&self) -> &str {
-        match &self.status {
-            Status::Idle => "",
-            Status::Info(s) | Status::Error(s) => s,
-        }
+        self.status.text()
     }
 
     fn send_image(&self) -> Status {
@@ -409,7 +397,7 @@ impl WriterApp {
                 ui.separator();
                 self.struct_ui(ui);
                 ui.separator();
-                status_ui(ui, &self.status);
+                shm_ui::status_ui(ui, &self.status);
             });
         });
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
@@ -464,7 +452,7 @@ impl WriterApp {
             if ui.button("Open mapping").clicked() {
                 self.commands.push(Command::OpenMapping);
             }
-            status_ui(ui, &self.mapping_state);
+            shm_ui::status_ui(ui, &self.mapping_state);
         });
     }
 
@@ -559,19 +547,6 @@ impl eframe::App for WriterApp {
     }
 }
 
-/// Shows `status` in one line: errors in the theme's error colour.
-fn status_ui(ui: &mut egui::Ui, status: &Status) {
-    match status {
-        Status::Idle => {}
-        Status::Info(text) => {
-            ui.label(text);
-        }
-        Status::Error(text) => {
-            ui.colored_label(ui.visuals().error_fg_color, text);
-        }
-    }
-}
-
 fn drop_hint_ui(ctx: &egui::Context) {
     let painter = ctx.layer_painter(egui::LayerId::new(
         egui::Order::Foreground,
@@ -635,20 +610,13 @@ fn load_image(path: &Path, capacity_bytes: u64) -> LoadResult {
 /// # Errors
 /// When no window can be created (no display, no GPU or software renderer).
 pub fn run(settings: WriterSettings, position: Option<[f32; 2]>) -> eframe::Result {
-    let mut viewport = egui::ViewportBuilder::default()
-        .with_title(WINDOW_TITLE)
-        .with_inner_size([760.0, 860.0])
-        .with_drag_and_drop(true);
-    if let Some(position) = position {
-        viewport = viewport.with_position(position);
-    }
-    let options = eframe::NativeOptions {
-        viewport,
-        ..Default::default()
-    };
-    eframe::run_native(
-        WINDOW_TITLE,
-        options,
-        Box::new(move |_cc| Ok(Box::new(WriterApp::new(settings)))),
+    shm_ui::run_window(
+        shm_ui::WindowSpec {
+            title: WINDOW_TITLE,
+            inner_size: [760.0, 860.0],
+            drag_and_drop: true,
+            position,
+        },
+        move || WriterApp::new(settings),
     )
 }

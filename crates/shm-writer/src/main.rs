@@ -19,24 +19,13 @@ struct Args {
     #[arg(long, requires = "image")]
     send_on_start: bool,
     /// Window position "X,Y" in screen points.
-    #[arg(long, value_delimiter = ',')]
-    position: Option<Vec<f32>>,
+    #[arg(long, value_parser = shm_ui::parse_position)]
+    position: Option<[f32; 2]>,
 }
 
 fn main() -> eframe::Result {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
-    let position = match args.position.as_deref() {
-        None => None,
-        Some(&[x, y]) => Some([x, y]),
-        Some(other) => {
-            eprintln!(
-                "--position needs X,Y (two numbers), got {} values",
-                other.len()
-            );
-            std::process::exit(2);
-        }
-    };
     shm_writer::run(
         shm_writer::WriterSettings {
             name: args.name,
@@ -44,6 +33,6 @@ fn main() -> eframe::Result {
             initial_image: args.image,
             send_on_start: args.send_on_start,
         },
-        position,
+        args.position,
     )
 }
