@@ -189,7 +189,12 @@ impl Mapping {
         // written") or overflow.
         let base = match found.checked_add(3) {
             Some(_) => found + u64::from(recovered_from_dead_writer),
-            None => 0,
+            None => {
+                // Sequence numbers repeat from here: forget the last streamed
+                // write's, so no reader takes its progress for a new write's.
+                r.atomic_u64(OFF_STREAM_SEQ).store(0, Ordering::Relaxed);
+                0
+            }
         };
         seq.store(base + 1, Ordering::Relaxed);
         // Orders the odd store before every payload store below: a reader that

@@ -166,6 +166,22 @@ fn sequence_stuck_odd_means_the_writer_died() {
     assert!(mapping.read_frame().is_ok());
 }
 
+/// Only a corrupted mapping gets a sequence word near the end of u64; writing
+/// must neither overflow nor land on 0 ("never written").
+#[test]
+fn sequence_near_the_end_of_u64_starts_again() {
+    for stuck in [u64::MAX - 1, u64::MAX - 2, u64::MAX] {
+        let name = TestName::new();
+        let mapping = name.with_frame();
+        name.poke(OFF_SEQ, &stuck.to_le_bytes());
+        let written = mapping
+            .send_test_data(&TestData::default(), &WriteOptions::default())
+            .unwrap();
+        assert_eq!(written.seq, 2, "after seq {stuck}");
+        assert_eq!(mapping.read_frame().unwrap().seq, 2);
+    }
+}
+
 #[test]
 fn too_large_payload_is_refused_and_the_old_frame_survives() {
     let name = TestName::new();
