@@ -370,9 +370,7 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
                                 }
                                 (view.len_bytes(), u64::from_le_bytes(stamp), last[0])
                             })?;
-                        if len != size || (size > 8 && last != ((size - 1) * 31 % 251) as u8) {
-                            bail!("zero-copy view: payload of {len} bytes is not what was sent");
-                        }
+                        check_whole(len, last, size).context("zero-copy view")?;
                         (info.seq, stamp)
                     }
                     _ => {
@@ -433,12 +431,18 @@ fn receive_loop(
 
 /// The send time in the first 8 bytes, after checking the payload is whole.
 fn sent_nanos(payload: &[u8], size: usize) -> anyhow::Result<u64> {
-    if payload.len() != size {
-        bail!("received {} bytes, expected {size}", payload.len());
-    }
-    let expected_last = ((size - 1) * 31 % 251) as u8;
-    if size > 8 && payload[size - 1] != expected_last {
-        bail!("payload corrupted");
-    }
+    check_whole(payload.len(), payload.last().copied().unwrap_or(0), size)?;
     Ok(u64::from_le_bytes(payload[..8].try_into()?))
+}
+
+/// Checks a received payload's length and last byte against what `payload(size)`
+/// sent (the first 8 bytes are the stamp, so only longer payloads have a check byte).
+fn check_whole(len: usize, last: u8, size: usize) -> anyhow::Result<()> {
+    if len != size {
+        bail!("received {len} bytes, expected {size}");
+    }
+    if size > 8 && last != ((size - 1) * 31 % 251) as u8 {
+        bail!("payload corrupted: last byte {last}");
+    }
+    Ok(())
 }

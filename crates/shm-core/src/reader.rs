@@ -292,6 +292,7 @@ impl Mapping {
         frame: &mut Frame,
     ) -> Result<(), ReadError> {
         let started = Instant::now();
+        // Stream any write but one already tried (none yet: `after_seq` is even).
         let mut stream_from = Some(after_seq);
         loop {
             let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
@@ -495,12 +496,12 @@ impl Mapping {
     ) -> Result<(), ReadError> {
         let started = Instant::now();
         let seq = self.region.atomic_u64(OFF_SEQ);
-        let stream_seq = self.region.atomic_u64(OFF_STREAM_SEQ);
         let mut stream_failed = after_seq;
         let mut spins = 0u32;
         loop {
             let s = seq.load(Ordering::Acquire);
-            if s % 2 == 1 && s != stream_failed && stream_seq.load(Ordering::Acquire) == s {
+            // `try_stream_into` itself checks that `s` is a streamed write.
+            if s % 2 == 1 && s != stream_failed {
                 if self.try_stream_into(s, frame) {
                     return Ok(());
                 }

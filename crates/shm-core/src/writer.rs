@@ -113,8 +113,8 @@ impl Mapping {
     pub fn hold_writer_lock(&self, timeout_millis: u64) -> Result<HeldWriterLock<'_>, WriteError> {
         let mut state = self.writer_state();
         if state.holders == 0 {
-            // Kept past this call: the last HeldWriterLock's drop releases it.
-            std::mem::forget(self.acquire_flock(timeout_millis)?);
+            // Held past this call: the last HeldWriterLock's drop releases it.
+            self.acquire_flock(timeout_millis)?;
         }
         state.holders += 1;
         Ok(HeldWriterLock { mapping: self })
@@ -125,7 +125,8 @@ impl Mapping {
     fn lock_writer(&self, timeout_millis: u64) -> Result<WriteGuard<'_>, WriteError> {
         let state = self.writer_state();
         let flock = if state.holders == 0 {
-            Some(self.acquire_flock(timeout_millis)?)
+            self.acquire_flock(timeout_millis)?;
+            Some(WriterLock(&self.file))
         } else {
             None
         };
@@ -135,12 +136,14 @@ impl Mapping {
         })
     }
 
-    fn acquire_flock(&self, timeout_millis: u64) -> Result<WriterLock<'_>, WriteError> {
+    /// Takes the `flock`, retrying with backoff for up to `timeout_millis`; the
+    /// caller owns its release.
+    fn acquire_flock(&self, timeout_millis: u64) -> Result<(), WriteError> {
         let started = Instant::now();
         let mut backoff = Duration::from_micros(20);
         loop {
             match self.file.try_lock() {
-                Ok(()) => return Ok(WriterLock(&self.file)),
+                Ok(()) => return Ok(()),
                 Err(std::fs::TryLockError::WouldBlock) => {}
                 Err(std::fs::TryLockError::Error(e)) => return Err(WriteError::Lock(e)),
             }
