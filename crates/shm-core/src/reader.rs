@@ -496,12 +496,14 @@ impl Mapping {
     ) -> Result<(), ReadError> {
         let started = Instant::now();
         let seq = self.region.atomic_u64(OFF_SEQ);
+        let stream_seq = self.region.atomic_u64(OFF_STREAM_SEQ);
         let mut stream_failed = after_seq;
         let mut spins = 0u32;
         loop {
             let s = seq.load(Ordering::Acquire);
-            // `try_stream_into` itself checks that `s` is a streamed write.
-            if s % 2 == 1 && s != stream_failed {
+            // Wait for the writer to announce the stream (it stores `seq` first):
+            // trying earlier would give up on this frame's stream.
+            if s % 2 == 1 && s != stream_failed && stream_seq.load(Ordering::Acquire) == s {
                 if self.try_stream_into(s, frame) {
                     return Ok(());
                 }
