@@ -2,7 +2,9 @@
 //! processes, side by side, with a sample image already chosen in the writer.
 //!
 //! Run with no arguments it starts two copies of itself, `writer` and `reader`;
-//! each copy runs one app. Extra arguments after the role go to that app.
+//! each copy runs one app on the default mapping `shm-exchange`. Arguments after
+//! the role are ignored; for options, run the `shm-writer` and `shm-reader`
+//! binaries instead.
 
 use std::process::{Command, ExitCode};
 

@@ -568,9 +568,9 @@ fn dropped_file(ctx: &egui::Context) -> Option<PathBuf> {
     ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()))
 }
 
-/// rfd needs the XDG desktop portal (over the D-Bus session bus) or `zenity`;
-/// without both, `pick_file` returns `None` at once, which would look like a
-/// silent no-op (shared/guides/gui-testing.md).
+/// rfd 0.17 with its default features asks the XDG desktop portal (over the
+/// D-Bus session bus) and falls back to `zenity`; with neither, `pick_file`
+/// returns `None` at once, which would look like a silent no-op.
 fn file_dialog_available() -> bool {
     let has_session_bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
     let has_zenity = std::env::var_os("PATH")
