@@ -14,9 +14,13 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::time::Duration;
+
 use shm_core::{
-    Frame, HEADER_LEN_BYTES, Location, Mapping, MappingOptions, OpenMode, Payload, TestData,
-    WriteOptions,
+    Frame, HEADER_LEN_BYTES, Kind, Location, Mapping, MappingOptions, OpenMode, Payload, TestData,
+    WriteError, WriteOptions,
 };
 
 const FIELDS_LEN_BYTES: usize = 64;
@@ -49,15 +53,21 @@ fn file_bytes(data: &[u8]) -> Vec<u8> {
 fuzz_target!(|data: &[u8]| {
     let path = mapping_path();
     let bytes = file_bytes(data);
-    std::fs::write(path, &bytes).expect("/dev/shm is writable");
+    // Private (0600), as our mappings are: others are refused before any byte is read.
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(&bytes))
+        .expect("/dev/shm is writable");
     let mapping_len_bytes = bytes.len();
     drop(bytes);
     shm_fuzz::limit_to(mapping_len_bytes);
-    let options = MappingOptions {
-        mode: OpenMode::OpenExisting,
-        mapping_len_bytes: 0,
-        prefault: false,
-    };
+    let options = MappingOptions::new()
+        .mode(OpenMode::OpenExisting)
+        .prefault(false);
     if let Ok(mapping) = Mapping::open(&Location::File(path.clone()), &options) {
         check_mapping(&mapping);
     }
@@ -68,16 +78,14 @@ fn check_mapping(mapping: &Mapping) {
     let capacity_bytes = mapping.capacity_bytes();
     let _ = mapping.header();
     let mut frame = Frame::default();
-    if mapping.read_frame_into(&mut frame, 0).is_ok() {
+    if mapping.read_frame_into(&mut frame, Duration::ZERO).is_ok() {
         assert!(frame.payload.len() as u64 <= capacity_bytes);
         let _ = frame.decode();
     }
-    let _ = mapping.read_in_place(0, |info, view| {
+    let _ = mapping.read_in_place(Duration::ZERO, |info, view| {
         assert!(view.len_bytes() as u64 <= capacity_bytes);
         let mut last = [0u8; 1];
-        if view.len_bytes() > 0 {
-            view.read_at(view.len_bytes() - 1, &mut last);
-        }
+        let _ = view.read_at(view.len_bytes().wrapping_sub(1), &mut last);
         (info.seq, last)
     });
     // Whatever the previous frame was, a writer can replace it.
@@ -90,11 +98,22 @@ fn check_mapping(mapping: &Mapping) {
         .send_test_data(&sent, &WriteOptions::default())
         .expect("a mapping that opened takes a 48-byte frame");
     mapping
-        .read_frame_into(&mut frame, 0)
+        .read_frame_into(&mut frame, Duration::ZERO)
         .expect("the frame just written reads back");
     assert_eq!(frame.seq, written.seq);
     match frame.decode() {
         Ok(Payload::TestData(read)) => assert_eq!(read, sent),
         other => panic!("wrote TestData, read {other:?}"),
     }
+    // And a loaned write in place, filling whatever bytes were there.
+    let written = mapping
+        .write_with(Kind::Object, 1, &WriteOptions::default(), |payload| {
+            payload[0] = 0xc0;
+            Ok::<(), WriteError>(())
+        })
+        .expect("a mapping that opened takes a loaned 1-byte frame");
+    mapping
+        .read_frame_into(&mut frame, Duration::ZERO)
+        .expect("the loaned frame reads back");
+    assert_eq!((frame.seq, frame.payload.as_slice()), (written.seq, &[0xc0][..]));
 }

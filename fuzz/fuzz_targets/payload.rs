@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shm_core::{ImageRecordRef, Kind, Payload, RawPixelsRef, TestData, decode_object};
+use shm_core::{ImageRecordRef, Kind, Payload, PixelsRef, TestData, decode_object};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&code, payload)) = data.split_first() else {
@@ -19,8 +19,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(record) = ImageRecordRef::decode(payload) {
         assert_eq!(record.encoded_len_bytes(), payload.len() as u64);
     }
-    if let Ok(raw) = RawPixelsRef::decode(payload) {
-        assert!(raw.pixels.len() <= payload.len());
+    if let Ok(pixels) = PixelsRef::decode(payload) {
+        assert!(pixels.pixels.len() <= payload.len());
+        let layout = pixels.layout;
+        // The conversion for display allocates width x height x 4, which the
+        // payload's own stride x height bounds (a row is at least 1 byte per pixel).
+        if layout.pixels_len_bytes() <= 1 << 16 {
+            let rgba = pixels.to_rgba8();
+            assert_eq!(rgba.len() as u64, u64::from(layout.width) * u64::from(layout.height) * 4);
+        }
     }
     if let Ok(test_data) = TestData::from_bytes(payload) {
         assert_eq!(&test_data.to_bytes()[..], payload);

@@ -232,7 +232,7 @@ fn bench_shm(
     let name = MappingName::new(&format!("shm-bench-{}", std::process::id()))?;
     let mut mapping = Mapping::create_new(
         &name,
-        (size as u64 + 4096).max(shm_core::MIN_MAPPING_LEN_BYTES),
+        (size as u64 + 4096).max(shm_core::layout::MIN_MAPPING_LEN_BYTES),
     )?;
     mapping.set_remove_on_drop(true);
     let total = warmup + count;
@@ -242,12 +242,9 @@ fn bench_shm(
         bail!("bench peer did not get ready");
     }
     let mut buf = payload(size);
-    let options = WriteOptions {
-        crc32,
-        ..WriteOptions::default()
-    };
+    let options = WriteOptions::default().crc32(crc32);
     // A dedicated producer: the writer lock is taken once, not per frame.
-    let _held = mapping.hold_writer_lock(options.lock_timeout_millis)?;
+    let _held = mapping.hold_writer_lock(options.lock_timeout)?;
     let mut started = Instant::now();
     for i in 0..total {
         if i == warmup {
@@ -362,12 +359,11 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
                         // Zero-copy: read the stamp and the last byte in place.
                         mapping.wait_for_new_seq(last_seq, Some(timeout))?;
                         let (info, (len, stamp, last)) =
-                            mapping.read_in_place(1000, |_, view| {
+                            mapping.read_in_place(Duration::from_secs(1), |_, view| {
                                 let (mut stamp, mut last) = ([0u8; 8], [0u8; 1]);
-                                if view.len_bytes() >= 8 {
-                                    view.read_at(0, &mut stamp);
-                                    view.read_at(view.len_bytes() - 1, &mut last);
-                                }
+                                // Short payloads leave zeros, which check_whole refuses.
+                                let _ = view.read_at(0, &mut stamp);
+                                let _ = view.read_at(view.len_bytes().wrapping_sub(1), &mut last);
                                 (view.len_bytes(), u64::from_le_bytes(stamp), last[0])
                             })?;
                         check_whole(len, last, size).context("zero-copy view")?;

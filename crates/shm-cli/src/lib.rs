@@ -16,10 +16,10 @@ pub mod torture;
 
 use shm_core::{
     DEFAULT_MAPPING_LEN_BYTES, Frame, Kind, Location, Mapping, MappingName, MappingOptions,
-    OpenMode, Payload, TestData, WriteOptions,
+    OpenMode, Payload, PixelFormat, PixelLayout, TestData, WriteOptions,
 };
 
-/// Send, receive, watch and inspect shared-memory frames (format v1).
+/// Send, stream, receive, watch and inspect shared-memory frames (format v2).
 #[derive(Debug, Parser)]
 #[command(name = "shm", version, about)]
 pub struct Cli {
@@ -45,20 +45,24 @@ struct Target {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Send an image file as an image record (kind 1), or as raw RGBA pixels (kind 3).
+    /// Send an image file as an image record (kind 1), or as raw pixels (kind 3).
     SendImage {
         /// The image file (PNG, JPEG, GIF, BMP, WebP, TIFF, ...).
         image: PathBuf,
         /// Path text to send with it (default: the file's absolute path).
         #[arg(long)]
         path_text: Option<String>,
-        /// Decode here and send raw RGBA pixels, so readers need not decode.
+        /// Decode here, straight into the mapping, and send raw pixels (RGB8,
+        /// RGBA8 or GRAY8 as the image has them), so readers need not decode.
         #[arg(long)]
         raw: bool,
         /// Skip the CRC-32 (faster; readers then cannot detect corruption).
         #[arg(long)]
         no_crc: bool,
     },
+    /// Send image files in turn, looping, at a steady rate or as fast as
+    /// possible: a live stream for readers, the apps and tests.
+    Stream(StreamArgs),
     /// Send a TestData struct (kind 2, 48 bytes).
     SendStruct {
         /// Id.
@@ -179,6 +183,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             timeout_ms,
             out,
         } => recv(target, wait, timeout_ms, out.as_deref()),
+        Command::Stream(args) => stream(target, &args),
         Command::Watch { count, timeout_ms } => watch(target, count, timeout_ms),
         Command::Inspect => inspect(target),
         Command::Ls => ls(),
@@ -195,10 +200,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn write_options(no_crc: bool) -> WriteOptions {
-    WriteOptions {
-        crc32: !no_crc,
-        ..WriteOptions::default()
-    }
+    WriteOptions::default().crc32(!no_crc)
 }
 
 fn location(target: &Target) -> anyhow::Result<Location> {
@@ -212,11 +214,9 @@ fn open(target: &Target, mode: OpenMode) -> anyhow::Result<Mapping> {
     let location = location(target)?;
     Ok(Mapping::open(
         &location,
-        &MappingOptions {
-            mode,
-            mapping_len_bytes: target.capacity,
-            ..MappingOptions::default()
-        },
+        &MappingOptions::new()
+            .mode(mode)
+            .mapping_len_bytes(target.capacity),
     )?)
 }
 
@@ -246,20 +246,13 @@ fn send_image(
     let path_text = path_text.unwrap_or_else(|| path.display().to_string());
     let mapping = open(target, OpenMode::CreateOrOpen)?;
     let written = if raw {
-        let rgba = picture::decode_rgba(&bytes, &path)?;
-        mapping.send_raw_pixels(
-            rgba.width(),
-            rgba.height(),
-            rgba.as_raw(),
-            &path_text,
-            options,
-        )?
+        picture::send_decoded(&mapping, &bytes, &path, &path_text, options)?
     } else {
         mapping.send_image(&path_text, &bytes, options)?
     };
     print_json(&json!({
         "frame": written.frame_number(),
-        "kind": if raw { "raw_pixels" } else { "image" },
+        "kind": if raw { "pixels" } else { "image" },
         "payload_len": written.payload_len_bytes,
         "path": path_text,
         "image_format": info.format_name(),
@@ -281,7 +274,7 @@ pub fn frame_json(frame: &Frame) -> anyhow::Result<Value> {
         "payload_len": frame.payload.len(),
         "writer_pid": frame.writer_pid,
         "written_unix_nanos": frame.written_unix_nanos,
-        "crc_checked": frame.flags & shm_core::FLAG_CRC32 != 0,
+        "crc_checked": frame.flags & shm_core::layout::FLAG_CRC32 != 0,
     });
     let fields = match frame.decode().context("the frame's payload is malformed")? {
         Payload::Empty => json!({}),
@@ -300,8 +293,11 @@ pub fn frame_json(frame: &Frame) -> anyhow::Result<Value> {
         Payload::TestData(data) => {
             json!({"id": data.id, "age": data.age, "scores": data.scores, "text": data.to_string()})
         }
-        Payload::RawPixels(raw) => {
-            json!({"path": raw.path, "width": raw.width, "height": raw.height, "image_len": raw.pixels.len()})
+        Payload::Pixels(pixels) => {
+            let layout = pixels.layout;
+            json!({"path": pixels.path, "width": layout.width, "height": layout.height,
+                   "stride_bytes": layout.stride_bytes, "pixel_format": layout.format.name(),
+                   "capture_unix_nanos": layout.capture_unix_nanos, "image_len": pixels.pixels.len()})
         }
         Payload::Object(bytes) => {
             let value: Value = shm_core::decode_object(bytes)?;
@@ -335,7 +331,11 @@ fn recv(
     if let Some(out) = out {
         let bytes = match frame.decode()? {
             Payload::Image(record) => record.image.to_vec(),
-            Payload::RawPixels(raw) => picture::encode_png(raw.width, raw.height, raw.pixels)?,
+            Payload::Pixels(pixels) => picture::encode_png(
+                pixels.layout.width,
+                pixels.layout.height,
+                &pixels.to_rgba8(),
+            )?,
             other => bail!(
                 "--out needs an image frame, but the mapping holds {}; nothing was written",
                 other.kind()
@@ -389,6 +389,144 @@ fn watch(target: &Target, count: Option<u64>, timeout_ms: Option<u64>) -> anyhow
     Ok(())
 }
 
+/// Options of `shm stream`.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// Image files to send in turn (looping): PNG, JPEG, GIF, BMP, WebP, TIFF, ...
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Frames per second, paced on the monotonic clock (default 30).
+    #[arg(long, value_name = "F", conflicts_with = "max")]
+    fps: Option<f64>,
+    /// Send back to back, as fast as the mapping takes them.
+    #[arg(long)]
+    max: bool,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N", conflicts_with = "seconds")]
+    count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "S")]
+    seconds: Option<f64>,
+    /// Send raw pixels (decoded once, before streaming) instead of the files' bytes.
+    #[arg(long)]
+    raw: bool,
+    /// Skip the CRC-32.
+    #[arg(long)]
+    no_crc: bool,
+}
+
+/// One prepared frame of a stream.
+enum StreamFrame {
+    Image {
+        path: String,
+        bytes: Vec<u8>,
+    },
+    Pixels {
+        path: String,
+        layout: PixelLayout,
+        pixels: Vec<u8>,
+    },
+}
+
+/// The line `shm stream` prints when it stops.
+#[derive(Debug, serde::Serialize)]
+struct StreamSummary {
+    frames: u64,
+    seconds: f64,
+    frames_per_sec: f64,
+    bytes: u64,
+    last_frame: u64,
+    paused_for_readers_ms: f64,
+}
+
+fn stream(target: &Target, args: &StreamArgs) -> anyhow::Result<()> {
+    let fps = match (args.max, args.fps) {
+        (true, _) => None,
+        (false, Some(fps)) if fps.is_finite() && fps > 0.0 => Some(fps),
+        (false, Some(fps)) => {
+            bail!("--fps must be a positive number of frames per second, not {fps}")
+        }
+        (false, None) => Some(30.0),
+    };
+    let capacity = target
+        .capacity
+        .saturating_sub(shm_core::HEADER_LEN_BYTES as u64);
+    let limit_bytes = if args.raw {
+        picture::MAX_DECODED_LEN_BYTES
+    } else {
+        capacity
+    };
+    // Read (and decode) every file before creating anything: bad input leaves no trace.
+    let mut frames = Vec::with_capacity(args.files.len());
+    for file in &args.files {
+        let ImageFile { path, bytes, .. } = picture::read_image_file(file, limit_bytes)?;
+        let path_text = path.display().to_string();
+        frames.push(if args.raw {
+            let rgba = picture::decode_rgba(&bytes, &path)?;
+            StreamFrame::Pixels {
+                path: path_text,
+                layout: PixelLayout::packed(rgba.width(), rgba.height(), PixelFormat::Rgba8),
+                pixels: rgba.into_raw(),
+            }
+        } else {
+            StreamFrame::Image {
+                path: path_text,
+                bytes,
+            }
+        });
+    }
+    let mapping = open(target, OpenMode::CreateOrOpen)?;
+    let options = write_options(args.no_crc);
+    // A dedicated producer: the writer lock is taken once, not per frame.
+    let _held = mapping.hold_writer_lock(options.lock_timeout)?;
+    let period = fps.map(|fps| Duration::from_secs_f64(1.0 / fps));
+    let stop_after = args.seconds.map(Duration::from_secs_f64);
+    let started = std::time::Instant::now();
+    let mut next_due = started;
+    let (mut sent, mut bytes, mut last_frame) = (0u64, 0u64, 0u64);
+    let mut paused = Duration::ZERO;
+    for frame in frames.iter().cycle() {
+        if args.count.is_some_and(|count| sent >= count)
+            || stop_after.is_some_and(|limit| started.elapsed() >= limit)
+        {
+            break;
+        }
+        if let Some(period) = period {
+            let now = std::time::Instant::now();
+            if next_due > now {
+                std::thread::sleep(next_due - now);
+            }
+            // Late frames are not made up for: the rate stays steady.
+            next_due = next_due.max(now) + period;
+        }
+        let written = match frame {
+            StreamFrame::Image { path, bytes } => mapping.send_image(path, bytes, &options)?,
+            StreamFrame::Pixels {
+                path,
+                layout,
+                pixels,
+            } => {
+                let layout = layout.with_capture_unix_nanos(unix_nanos_now());
+                mapping.send_pixels(&layout, pixels, path, &options)?
+            }
+        };
+        sent += 1;
+        bytes += written.payload_len_bytes;
+        last_frame = written.frame_number();
+        paused += written.paused_for_readers;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = StreamSummary {
+        frames: sent,
+        seconds,
+        frames_per_sec: sent as f64 / seconds.max(1e-9),
+        bytes,
+        last_frame,
+        paused_for_readers_ms: paused.as_secs_f64() * 1000.0,
+    };
+    print_json(&serde_json::to_value(summary)?)
+}
+
 fn inspect(target: &Target) -> anyhow::Result<()> {
     let mapping = open(target, OpenMode::OpenExisting)?;
     let h = mapping.header();
@@ -430,11 +568,9 @@ fn ls() -> anyhow::Result<()> {
         }
         let line = match Mapping::open(
             &Location::Named(name.clone()),
-            &MappingOptions {
-                mode: OpenMode::OpenExisting,
-                prefault: false,
-                ..MappingOptions::default()
-            },
+            &MappingOptions::new()
+                .mode(OpenMode::OpenExisting)
+                .prefault(false),
         ) {
             Ok(mapping) => {
                 let h = mapping.header();
@@ -456,5 +592,5 @@ fn starts_with_magic(path: &Path) -> bool {
     is_file
         && std::fs::File::open(path)
             .and_then(|mut f| f.read_exact(&mut magic))
-            .is_ok_and(|()| magic == shm_core::MAGIC)
+            .is_ok_and(|()| magic == shm_core::layout::MAGIC)
 }

@@ -112,11 +112,9 @@ fn xorshift(state: &mut u64) -> u64 {
 fn open(location: &Location, mode: OpenMode, mapping_len_bytes: u64) -> anyhow::Result<Mapping> {
     Ok(Mapping::open(
         location,
-        &MappingOptions {
-            mode,
-            mapping_len_bytes,
-            ..MappingOptions::default()
-        },
+        &MappingOptions::new()
+            .mode(mode)
+            .mapping_len_bytes(mapping_len_bytes),
     )?)
 }
 
@@ -134,10 +132,7 @@ pub fn write(location: &Location, mapping_len_bytes: u64, args: &WriteArgs) -> a
     for index in 0..args.frames {
         let len = min_len + xorshift(&mut rng) % (capacity - min_len + 1);
         fill(&mut payload, args.writer_id, index, len as usize);
-        let options = WriteOptions {
-            crc32: !(args.mixed_crc && index % 2 == 1),
-            ..WriteOptions::default()
-        };
+        let options = WriteOptions::default().crc32(!(args.mixed_crc && index % 2 == 1));
         let written = mapping.write_frame(Kind::Object, &[&payload], &options)?;
         recovered += u64::from(written.recovered_from_dead_writer);
     }
@@ -172,7 +167,7 @@ pub fn read(location: &Location, args: &ReadArgs) -> anyhow::Result<()> {
     let patience = Duration::from_millis(100);
     while started.elapsed() < duration && !args.stop_file.as_ref().is_some_and(|f| f.exists()) {
         let result = match args.mode {
-            ReadMode::Poll => mapping.read_frame_into(&mut frame, 1000),
+            ReadMode::Poll => mapping.read_frame_into(&mut frame, Duration::from_secs(1)),
             ReadMode::Wait => mapping.wait_for_frame_into(last_seq, Some(patience), &mut frame),
             ReadMode::Spin => mapping.spin_for_frame_into(last_seq, patience, &mut frame),
         };

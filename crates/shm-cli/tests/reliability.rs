@@ -92,8 +92,8 @@ fn xorshift(state: &mut u64) -> u64 {
 
 const SMALL_MAPPING_LEN_BYTES: u64 = 256 * 1024 + 4096;
 /// Half the frames of the torn-frame test are large enough to be streamed
-/// (`shm_core::STREAM_MIN_BYTES`), so waiting readers copy them mid-write.
-const TORN_MAPPING_LEN_BYTES: u64 = 2 * shm_core::STREAM_MIN_BYTES + 4096;
+/// (`shm_core::layout::STREAM_MIN_BYTES`), so waiting readers copy them mid-write.
+const TORN_MAPPING_LEN_BYTES: u64 = 2 * shm_core::layout::STREAM_MIN_BYTES + 4096;
 
 #[test]
 fn one_writer_three_readers_never_accept_a_torn_frame() {
@@ -247,10 +247,7 @@ fn killed_writers_leave_no_partial_frame_and_no_hang() {
         let written = mapping
             .send_test_data(
                 &data,
-                &WriteOptions {
-                    lock_timeout_millis: 1_000,
-                    ..WriteOptions::default()
-                },
+                &WriteOptions::default().lock_timeout(Duration::from_secs(1)),
             )
             .unwrap();
         assert_eq!(written.seq % 2, 0);

@@ -3,9 +3,11 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A mapping name broke a rule of the spec ("Names").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NameError {
     /// The name is empty.
     #[error("mapping name is empty; use 1 to 30 bytes of [A-Za-z0-9._-], e.g. shm-exchange")]
@@ -43,6 +45,7 @@ pub enum NameError {
 ///
 /// Which variants each way of opening can return is listed on that function.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The name is not valid.
     #[error(transparent)]
@@ -114,8 +117,12 @@ pub enum OpenError {
         /// The file.
         path: PathBuf,
     },
-    /// The header has another format version.
-    #[error("mapping has format version {found}; this program reads version 1 only: {}", path.display())]
+    /// The header has another format version (1: an older release of this
+    /// project, before read requests and self-describing pixels).
+    #[error(
+        "mapping uses frame format v{found}; this program reads and writes v2 only: remove it (`shm rm`) and let a current writer create it again: {}",
+        path.display()
+    )]
     VersionMismatch {
         /// The version found.
         found: u16,
@@ -139,8 +146,50 @@ pub enum OpenError {
         /// The file.
         path: PathBuf,
     },
+    /// The filesystem has no room for the mapping's storage: it was reserved
+    /// up front (`posix_fallocate`), so this is reported here instead of as a
+    /// SIGBUS at the first write. A half-made file is removed.
+    #[error(
+        "no space for a mapping of {len_bytes} bytes on the {filesystem} filesystem at {} ({available_bytes} bytes free); free some space (shm ls, shm rm), use a smaller --capacity, or mount a larger one",
+        directory.display()
+    )]
+    NoSpace {
+        /// The filesystem's type, e.g. `tmpfs`, or `unknown`.
+        filesystem: String,
+        /// The directory the mapping lives in.
+        directory: PathBuf,
+        /// The bytes the mapping needs.
+        len_bytes: u64,
+        /// The bytes the filesystem had free for us.
+        available_bytes: u64,
+    },
+    /// The file is readable or writable by the group or others: its frames
+    /// could be planted or read by other users.
+    #[error(
+        "refusing a mapping with mode {mode:o} (group or others may access it); run chmod 600 on it or remove it: {}",
+        path.display()
+    )]
+    TooPermissive {
+        /// The file's permission bits.
+        mode: u32,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is longer than this crate maps.
+    #[error(
+        "mapping file is {len_bytes} bytes, over the {max_len_bytes}-byte limit; it is not one of ours: {}",
+        path.display()
+    )]
+    TooLarge {
+        /// The file's length.
+        len_bytes: u64,
+        /// The limit.
+        max_len_bytes: u64,
+        /// The file.
+        path: PathBuf,
+    },
     /// An operating-system call failed.
-    #[error("{action} failed: {source}: {}", path.display())]
+    #[error("{action} failed: {}", path.display())]
     Io {
         /// What was being done, e.g. "open" or "mmap".
         action: &'static str,
@@ -153,6 +202,7 @@ pub enum OpenError {
 
 /// Writing a frame failed. Nothing was written unless the variant says so.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// The payload is larger than the mapping's payload capacity.
     #[error(
@@ -172,34 +222,44 @@ pub enum WriteError {
         /// The length.
         len_bytes: u64,
     },
-    /// Raw pixels whose buffer does not match width x height x 4.
-    #[error("raw pixels: {width}x{height} RGBA needs {expected_len_bytes} bytes, got {len_bytes}")]
+    /// A pixel buffer whose length does not match its layout.
+    #[error(
+        "pixels: {width}x{height} {format} with rows of {stride_bytes} bytes needs {expected_len_bytes} bytes, got {len_bytes}"
+    )]
     PixelLength {
         /// Width in pixels.
         width: u32,
         /// Height in pixels.
         height: u32,
-        /// width * height * 4.
+        /// Bytes per row.
+        stride_bytes: u32,
+        /// Pixel format.
+        format: crate::layout::PixelFormat,
+        /// stride * height.
         expected_len_bytes: u64,
         /// The buffer's length.
         len_bytes: u64,
     },
+    /// A pixel layout that is not valid (a row longer than its stride).
+    #[error("{0}")]
+    PixelLayout(DecodeError),
     /// Another writer held the writer lock for the whole timeout.
-    #[error("another writer held the mapping for {timeout_millis} ms; try again")]
+    #[error("another writer held the mapping for {} ms; try again", timeout.as_millis())]
     WriterBusy {
         /// How long we waited.
-        timeout_millis: u64,
+        timeout: Duration,
     },
     /// The writer lock could not be taken for a reason other than another holder.
-    #[error("could not take the writer lock: {0}")]
+    #[error("could not take the writer lock")]
     Lock(#[source] io::Error),
     /// A serde object could not be encoded as MessagePack.
-    #[error("could not encode the object as MessagePack: {0}")]
+    #[error("could not encode the object as MessagePack")]
     Encode(#[from] rmp_serde::encode::Error),
 }
 
 /// Reading a frame failed. The frame was not accepted as data.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The writer died mid-write: the sequence word stayed odd and no writer holds
     /// the lock. The previous frame was partly overwritten and is gone.
@@ -211,16 +271,19 @@ pub enum ReadError {
         frame_number: u64,
     },
     /// A writer kept the frame busy (or kept rewriting it) for the whole timeout.
-    #[error("no stable frame within {timeout_millis} ms (a writer kept writing); try again")]
+    #[error(
+        "no stable frame within {} ms (a writer kept writing); try again",
+        timeout.as_millis()
+    )]
     Busy {
         /// How long we tried.
-        timeout_millis: u64,
+        timeout: Duration,
     },
     /// Waiting for a new frame timed out.
-    #[error("no new frame within {timeout_millis} ms")]
+    #[error("no new frame within {} ms", timeout.as_millis())]
     TimedOut {
         /// How long we waited.
-        timeout_millis: u64,
+        timeout: Duration,
     },
     /// The header is stable but its `payload_len` exceeds the capacity.
     #[error(
@@ -268,6 +331,7 @@ pub enum ReadError {
 
 /// A payload's bytes do not form a valid value of its kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The payload ends before a length or field that must be there.
     #[error("{what}: payload is {len_bytes} bytes, too short for {needed_bytes}")]
@@ -309,11 +373,21 @@ pub enum DecodeError {
         /// The payload's length.
         len_bytes: usize,
     },
-    /// A raw-pixel format other than 1 (RGBA8).
-    #[error("raw pixels: format {format} is unknown (only 1, RGBA8, is defined)")]
+    /// A pixel format code this version does not define.
+    #[error(
+        "pixels: format {format} is unknown (1 RGBA8, 2 BGRA8, 3 RGB8, 4 BGR8 and 5 GRAY8 are defined)"
+    )]
     UnknownPixelFormat {
         /// The format code.
         format: u32,
+    },
+    /// A pixel row is longer than the stride between rows.
+    #[error("pixels: a row is {row_len_bytes} bytes but the stride is only {stride_bytes}")]
+    StrideTooSmall {
+        /// The stride given.
+        stride_bytes: u32,
+        /// width * bytes per pixel.
+        row_len_bytes: u64,
     },
     /// The payload is not the kind asked for.
     #[error("the mapping holds {found}, not {wanted}")]

@@ -1,20 +1,25 @@
-//! Byte offsets and constants of frame format v1 (`shared/spec/frame-v1.md`).
+//! Byte offsets and constants of frame format v2 (`docs/PROTOCOL.md`, the
+//! normative spec).
 //!
-//! All integers are little-endian. Every field is naturally aligned, so each is
-//! read and written as one atomic word.
+//! All integers are little-endian. Every header field is naturally aligned, so
+//! each is read and written as one atomic word of its own size, and no field
+//! shares a word with another.
 
 /// ASCII `SHMX`, read as a little-endian `u32` at offset 0.
 pub const MAGIC: [u8; 4] = *b"SHMX";
 /// The format version this crate reads and writes.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
+/// The first version of the format (2026-11): no read requests, RGBA-only raw
+/// pixels. This crate refuses such mappings with [`crate::OpenError::VersionMismatch`].
+pub const VERSION_1: u16 = 1;
 /// Bytes of page 0, the header; the payload starts here.
 pub const HEADER_LEN_BYTES: usize = 4096;
-/// Default mapping length: 10 MiB (the seeds' "capacity 10M").
+/// Default mapping length: 10 MiB (the product's "capacity 10M").
 pub const DEFAULT_MAPPING_LEN_BYTES: u64 = 10 * 1024 * 1024;
 /// Smallest mapping this crate creates: the header plus one page of payload.
 pub const MIN_MAPPING_LEN_BYTES: u64 = 2 * HEADER_LEN_BYTES as u64;
-/// Largest mapping this crate creates (4 GiB). Image records use `i32` lengths,
-/// so nothing larger is useful.
+/// Largest mapping this crate creates or opens (4 GiB). Image records use `i32`
+/// lengths, so nothing larger is useful; a larger file is refused on open.
 pub const MAX_MAPPING_LEN_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// Offset of `magic: [u8; 4]`.
@@ -39,43 +44,49 @@ pub const OFF_CRC32: usize = 40;
 pub const OFF_WRITER_PID: usize = 44;
 /// Offset of `written_unix_nanos: u64`.
 pub const OFF_WRITTEN_UNIX_NANOS: usize = 48;
-/// Offset of the notification area (960 bytes, implementation-defined).
+/// Offset of the `notify: u32` futex word: the writer adds 1 (wrapping) after
+/// every completed frame and when it starts a streamed frame, then wakes.
 pub const OFF_NOTIFY: usize = 64;
-/// Bytes of the notification area.
-pub const NOTIFY_LEN_BYTES: usize = 960;
+/// Offset of `read_requests: u32`: how many readers asked the writer to pause
+/// before its next frame (anti-starvation; `docs/PROTOCOL.md`, "Read requests").
+/// Readers add 1 and subtract 1; it is also a futex word the writer waits on.
+pub const OFF_READ_REQUESTS: usize = 68;
+/// Offset of `stream_seq: u64`: the odd sequence word of the streamed write
+/// whose progress [`OFF_STREAM_BYTES`] reports.
+pub const OFF_STREAM_SEQ: usize = 72;
+/// Offset of `stream_bytes: u64`: how many leading payload bytes of the write
+/// named by [`OFF_STREAM_SEQ`] are in place (release ordering).
+pub const OFF_STREAM_BYTES: usize = 80;
+/// Offset of `read_request_deadline_nanos: u64`, on `CLOCK_MONOTONIC` (one clock
+/// for every process of the machine): the writer honours read requests until
+/// then. Readers raise it (atomic max) when they file a request.
+pub const OFF_READ_REQUEST_DEADLINE: usize = 88;
+/// First byte after the fields; the rest of the header page is reserved (0).
+pub const END_OF_FIELDS: usize = 96;
 
-/// This implementation's use of the notification area: a `u32` futex word that
-/// the writer increments (wrapping) after every completed frame, and when it
-/// starts a streamed frame, and then wakes.
-pub const OFF_NOTIFY_FUTEX: usize = OFF_NOTIFY;
-/// Notification area, streamed writes: the odd sequence word of the write whose
-/// progress [`OFF_STREAM_BYTES`] reports (`u64`, stored with release ordering
-/// after the frame's `kind`, `flags` and `payload_len`).
-pub const OFF_STREAM_SEQ: usize = OFF_NOTIFY + 8;
-/// Notification area, streamed writes: how many leading payload bytes of the
-/// write named by [`OFF_STREAM_SEQ`] are in place (`u64`, release ordering), so
-/// that a reader can copy them while the writer writes the rest.
-pub const OFF_STREAM_BYTES: usize = OFF_NOTIFY + 16;
 /// Payloads of at least this many bytes are written as streamed frames.
 pub const STREAM_MIN_BYTES: u64 = 512 * 1024;
 /// A streamed write publishes its progress after every this many bytes.
 pub const STREAM_CHUNK_BYTES: usize = 128 * 1024;
+/// How long one read request holds the writer, at most, from its filing: a
+/// reader that dies with its request filed costs the writer at most this once.
+pub const READ_REQUEST_LEASE_NANOS: u64 = 100_000_000;
 
 /// Flag bit 0: the `crc32` field is valid.
 pub const FLAG_CRC32: u32 = 1;
 
 /// Size of a `TestData` payload (kind 2).
 pub const TEST_DATA_LEN_BYTES: usize = 48;
-/// Size of the fixed part of a raw-pixels payload (kind 3).
-pub const RAW_PIXELS_PREFIX_LEN_BYTES: usize = 16;
-/// Raw-pixel format code 1: RGBA, 8 bits per channel, unpremultiplied.
-pub const PIXEL_FORMAT_RGBA8: u32 = 1;
+/// Size of the fixed part of a pixels payload (kind 3).
+pub const PIXELS_PREFIX_LEN_BYTES: usize = 32;
 
-const _: () = assert!(OFF_NOTIFY + NOTIFY_LEN_BYTES == 1024);
+const _: () = assert!(END_OF_FIELDS <= HEADER_LEN_BYTES);
 const _: () = assert!(OFF_WRITTEN_UNIX_NANOS + 8 + 8 == OFF_NOTIFY);
+const _: () = assert!(OFF_READ_REQUEST_DEADLINE + 8 == END_OF_FIELDS);
 
 /// What a frame's payload holds (header field `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Kind {
     /// 0: nothing was ever written.
     Empty,
@@ -83,8 +94,9 @@ pub enum Kind {
     Image,
     /// 2: the 48-byte `TestData` struct.
     TestData,
-    /// 3: raw RGBA8 pixels with a path.
-    RawPixels,
+    /// 3: raw pixels that describe themselves (size, stride, pixel format,
+    /// capture time) with a path.
+    Pixels,
     /// 4: a MessagePack document.
     Object,
 }
@@ -96,7 +108,7 @@ impl Kind {
             Self::Empty => 0,
             Self::Image => 1,
             Self::TestData => 2,
-            Self::RawPixels => 3,
+            Self::Pixels => 3,
             Self::Object => 4,
         }
     }
@@ -108,26 +120,112 @@ impl Kind {
             0 => Self::Empty,
             1 => Self::Image,
             2 => Self::TestData,
-            3 => Self::RawPixels,
+            3 => Self::Pixels,
             4 => Self::Object,
             _ => return None,
         })
     }
 
     /// The lower-case name used in JSON output: `empty`, `image`, `testdata`,
-    /// `raw_pixels` or `object`.
+    /// `pixels` or `object`.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Empty => "empty",
             Self::Image => "image",
             Self::TestData => "testdata",
-            Self::RawPixels => "raw_pixels",
+            Self::Pixels => "pixels",
             Self::Object => "object",
         }
     }
 }
 
 impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How the bytes of one pixel are laid out in a pixels frame (kind 3). Every
+/// format has 8 bits per channel; colour channels are unpremultiplied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PixelFormat {
+    /// Code 1: R, G, B, A.
+    Rgba8,
+    /// Code 2: B, G, R, A (Windows and many cameras).
+    Bgra8,
+    /// Code 3: R, G, B.
+    Rgb8,
+    /// Code 4: B, G, R (OpenCV's default).
+    Bgr8,
+    /// Code 5: one grey level.
+    Gray8,
+}
+
+impl PixelFormat {
+    /// Every format, in code order.
+    pub const ALL: [Self; 5] = [
+        Self::Rgba8,
+        Self::Bgra8,
+        Self::Rgb8,
+        Self::Bgr8,
+        Self::Gray8,
+    ];
+
+    /// The code stored in the frame.
+    pub const fn code(self) -> u32 {
+        match self {
+            Self::Rgba8 => 1,
+            Self::Bgra8 => 2,
+            Self::Rgb8 => 3,
+            Self::Bgr8 => 4,
+            Self::Gray8 => 5,
+        }
+    }
+
+    /// The format with code `code`, or `None` for codes this version does not
+    /// define.
+    pub const fn from_code(code: u32) -> Option<Self> {
+        Some(match code {
+            1 => Self::Rgba8,
+            2 => Self::Bgra8,
+            3 => Self::Rgb8,
+            4 => Self::Bgr8,
+            5 => Self::Gray8,
+            _ => return None,
+        })
+    }
+
+    /// Bytes per pixel: 4, 4, 3, 3 or 1.
+    pub const fn bytes_per_pixel(self) -> u32 {
+        match self {
+            Self::Rgba8 | Self::Bgra8 => 4,
+            Self::Rgb8 | Self::Bgr8 => 3,
+            Self::Gray8 => 1,
+        }
+    }
+
+    /// Upper-case name as used in docs, CLI and JSON: `RGBA8`, `BGRA8`, `RGB8`,
+    /// `BGR8`, `GRAY8`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Rgba8 => "RGBA8",
+            Self::Bgra8 => "BGRA8",
+            Self::Rgb8 => "RGB8",
+            Self::Bgr8 => "BGR8",
+            Self::Gray8 => "GRAY8",
+        }
+    }
+
+    /// The format named `name` (case-insensitive), as [`PixelFormat::name`] gives it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Display for PixelFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }

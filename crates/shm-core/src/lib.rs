@@ -1,12 +1,19 @@
-//! Named shared-memory mappings that carry frame format v1
-//! (`shared/spec/frame-v1.md`, restated in `docs/PROTOCOL.md`).
+//! Named shared-memory mappings that carry frame format v2 (specified in
+//! `docs/PROTOCOL.md` of this repository).
 //!
 //! A *mapping* is a file (`/dev/shm/<name>`, or a regular file) mapped shared by
 //! every process that opens it. Page 0 is a header; the rest holds one *frame*'s
-//! payload: an image record, a 48-byte [`TestData`], raw RGBA pixels, or a serde
-//! object as MessagePack. A seqlock sequence word makes every read all-or-nothing;
-//! a `flock` writer lock serialises writers and dies with its holder; a futex word
-//! lets readers sleep until the next frame. See `docs/DESIGN.md`.
+//! payload: an image record, a 48-byte [`TestData`], raw pixels that describe
+//! themselves ([`PixelLayout`]: size, stride, pixel format, capture time), or a
+//! serde object as MessagePack. A seqlock sequence word makes every read
+//! all-or-nothing; read requests keep a writer that sends back to back from
+//! starving readers; a `flock` writer lock serialises writers and dies with its
+//! holder; a futex word lets readers sleep until the next frame; a writer can
+//! fill a frame in place ([`Mapping::write_with`]). Storage is reserved when a
+//! mapping is made, so a full filesystem is an error, not a SIGBUS. See
+//! `docs/DESIGN.md`.
+//!
+//! Linux only.
 //!
 //! ```
 //! use shm_core::{Mapping, MappingName, Payload, WriteOptions};
@@ -25,7 +32,7 @@
 //! ```
 
 mod error;
-mod layout;
+pub mod layout;
 mod mapping;
 mod name;
 mod payload;
@@ -35,10 +42,10 @@ mod sys;
 mod writer;
 
 pub use error::{DecodeError, NameError, OpenError, ReadError, WriteError};
-pub use layout::*;
+pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat};
 pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, remove_named};
 pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};
-pub use payload::{ImageRecordRef, Payload, RawPixelsRef, TestData, decode_object};
-pub use reader::{DEFAULT_READ_TIMEOUT_MILLIS, Frame, FrameInfo, PayloadView};
+pub use payload::{ImageRecordRef, Payload, PixelLayout, PixelsRef, TestData, decode_object};
+pub use reader::{DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};
 pub use sys::monotonic_nanos;
 pub use writer::{HeldWriterLock, WriteOptions, Written};

@@ -11,8 +11,8 @@ use crate::error::OpenError;
 use crate::layout::{
     DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, MAGIC, MAX_MAPPING_LEN_BYTES,
     MIN_MAPPING_LEN_BYTES, OFF_CRC32, OFF_FLAGS, OFF_HEADER_LEN, OFF_KIND, OFF_MAGIC,
-    OFF_MAPPING_LEN, OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN, OFF_SEQ, OFF_VERSION, OFF_WRITER_PID,
-    OFF_WRITTEN_UNIX_NANOS, VERSION,
+    OFF_MAPPING_LEN, OFF_NOTIFY, OFF_PAYLOAD_LEN, OFF_READ_REQUESTS, OFF_SEQ, OFF_VERSION,
+    OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS, VERSION,
 };
 use crate::name::{Location, MappingName};
 use crate::sys::{self, SharedRegion};
@@ -20,8 +20,9 @@ use crate::sys::{self, SharedRegion};
 /// How long an opener waits for a concurrent creator to finish the header.
 const INIT_WAIT: Duration = Duration::from_secs(1);
 
-/// How to open a mapping (the seeds' `CreateNew` / `CreateOrOpen` / `OpenExisting`).
+/// How to open a mapping (the product's `CreateNew` / `CreateOrOpen` / `OpenExisting`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OpenMode {
     /// Open it if it exists, otherwise create it.
     #[default]
@@ -32,8 +33,19 @@ pub enum OpenMode {
     OpenExisting,
 }
 
-/// Options for [`Mapping::open`].
+/// Options for [`Mapping::open`]: build with [`MappingOptions::new`] (or
+/// `default()`) and the setters.
+///
+/// ```
+/// use shm_core::{MappingOptions, OpenMode};
+/// let options = MappingOptions::new()
+///     .mode(OpenMode::CreateNew)
+///     .mapping_len_bytes(64 << 20)
+///     .prefault(false);
+/// assert_eq!(options.mapping_len_bytes, 64 << 20);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MappingOptions {
     /// Create, open, or either.
     pub mode: OpenMode,
@@ -52,6 +64,34 @@ impl Default for MappingOptions {
             mapping_len_bytes: DEFAULT_MAPPING_LEN_BYTES,
             prefault: true,
         }
+    }
+}
+
+impl MappingOptions {
+    /// Create or open, 10 MiB when creating, prefaulted.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets how to open.
+    #[must_use]
+    pub fn mode(mut self, mode: OpenMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the total length in bytes when creating (header included).
+    #[must_use]
+    pub fn mapping_len_bytes(mut self, mapping_len_bytes: u64) -> Self {
+        self.mapping_len_bytes = mapping_len_bytes;
+        self
+    }
+
+    /// Sets whether page tables are populated at map time.
+    #[must_use]
+    pub fn prefault(mut self, prefault: bool) -> Self {
+        self.prefault = prefault;
+        self
     }
 }
 
@@ -92,19 +132,30 @@ pub(crate) struct WriterState {
 impl Mapping {
     /// Opens the mapping at `location` as `options` say.
     ///
+    /// A new mapping is made under a hidden temporary name in the same
+    /// directory (`.<name>.creating-<pid>`), its storage reserved with
+    /// `posix_fallocate` and its header written, and only then linked under its
+    /// name: no process ever sees a half-made mapping, a creator that fails or
+    /// is killed leaves no name behind, and a full filesystem is an error here,
+    /// not a SIGBUS later. Opening an existing mapping reserves any storage its
+    /// file lacks (a sparse file) the same way.
+    ///
     /// # Errors
     /// - create modes: [`OpenError::InvalidLength`] for a length outside
-    ///   8,192 bytes to 4 GiB; [`OpenError::AlreadyExists`] for `CreateNew`.
+    ///   8,192 bytes to 4 GiB; [`OpenError::AlreadyExists`] for `CreateNew`;
+    ///   [`OpenError::NoSpace`] when the filesystem cannot hold it.
     /// - `OpenExisting`: [`OpenError::DoesNotExist`].
     /// - any mode, on an existing file: [`OpenError::NotARegularFile`] (a symlink
     ///   is never followed), [`OpenError::InsufficientPermissions`] (another
-    ///   user's file), [`OpenError::TooSmall`], [`OpenError::BadMagic`],
-    ///   [`OpenError::VersionMismatch`], [`OpenError::CorruptedState`],
-    ///   [`OpenError::NotInitialized`]; [`OpenError::Io`] for other OS errors.
+    ///   user's file), [`OpenError::TooPermissive`] (group or other permission
+    ///   bits), [`OpenError::TooSmall`], [`OpenError::TooLarge`],
+    ///   [`OpenError::BadMagic`], [`OpenError::VersionMismatch`] (a v1 mapping),
+    ///   [`OpenError::CorruptedState`], [`OpenError::NotInitialized`],
+    ///   [`OpenError::NoSpace`] (a sparse file that cannot be filled);
+    ///   [`OpenError::Io`] for other OS errors.
     pub fn open(location: &Location, options: &MappingOptions) -> Result<Self, OpenError> {
         let path = location.path();
-        let creates = options.mode != OpenMode::OpenExisting;
-        if creates
+        if options.mode != OpenMode::OpenExisting
             && !(MIN_MAPPING_LEN_BYTES..=MAX_MAPPING_LEN_BYTES).contains(&options.mapping_len_bytes)
         {
             return Err(OpenError::InvalidLength {
@@ -113,37 +164,27 @@ impl Mapping {
                 max_len_bytes: MAX_MAPPING_LEN_BYTES,
             });
         }
-        let (file, created) = match options.mode {
-            OpenMode::CreateNew => (create_exclusive(&path)?, true),
-            OpenMode::OpenExisting => (open_existing_file(location, &path)?, false),
-            OpenMode::CreateOrOpen => match create_exclusive(&path) {
-                Ok(file) => (file, true),
-                Err(OpenError::AlreadyExists { .. }) => {
-                    (open_existing_file(location, &path)?, false)
-                }
-                Err(other) => return Err(other),
+        let opened = match options.mode {
+            OpenMode::CreateNew => create(&path, options)?,
+            OpenMode::OpenExisting => open_existing(location, &path, options.prefault)?,
+            OpenMode::CreateOrOpen => match open_existing(location, &path, options.prefault) {
+                Err(OpenError::DoesNotExist { .. }) => match create(&path, options) {
+                    // Another process created it between our two attempts.
+                    Err(OpenError::AlreadyExists { .. }) => {
+                        open_existing(location, &path, options.prefault)?
+                    }
+                    other => other?,
+                },
+                other => other?,
             },
         };
-        let metadata = check_file(&file, &path)?;
-        let identity = (metadata.dev(), metadata.ino());
-        let io_err = |action| {
-            let path = path.clone();
-            move |source| OpenError::Io {
-                action,
-                source,
-                path,
-            }
-        };
-        let probe = File::open(format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&file)
-        ))
-        .map_err(io_err("reopen for the lock probe"))?;
-        let region = if created {
-            initialise(&file, &path, options)?
-        } else {
-            map_existing(&file, &path, options.prefault)?
-        };
+        let Opened {
+            file,
+            region,
+            identity,
+            created,
+        } = opened;
+        let probe = reopen_for_probe(&path, identity)?;
         Ok(Self {
             region,
             file,
@@ -189,8 +230,7 @@ impl Mapping {
     ///
     /// # Errors
     /// As [`Mapping::open`] with [`OpenMode::OpenExisting`]; absent gives
-    /// [`OpenError::DoesNotExist`]: "no mapping named X (/dev/shm/X); start a
-    /// writer first".
+    /// [`OpenError::DoesNotExist`].
     pub fn open_existing(name: &MappingName) -> Result<Self, OpenError> {
         Self::open(
             &Location::Named(name.clone()),
@@ -302,7 +342,8 @@ impl Mapping {
             crc32: r.atomic_u32(OFF_CRC32).load(Ordering::Relaxed),
             writer_pid: r.atomic_u32(OFF_WRITER_PID).load(Ordering::Relaxed),
             written_unix_nanos: r.atomic_u64(OFF_WRITTEN_UNIX_NANOS).load(Ordering::Relaxed),
-            notify_counter: r.atomic_u32(OFF_NOTIFY_FUTEX).load(Ordering::Relaxed),
+            notify_counter: r.atomic_u32(OFF_NOTIFY).load(Ordering::Relaxed),
+            read_requests: r.atomic_u32(OFF_READ_REQUESTS).load(Ordering::Relaxed),
         }
     }
 
@@ -329,10 +370,11 @@ impl Drop for Mapping {
 
 /// The header fields of a mapping, as raw numbers (see the spec's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeaderFields {
     /// Bytes 0..4, `SHMX`.
     pub magic: [u8; 4],
-    /// Format version (1).
+    /// Format version (2).
     pub version: u16,
     /// Header length (4096).
     pub header_len: u16,
@@ -340,7 +382,7 @@ pub struct HeaderFields {
     pub mapping_len: u64,
     /// Sequence word: even complete, odd in progress; frame number = seq / 2.
     pub seq: u64,
-    /// Kind code 0 to 4.
+    /// Kind code 0 to 4 (see [`crate::Kind`]).
     pub kind: u32,
     /// Flags; bit 0: crc32 valid.
     pub flags: u32,
@@ -352,14 +394,17 @@ pub struct HeaderFields {
     pub writer_pid: u32,
     /// When the frame was completed, nanoseconds since the Unix epoch.
     pub written_unix_nanos: u64,
-    /// This implementation's futex word in the notification area.
+    /// The `notify` futex word: changes with every completed frame.
     pub notify_counter: u32,
+    /// Readers that asked the writer to pause before its next frame.
+    pub read_requests: u32,
 }
 
 /// Removes the mapping `/dev/shm/<name>`.
 ///
-/// Unless `force`, only a mapping that opens as frame v1 is removed, so a typo
-/// cannot delete another program's shared memory.
+/// Unless `force`, only a file that opens as one of our mappings (or one whose
+/// header was never written, which holds no frame) is removed, so a typo cannot
+/// delete another program's shared memory.
 ///
 /// # Errors
 /// [`OpenError::DoesNotExist`], any error of [`Mapping::open_existing`] when not
@@ -367,14 +412,13 @@ pub struct HeaderFields {
 pub fn remove_named(name: &MappingName, force: bool) -> Result<(), OpenError> {
     let path = name.shm_path();
     if !force {
-        drop(Mapping::open(
-            &Location::Named(name.clone()),
-            &MappingOptions {
-                mode: OpenMode::OpenExisting,
-                prefault: false,
-                ..MappingOptions::default()
-            },
-        )?);
+        let options = MappingOptions::new()
+            .mode(OpenMode::OpenExisting)
+            .prefault(false);
+        match Mapping::open(&Location::Named(name.clone()), &options) {
+            Ok(_) | Err(OpenError::NotInitialized { .. }) => {}
+            Err(e) => return Err(e),
+        }
     } else {
         check_owner_by_path(&path)?;
     }
@@ -400,6 +444,14 @@ fn check_owner_by_path(path: &Path) -> Result<(), OpenError> {
     check_owner(&meta, path)
 }
 
+/// A file opened (or made) and mapped, before it becomes a [`Mapping`].
+struct Opened {
+    file: File,
+    region: SharedRegion,
+    identity: (u64, u64),
+    created: bool,
+}
+
 /// `open(O_CREAT | O_EXCL | O_NOFOLLOW, 0600)`.
 fn create_exclusive(path: &Path) -> Result<File, OpenError> {
     OpenOptions::new()
@@ -419,6 +471,179 @@ fn create_exclusive(path: &Path) -> Result<File, OpenError> {
                 path: path.to_owned(),
             },
         })
+}
+
+/// The hidden name a creator with process id `pid` builds `path` under:
+/// `.<file name>.creating-<pid>` in the same directory (a name that starts with
+/// `.` is never a mapping name).
+fn creating_path(path: &Path, pid: u32) -> PathBuf {
+    let file_name = path.file_name().map_or_else(
+        || std::ffi::OsString::from("mapping"),
+        std::ffi::OsStr::to_os_string,
+    );
+    let mut hidden = std::ffi::OsString::from(".");
+    hidden.push(file_name);
+    hidden.push(format!(".creating-{pid}"));
+    path.with_file_name(hidden)
+}
+
+/// Removes the hidden files of creators of `path` that died before linking
+/// theirs (their process no longer exists). Best effort: errors are ignored.
+fn remove_dead_creators_files(path: &Path) {
+    let example = creating_path(path, 0);
+    let (Some(dir), Some(prefix)) = (path.parent(), example.file_name()) else {
+        return;
+    };
+    // ".<name>.creating-0" less the "0".
+    let prefix = prefix.to_string_lossy();
+    let prefix = &prefix[..prefix.len() - 1];
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !sys::process_exists(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Creates the mapping at `path`: builds it under a hidden name, reserves its
+/// storage, writes the header (magic last), then links it under `path`, which
+/// fails if `path` exists. The hidden file is removed in every case.
+fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
+    let io_err = |action, path: &Path| {
+        let path = path.to_owned();
+        move |source| OpenError::Io {
+            action,
+            source,
+            path,
+        }
+    };
+    remove_dead_creators_files(path);
+    let hidden = creating_path(path, std::process::id());
+    // Our own leftover from an earlier attempt that failed half-way.
+    let _ = std::fs::remove_file(&hidden);
+    let file = create_exclusive(&hidden)?;
+    let result = (|| {
+        let len_bytes = options.mapping_len_bytes;
+        file.set_len(len_bytes)
+            .map_err(io_err("set length", &hidden))?;
+        sys::reserve_storage(&file, len_bytes).map_err(|source| {
+            no_space_or(
+                &file,
+                path,
+                len_bytes,
+                source,
+                io_err("reserve storage", &hidden),
+            )
+        })?;
+        let region =
+            initialise(&file, len_bytes, options.prefault).map_err(io_err("mmap", &hidden))?;
+        let meta = file.metadata().map_err(io_err("fstat", &hidden))?;
+        std::fs::hard_link(&hidden, path).map_err(|source| match source.kind() {
+            io::ErrorKind::AlreadyExists => OpenError::AlreadyExists {
+                path: path.to_owned(),
+            },
+            _ => OpenError::Io {
+                action: "link",
+                source,
+                path: path.to_owned(),
+            },
+        })?;
+        Ok(Opened {
+            file: file.try_clone().map_err(io_err("dup", path))?,
+            region,
+            identity: (meta.dev(), meta.ino()),
+            created: true,
+        })
+    })();
+    let _ = std::fs::remove_file(&hidden);
+    result
+}
+
+/// [`OpenError::NoSpace`] for `ENOSPC`, else `other(source)`.
+fn no_space_or(
+    file: &File,
+    path: &Path,
+    len_bytes: u64,
+    source: io::Error,
+    other: impl FnOnce(io::Error) -> OpenError,
+) -> OpenError {
+    if source.raw_os_error() != Some(libc::ENOSPC) {
+        return other(source);
+    }
+    let (filesystem, available_bytes) = sys::filesystem_facts(file);
+    OpenError::NoSpace {
+        filesystem,
+        directory: path.parent().map(Path::to_owned).unwrap_or_default(),
+        len_bytes,
+        available_bytes,
+    }
+}
+
+/// Opens and maps an existing mapping after checking the file and its header,
+/// reserving any storage the file lacks.
+fn open_existing(location: &Location, path: &Path, prefault: bool) -> Result<Opened, OpenError> {
+    let file = open_existing_file(location, path)?;
+    let meta = check_file(&file, path)?;
+    // An empty file (a foreign creator's, not yet sized) has nothing to reserve.
+    if meta.len() > 0 {
+        sys::reserve_storage(&file, meta.len()).map_err(|source| {
+            no_space_or(&file, path, meta.len(), source, |source| OpenError::Io {
+                action: "reserve storage",
+                source,
+                path: path.to_owned(),
+            })
+        })?;
+    }
+    let region = map_existing(&file, path, prefault)?;
+    Ok(Opened {
+        file,
+        region,
+        identity: (meta.dev(), meta.ino()),
+        created: false,
+    })
+}
+
+/// A second open file description of the mapping's file, for probing the
+/// writer lock without disturbing ours (`flock` locks belong to an open file
+/// description). Opened by path, so it must be the same file (device and inode)
+/// as the one mapped; no `/proc` is needed.
+fn reopen_for_probe(path: &Path, identity: (u64, u64)) -> Result<File, OpenError> {
+    let probe = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| OpenError::Io {
+            action: "reopen for the lock probe",
+            source,
+            path: path.to_owned(),
+        })?;
+    let meta = probe.metadata().map_err(|source| OpenError::Io {
+        action: "fstat",
+        source,
+        path: path.to_owned(),
+    })?;
+    if (meta.dev(), meta.ino()) != identity {
+        return Err(OpenError::Io {
+            action: "reopen for the lock probe",
+            source: io::Error::other("the file was replaced while it was being opened; try again"),
+            path: path.to_owned(),
+        });
+    }
+    Ok(probe)
 }
 
 /// `open(O_RDWR | O_NOFOLLOW)`; a symlink gives `ELOOP`, reported as not a
@@ -450,7 +675,8 @@ fn open_existing_file(location: &Location, path: &Path) -> Result<File, OpenErro
         })
 }
 
-/// The opened file must be a regular file owned by us.
+/// The opened file must be a regular file owned by us, accessible to nobody
+/// else, and no longer than [`MAX_MAPPING_LEN_BYTES`].
 fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, OpenError> {
     let meta = file.metadata().map_err(|source| OpenError::Io {
         action: "fstat",
@@ -464,6 +690,19 @@ fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, OpenError> 
         });
     }
     check_owner(&meta, path)?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(OpenError::TooPermissive {
+            mode: meta.mode() & 0o7777,
+            path: path.to_owned(),
+        });
+    }
+    if meta.len() > MAX_MAPPING_LEN_BYTES {
+        return Err(OpenError::TooLarge {
+            len_bytes: meta.len(),
+            max_len_bytes: MAX_MAPPING_LEN_BYTES,
+            path: path.to_owned(),
+        });
+    }
     Ok(meta)
 }
 
@@ -480,48 +719,25 @@ fn check_owner(meta: &std::fs::Metadata, path: &Path) -> Result<(), OpenError> {
     Ok(())
 }
 
-/// Sizes a file we just created and writes its header, magic last. Holds the
-/// writer lock meanwhile so no frame can be written into a half-made header.
-fn initialise(
-    file: &File,
-    path: &Path,
-    options: &MappingOptions,
-) -> Result<SharedRegion, OpenError> {
-    let io_err = |action| {
-        move |source| OpenError::Io {
-            action,
-            source,
-            path: path.to_owned(),
-        }
-    };
-    file.lock().map_err(io_err("lock"))?;
-    let result = (|| {
-        file.set_len(options.mapping_len_bytes)
-            .map_err(io_err("set length"))?;
-        let len_bytes =
-            usize::try_from(options.mapping_len_bytes).map_err(|_| OpenError::InvalidLength {
-                requested_len_bytes: options.mapping_len_bytes,
-                min_len_bytes: MIN_MAPPING_LEN_BYTES,
-                max_len_bytes: MAX_MAPPING_LEN_BYTES,
-            })?;
-        let region =
-            SharedRegion::map(file, len_bytes, options.prefault).map_err(io_err("mmap"))?;
-        region
-            .atomic_u16(OFF_VERSION)
-            .store(VERSION, Ordering::Relaxed);
-        region
-            .atomic_u16(OFF_HEADER_LEN)
-            .store(HEADER_LEN_BYTES as u16, Ordering::Relaxed);
-        region
-            .atomic_u64(OFF_MAPPING_LEN)
-            .store(options.mapping_len_bytes, Ordering::Relaxed);
-        region
-            .atomic_u32(OFF_MAGIC)
-            .store(u32::from_le_bytes(MAGIC), Ordering::Release);
-        Ok(region)
-    })();
-    let _ = file.unlock();
-    result
+/// Maps a file we just created and sized (not yet visible under its name) and
+/// writes its header, magic last.
+fn initialise(file: &File, mapping_len_bytes: u64, prefault: bool) -> io::Result<SharedRegion> {
+    let len_bytes = usize::try_from(mapping_len_bytes)
+        .map_err(|_| io::Error::other("the mapping length does not fit this machine's memory"))?;
+    let region = SharedRegion::map(file, len_bytes, prefault)?;
+    region
+        .atomic_u16(OFF_VERSION)
+        .store(VERSION, Ordering::Relaxed);
+    region
+        .atomic_u16(OFF_HEADER_LEN)
+        .store(HEADER_LEN_BYTES as u16, Ordering::Relaxed);
+    region
+        .atomic_u64(OFF_MAPPING_LEN)
+        .store(mapping_len_bytes, Ordering::Relaxed);
+    region
+        .atomic_u32(OFF_MAGIC)
+        .store(u32::from_le_bytes(MAGIC), Ordering::Release);
+    Ok(region)
 }
 
 /// Maps an existing file after checking its header; waits up to [`INIT_WAIT`]

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::error::DecodeError;
-use crate::layout::{Kind, PIXEL_FORMAT_RGBA8, RAW_PIXELS_PREFIX_LEN_BYTES, TEST_DATA_LEN_BYTES};
+use crate::layout::{Kind, PIXELS_PREFIX_LEN_BYTES, PixelFormat, TEST_DATA_LEN_BYTES};
 
 /// The seeds' fixed-layout struct (kind 2): `i32 id, i32 age, i32 scores[10]`,
 /// 48 bytes, packed, little-endian.
@@ -151,49 +151,151 @@ fn read_len_i32(payload: &[u8], offset: usize, field: &'static str) -> Result<us
     usize::try_from(value).map_err(|_| DecodeError::NegativeLength { field, value })
 }
 
-/// Raw RGBA8 pixels with a path (kind 3), borrowed from a payload buffer:
-/// `[u32 width][u32 height][u32 format = 1][u32 path_len][pixels][path]`.
+/// The shape of a pixels frame (kind 3): size, row stride, pixel format and
+/// capture time. Build one with [`PixelLayout::packed`] and adjust it with the
+/// `with_*` methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawPixelsRef<'a> {
+#[non_exhaustive]
+pub struct PixelLayout {
     /// Width in pixels.
     pub width: u32,
-    /// Height in pixels.
+    /// Height in pixels (rows).
     pub height: u32,
-    /// `width * height * 4` bytes, rows top to bottom, RGBA unpremultiplied.
+    /// Bytes from the start of one row to the start of the next; at least
+    /// `width * format.bytes_per_pixel()`.
+    pub stride_bytes: u32,
+    /// How the bytes of one pixel are laid out.
+    pub format: PixelFormat,
+    /// When the pixels were captured or rendered, nanoseconds since the Unix
+    /// epoch; 0 when unknown.
+    pub capture_unix_nanos: u64,
+}
+
+impl PixelLayout {
+    /// Rows without padding (`stride = width * bytes per pixel`), capture time
+    /// unknown (0). A stride that does not fit `u32` saturates, which
+    /// [`PixelLayout::check`] then refuses.
+    pub fn packed(width: u32, height: u32, format: PixelFormat) -> Self {
+        let stride = u64::from(width) * u64::from(format.bytes_per_pixel());
+        Self {
+            width,
+            height,
+            stride_bytes: u32::try_from(stride).unwrap_or(u32::MAX),
+            format,
+            capture_unix_nanos: 0,
+        }
+    }
+
+    /// The same layout with rows `stride_bytes` apart.
+    #[must_use]
+    pub fn with_stride_bytes(mut self, stride_bytes: u32) -> Self {
+        self.stride_bytes = stride_bytes;
+        self
+    }
+
+    /// The same layout with a capture time (nanoseconds since the Unix epoch).
+    #[must_use]
+    pub fn with_capture_unix_nanos(mut self, capture_unix_nanos: u64) -> Self {
+        self.capture_unix_nanos = capture_unix_nanos;
+        self
+    }
+
+    /// Bytes of one row's pixels without padding: `width * bytes per pixel`.
+    pub fn row_len_bytes(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.format.bytes_per_pixel())
+    }
+
+    /// Bytes of the pixel block: `stride_bytes * height`.
+    pub fn pixels_len_bytes(&self) -> u64 {
+        u64::from(self.stride_bytes) * u64::from(self.height)
+    }
+
+    /// Checks that a row fits its stride.
+    ///
+    /// # Errors
+    /// [`DecodeError::StrideTooSmall`].
+    pub fn check(&self) -> Result<(), DecodeError> {
+        if u64::from(self.stride_bytes) < self.row_len_bytes() {
+            return Err(DecodeError::StrideTooSmall {
+                stride_bytes: self.stride_bytes,
+                row_len_bytes: self.row_len_bytes(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The 32-byte prefix of a pixels payload with a path of `path_len` bytes.
+    pub(crate) fn prefix(&self, path_len: u32) -> [u8; PIXELS_PREFIX_LEN_BYTES] {
+        let mut out = [0u8; PIXELS_PREFIX_LEN_BYTES];
+        let words = [
+            self.width,
+            self.height,
+            self.stride_bytes,
+            self.format.code(),
+        ];
+        for (chunk, value) in out[..16].chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&value.to_le_bytes());
+        }
+        out[16..24].copy_from_slice(&self.capture_unix_nanos.to_le_bytes());
+        out[24..28].copy_from_slice(&path_len.to_le_bytes());
+        out
+    }
+}
+
+/// A pixels frame (kind 3) borrowed from a payload buffer:
+/// `[u32 width][u32 height][u32 stride_bytes][u32 pixel_format]
+/// [u64 capture_unix_nanos][u32 path_len][u32 reserved = 0]`, then
+/// `stride_bytes * height` bytes of rows top to bottom, then the UTF-8 path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelsRef<'a> {
+    /// Size, stride, format and capture time.
+    pub layout: PixelLayout,
+    /// `stride_bytes * height` bytes, rows top to bottom; each row's first
+    /// `width * bytes_per_pixel` bytes are pixels, the rest padding.
     pub pixels: &'a [u8],
-    /// The sender's path text (UTF-8).
+    /// The sender's path text (UTF-8; may be empty).
     pub path: &'a str,
 }
 
-impl<'a> RawPixelsRef<'a> {
-    /// Decodes a raw-pixels payload.
+impl<'a> PixelsRef<'a> {
+    /// Decodes a pixels payload.
     ///
     /// # Errors
     /// [`DecodeError::TooShort`], [`DecodeError::UnknownPixelFormat`],
-    /// [`DecodeError::LengthMismatch`] or [`DecodeError::PathNotUtf8`].
+    /// [`DecodeError::StrideTooSmall`], [`DecodeError::LengthMismatch`] or
+    /// [`DecodeError::PathNotUtf8`].
     pub fn decode(payload: &'a [u8]) -> Result<Self, DecodeError> {
-        const WHAT: &str = "raw pixels";
+        const WHAT: &str = "pixels";
         let prefix = payload
-            .get(..RAW_PIXELS_PREFIX_LEN_BYTES)
+            .get(..PIXELS_PREFIX_LEN_BYTES)
             .ok_or(DecodeError::TooShort {
                 what: WHAT,
                 len_bytes: payload.len(),
-                needed_bytes: RAW_PIXELS_PREFIX_LEN_BYTES,
+                needed_bytes: PIXELS_PREFIX_LEN_BYTES,
             })?;
         let word =
             |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
-        let (width, height, format, path_len) = (word(0), word(4), word(8), word(12));
-        if format != PIXEL_FORMAT_RGBA8 {
-            return Err(DecodeError::UnknownPixelFormat { format });
-        }
-        // u32 * u32 * 4 can overflow u64; saturate, since any such value already
+        let format_code = word(12);
+        let format =
+            PixelFormat::from_code(format_code).ok_or(DecodeError::UnknownPixelFormat {
+                format: format_code,
+            })?;
+        let mut capture = [0u8; 8];
+        capture.copy_from_slice(&prefix[16..24]);
+        let layout = PixelLayout {
+            width: word(0),
+            height: word(4),
+            stride_bytes: word(8),
+            format,
+            capture_unix_nanos: u64::from_le_bytes(capture),
+        };
+        layout.check()?;
+        let path_len = word(24);
+        // u32 * u32 fits u64; the sum saturates, and any saturated value already
         // exceeds every payload.
-        let pixels_len = u64::from(width)
-            .checked_mul(u64::from(height))
-            .and_then(|n| n.checked_mul(4))
-            .unwrap_or(u64::MAX);
-        let declared_bytes = pixels_len
-            .saturating_add(RAW_PIXELS_PREFIX_LEN_BYTES as u64)
+        let declared_bytes = layout
+            .pixels_len_bytes()
+            .saturating_add(PIXELS_PREFIX_LEN_BYTES as u64)
             .saturating_add(u64::from(path_len));
         if declared_bytes != payload.len() as u64 {
             return Err(DecodeError::LengthMismatch {
@@ -203,31 +305,59 @@ impl<'a> RawPixelsRef<'a> {
             });
         }
         // Both fit in usize: their sum equals payload.len().
-        let pixels_end = RAW_PIXELS_PREFIX_LEN_BYTES + pixels_len as usize;
+        let pixels_end = PIXELS_PREFIX_LEN_BYTES + layout.pixels_len_bytes() as usize;
         let path =
             std::str::from_utf8(&payload[pixels_end..]).map_err(|e| DecodeError::PathNotUtf8 {
                 valid_up_to: e.valid_up_to(),
             })?;
         Ok(Self {
-            width,
-            height,
-            pixels: &payload[RAW_PIXELS_PREFIX_LEN_BYTES..pixels_end],
+            layout,
+            pixels: &payload[PIXELS_PREFIX_LEN_BYTES..pixels_end],
             path,
         })
     }
 
-    /// The 16-byte prefix for `width`, `height` and a path of `path_len` bytes.
-    pub(crate) fn prefix(
-        width: u32,
-        height: u32,
-        path_len: u32,
-    ) -> [u8; RAW_PIXELS_PREFIX_LEN_BYTES] {
-        let mut out = [0u8; RAW_PIXELS_PREFIX_LEN_BYTES];
-        for (chunk, value) in
-            out.chunks_exact_mut(4)
-                .zip([width, height, PIXEL_FORMAT_RGBA8, path_len])
-        {
-            chunk.copy_from_slice(&value.to_le_bytes());
+    /// Row `y`'s pixel bytes without padding (`width * bytes_per_pixel`), or
+    /// `None` past the last row.
+    pub fn row(&self, y: u32) -> Option<&'a [u8]> {
+        if y >= self.layout.height {
+            return None;
+        }
+        // In bounds: decode checked stride * height bytes and row <= stride.
+        let start = y as usize * self.layout.stride_bytes as usize;
+        self.pixels
+            .get(start..start + self.layout.row_len_bytes() as usize)
+    }
+
+    /// The pixels converted to packed RGBA8 (`width * height * 4` bytes, opaque
+    /// alpha for formats without one), for display or PNG encoding.
+    pub fn to_rgba8(&self) -> Vec<u8> {
+        let PixelLayout { width, height, .. } = self.layout;
+        let mut out = Vec::with_capacity(width as usize * height as usize * 4);
+        for row in (0..height).filter_map(|y| self.row(y)) {
+            match self.layout.format {
+                PixelFormat::Rgba8 => out.extend_from_slice(row),
+                PixelFormat::Bgra8 => {
+                    for p in row.chunks_exact(4) {
+                        out.extend_from_slice(&[p[2], p[1], p[0], p[3]]);
+                    }
+                }
+                PixelFormat::Rgb8 => {
+                    for p in row.chunks_exact(3) {
+                        out.extend_from_slice(&[p[0], p[1], p[2], 255]);
+                    }
+                }
+                PixelFormat::Bgr8 => {
+                    for p in row.chunks_exact(3) {
+                        out.extend_from_slice(&[p[2], p[1], p[0], 255]);
+                    }
+                }
+                PixelFormat::Gray8 => {
+                    for &g in row {
+                        out.extend_from_slice(&[g, g, g, 255]);
+                    }
+                }
+            }
         }
         out
     }
@@ -243,7 +373,7 @@ pub enum Payload<'a> {
     /// Kind 2.
     TestData(TestData),
     /// Kind 3.
-    RawPixels(RawPixelsRef<'a>),
+    Pixels(PixelsRef<'a>),
     /// Kind 4: the MessagePack bytes; decode with [`decode_object`].
     Object(&'a [u8]),
 }
@@ -253,13 +383,13 @@ impl<'a> Payload<'a> {
     ///
     /// # Errors
     /// The kind's decoder error (see [`ImageRecordRef::decode`],
-    /// [`TestData::from_bytes`], [`RawPixelsRef::decode`]).
+    /// [`TestData::from_bytes`], [`PixelsRef::decode`]).
     pub fn decode(kind: Kind, payload: &'a [u8]) -> Result<Self, DecodeError> {
         Ok(match kind {
             Kind::Empty => Self::Empty,
             Kind::Image => Self::Image(ImageRecordRef::decode(payload)?),
             Kind::TestData => Self::TestData(TestData::from_bytes(payload)?),
-            Kind::RawPixels => Self::RawPixels(RawPixelsRef::decode(payload)?),
+            Kind::Pixels => Self::Pixels(PixelsRef::decode(payload)?),
             Kind::Object => Self::Object(payload),
         })
     }
@@ -270,7 +400,7 @@ impl<'a> Payload<'a> {
             Self::Empty => Kind::Empty,
             Self::Image(_) => Kind::Image,
             Self::TestData(_) => Kind::TestData,
-            Self::RawPixels(_) => Kind::RawPixels,
+            Self::Pixels(_) => Kind::Pixels,
             Self::Object(_) => Kind::Object,
         }
     }
@@ -369,25 +499,79 @@ mod tests {
         ));
     }
 
+    fn pixels_payload(layout: &PixelLayout, pixels: &[u8], path: &str) -> Vec<u8> {
+        let mut bytes = layout.prefix(path.len() as u32).to_vec();
+        bytes.extend_from_slice(pixels);
+        bytes.extend_from_slice(path.as_bytes());
+        bytes
+    }
+
     #[test]
-    fn raw_pixels_round_trip_and_reject_mismatches() {
-        let mut bytes = RawPixelsRef::prefix(2, 1, 3).to_vec();
-        bytes.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
-        bytes.extend_from_slice(b"a/b");
-        let raw = RawPixelsRef::decode(&bytes).unwrap();
-        assert_eq!((raw.width, raw.height, raw.path), (2, 1, "a/b"));
-        assert_eq!(raw.pixels, &[1, 2, 3, 4, 5, 6, 7, 8]);
-        let mut bad_format = bytes.clone();
-        bad_format[8] = 2;
+    fn pixels_round_trip_with_stride_and_convert_every_format() {
+        // 2x2 BGR with 2 bytes of padding per row.
+        let layout = PixelLayout::packed(2, 2, PixelFormat::Bgr8)
+            .with_stride_bytes(8)
+            .with_capture_unix_nanos(1234);
+        let rows = [
+            1, 2, 3, 4, 5, 6, 0xEE, 0xEE, 7, 8, 9, 10, 11, 12, 0xEE, 0xEE,
+        ];
+        let bytes = pixels_payload(&layout, &rows, "a/b");
+        let frame = PixelsRef::decode(&bytes).unwrap();
+        assert_eq!(frame.layout, layout);
+        assert_eq!(frame.path, "a/b");
+        assert_eq!(frame.row(1), Some(&[7, 8, 9, 10, 11, 12][..]));
+        assert_eq!(frame.row(2), None);
         assert_eq!(
-            RawPixelsRef::decode(&bad_format),
-            Err(DecodeError::UnknownPixelFormat { format: 2 })
+            frame.to_rgba8(),
+            [3, 2, 1, 255, 6, 5, 4, 255, 9, 8, 7, 255, 12, 11, 10, 255]
+        );
+        let cases: [(PixelFormat, &[u8], [u8; 4]); 5] = [
+            (PixelFormat::Rgba8, &[1, 2, 3, 4], [1, 2, 3, 4]),
+            (PixelFormat::Bgra8, &[1, 2, 3, 4], [3, 2, 1, 4]),
+            (PixelFormat::Rgb8, &[1, 2, 3], [1, 2, 3, 255]),
+            (PixelFormat::Bgr8, &[1, 2, 3], [3, 2, 1, 255]),
+            (PixelFormat::Gray8, &[9], [9, 9, 9, 255]),
+        ];
+        for (format, pixel, rgba) in cases {
+            let layout = PixelLayout::packed(1, 1, format);
+            let bytes = pixels_payload(&layout, pixel, "");
+            assert_eq!(
+                PixelsRef::decode(&bytes).unwrap().to_rgba8(),
+                rgba,
+                "{format}"
+            );
+        }
+    }
+
+    #[test]
+    fn pixels_reject_unknown_formats_short_strides_and_bad_lengths() {
+        let layout = PixelLayout::packed(2, 1, PixelFormat::Rgba8);
+        let bytes = pixels_payload(&layout, &[0; 8], "p");
+        let mut bad_format = bytes.clone();
+        bad_format[12] = 9;
+        assert_eq!(
+            PixelsRef::decode(&bad_format),
+            Err(DecodeError::UnknownPixelFormat { format: 9 })
+        );
+        let mut short_stride = bytes.clone();
+        short_stride[8] = 7;
+        assert_eq!(
+            PixelsRef::decode(&short_stride),
+            Err(DecodeError::StrideTooSmall {
+                stride_bytes: 7,
+                row_len_bytes: 8
+            })
         );
         let mut huge = bytes.clone();
-        huge[..8].copy_from_slice(&[0xff; 8]);
+        huge[..12].copy_from_slice(&[0xff; 12]);
+        huge[..4].copy_from_slice(&1u32.to_le_bytes());
         assert!(matches!(
-            RawPixelsRef::decode(&huge),
+            PixelsRef::decode(&huge),
             Err(DecodeError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            PixelsRef::decode(&bytes[..31]),
+            Err(DecodeError::TooShort { .. })
         ));
     }
 

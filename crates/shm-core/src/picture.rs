@@ -5,16 +5,29 @@
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use image::{ImageFormat, ImageReader, Limits, RgbaImage};
+use image::{
+    ColorType, DynamicImage, ImageDecoder as _, ImageFormat, ImageReader, Limits, RgbaImage,
+};
+
+use crate::error::WriteError;
+use crate::layout::PixelFormat;
+use crate::mapping::Mapping;
+use crate::payload::PixelLayout;
+use crate::writer::{WriteOptions, Written};
 
 /// Formats the apps accept from a file dialog (extensions, lower case).
 pub const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "ico", "tga", "pnm", "qoi",
 ];
 
-/// Largest decoded image, in bytes of RGBA: 512 MiB (about 134 megapixels).
-/// A "decompression bomb" declaring more is refused before any pixel is decoded.
-pub const MAX_DECODED_LEN_BYTES: u64 = 512 * 1024 * 1024;
+/// Most memory one decode may hold at once: the decoder's buffers plus the
+/// RGBA8 output when converting (1 GiB). The RGBA8 output alone is limited to
+/// half of it (512 MiB, about 134 megapixels). A "decompression bomb"
+/// declaring more is refused before any pixel is decoded.
+pub const MAX_DECODE_MEMORY_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Largest image decoded, in bytes of RGBA8: half of [`MAX_DECODE_MEMORY_BYTES`].
+pub const MAX_DECODED_LEN_BYTES: u64 = MAX_DECODE_MEMORY_BYTES / 2;
 
 /// Largest width or height accepted when decoding, in pixels.
 pub const MAX_DIMENSION_PIXELS: u32 = 32_768;
@@ -197,47 +210,127 @@ pub fn probe(bytes: &[u8], path: &Path) -> Result<ImageInfo, ImageError> {
     })
 }
 
-/// Decodes an encoded image to RGBA8 under [`MAX_DIMENSION_PIXELS`] and
-/// [`MAX_DECODED_LEN_BYTES`]: the limit is checked against the declared size
-/// before decoding, so a small file declaring 100000x100000 pixels is refused at
-/// once.
-///
-/// # Errors
-/// [`ImageError::NotAnImage`], [`ImageError::TooManyPixels`],
-/// [`ImageError::Corrupt`]; `path` is only used in the message.
-pub fn decode_rgba(bytes: &[u8], path: &Path) -> Result<RgbaImage, ImageError> {
+/// A reader for `bytes` with the decoding limits set, after checking the
+/// declared size against them: a small file declaring 100000x100000 pixels is
+/// refused at once. `decoder_budget_bytes` is what the decoder may allocate.
+fn limited_reader<'a>(
+    bytes: &'a [u8],
+    path: &Path,
+    decoder_budget_bytes: impl FnOnce(u64) -> u64,
+) -> Result<(ImageReader<Cursor<&'a [u8]>>, ImageInfo), ImageError> {
     let info = probe(bytes, path)?;
     let rgba_len_bytes = u64::from(info.width) * u64::from(info.height) * 4;
     if info.width > MAX_DIMENSION_PIXELS
         || info.height > MAX_DIMENSION_PIXELS
         || rgba_len_bytes > MAX_DECODED_LEN_BYTES
     {
-        return Err(ImageError::TooManyPixels {
-            width: info.width,
-            height: info.height,
-            path: path.to_owned(),
-        });
+        return Err(too_many_pixels(&info, path));
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), info.format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION_PIXELS);
     limits.max_image_height = Some(MAX_DIMENSION_PIXELS);
-    // Decoders may need scratch space beside the RGBA output.
-    limits.max_alloc = Some(MAX_DECODED_LEN_BYTES * 2);
+    limits.max_alloc = Some(decoder_budget_bytes(rgba_len_bytes));
     reader.limits(limits);
-    let image = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => ImageError::TooManyPixels {
-            width: info.width,
-            height: info.height,
-            path: path.to_owned(),
-        },
+    Ok((reader, info))
+}
+
+fn too_many_pixels(info: &ImageInfo, path: &Path) -> ImageError {
+    ImageError::TooManyPixels {
+        width: info.width,
+        height: info.height,
+        path: path.to_owned(),
+    }
+}
+
+fn decode_error(e: image::ImageError, info: &ImageInfo, path: &Path) -> ImageError {
+    match e {
+        image::ImageError::Limits(_) => too_many_pixels(info, path),
         other => ImageError::Corrupt {
             format: info.format_name(),
             reason: other.to_string(),
             path: path.to_owned(),
         },
+    }
+}
+
+/// Decodes an encoded image to RGBA8 under [`MAX_DIMENSION_PIXELS`] and
+/// [`MAX_DECODE_MEMORY_BYTES`]: the decoder may allocate what the RGBA8 output
+/// leaves of that budget, so decoding and conversion together stay within it.
+///
+/// # Errors
+/// [`ImageError::NotAnImage`], [`ImageError::TooManyPixels`],
+/// [`ImageError::Corrupt`]; `path` is only used in the message.
+pub fn decode_rgba(bytes: &[u8], path: &Path) -> Result<RgbaImage, ImageError> {
+    let (reader, info) = limited_reader(bytes, path, |rgba_len_bytes| {
+        MAX_DECODE_MEMORY_BYTES - rgba_len_bytes
     })?;
+    let image = reader.decode().map_err(|e| decode_error(e, &info, path))?;
     Ok(image.into_rgba8())
+}
+
+/// Why [`send_decoded`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendDecodedError {
+    /// The image could not be read or decoded.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// The frame could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Decodes an encoded image straight into a pixels frame of `mapping` (kind 3),
+/// with no buffer of its own: the decoder writes its rows into the mapping
+/// through [`Mapping::write_pixels_with`]. 8-bit RGB, RGBA and grey images keep
+/// their layout (`RGB8`, `RGBA8`, `GRAY8`); other colour types (16-bit, grey
+/// with alpha, ...) are converted to RGBA8 first, which takes one buffer. The
+/// capture time is now. Limits as [`decode_rgba`].
+///
+/// A decoder that fails half-way leaves the frame incomplete, which readers
+/// report as lost (see [`Mapping::write_with`]).
+///
+/// # Errors
+/// [`SendDecodedError::Image`] as [`decode_rgba`];
+/// [`SendDecodedError::Write`] as [`Mapping::write_with`].
+pub fn send_decoded(
+    mapping: &Mapping,
+    bytes: &[u8],
+    path: &Path,
+    path_text: &str,
+    options: &WriteOptions,
+) -> Result<Written, SendDecodedError> {
+    let (reader, info) = limited_reader(bytes, path, |rgba_len_bytes| {
+        MAX_DECODE_MEMORY_BYTES - rgba_len_bytes
+    })?;
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_error(e, &info, path))?;
+    let (width, height) = decoder.dimensions();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let format = match decoder.color_type() {
+        ColorType::Rgb8 => Some(PixelFormat::Rgb8),
+        ColorType::Rgba8 => Some(PixelFormat::Rgba8),
+        ColorType::L8 => Some(PixelFormat::Gray8),
+        _ => None,
+    };
+    if let Some(format) = format {
+        let layout = PixelLayout::packed(width, height, format).with_capture_unix_nanos(now);
+        return mapping.write_pixels_with(&layout, path_text, options, |pixels| {
+            decoder
+                .read_image(pixels)
+                .map_err(|e| SendDecodedError::Image(decode_error(e, &info, path)))
+        });
+    }
+    let rgba = DynamicImage::from_decoder(decoder)
+        .map_err(|e| decode_error(e, &info, path))?
+        .into_rgba8();
+    let layout =
+        PixelLayout::packed(width, height, PixelFormat::Rgba8).with_capture_unix_nanos(now);
+    Ok(mapping.send_pixels(&layout, rgba.as_raw(), path_text, options)?)
 }
 
 /// Encodes RGBA8 pixels as PNG bytes.

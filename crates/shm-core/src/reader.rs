@@ -3,20 +3,23 @@
 use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
-use crate::error::{DecodeError, ReadError};
+use crate::error::DecodeError;
+use crate::error::ReadError;
 use crate::layout::{
-    FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_FLAGS, OFF_NOTIFY_FUTEX, OFF_PAYLOAD_LEN,
-    OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ,
+    FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_FLAGS, OFF_NOTIFY, OFF_PAYLOAD_LEN,
+    OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS, OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ,
+    READ_REQUEST_LEASE_NANOS,
 };
 use crate::mapping::Mapping;
 use crate::payload::Payload;
 use crate::sys::{self, SharedRegion};
 
 /// How long [`Mapping::read_frame`] keeps retrying while a writer is mid-frame.
-pub const DEFAULT_READ_TIMEOUT_MILLIS: u64 = 1_000;
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A complete, validated frame copied out of the mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Frame {
     /// The sequence word of this frame (even; 0 when nothing was written).
     pub seq: u64,
@@ -80,13 +83,13 @@ impl Mapping {
     }
 
     /// Reads the current frame, retrying while a writer is mid-frame for up to
-    /// [`DEFAULT_READ_TIMEOUT_MILLIS`]. Never returns a torn or partial frame.
+    /// [`DEFAULT_READ_TIMEOUT`]. Never returns a torn or partial frame.
     ///
     /// # Errors
     /// See [`Mapping::read_frame_into`].
     pub fn read_frame(&self) -> Result<Frame, ReadError> {
         let mut frame = Frame::default();
-        self.read_frame_into(&mut frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
+        self.read_frame_into(&mut frame, DEFAULT_READ_TIMEOUT)?;
         Ok(frame)
     }
 
@@ -98,17 +101,24 @@ impl Mapping {
     /// if `s1 == s2`, then check the CRC when flag bit 0 is set. The payload
     /// buffer never grows past the mapping's capacity, whatever the header says.
     ///
+    /// When an attempt fails because a writer is mid-frame or overwrote the
+    /// frame during the copy, this reader files a read request (spec, "Read
+    /// requests") until it returns: the writer pauses before its next frame, so
+    /// a writer sending back to back cannot starve it.
+    ///
     /// # Errors
     /// - [`ReadError::WriterDied`]: the sequence word is odd and no writer holds
     ///   the lock.
-    /// - [`ReadError::Busy`]: writers kept the frame in flux for `timeout_millis`.
+    /// - [`ReadError::Busy`]: writers kept the frame in flux for `timeout` (with
+    ///   read requests honoured, only a writer that ignores them, or one frame
+    ///   taking longer than `timeout` to write).
     /// - [`ReadError::PayloadTooLong`], [`ReadError::CrcMismatch`],
     ///   [`ReadError::UnknownKind`], [`ReadError::UnknownFlags`],
     ///   [`ReadError::HeaderChanged`]: a stable frame that is not valid.
     ///
     /// On error `frame` holds unspecified bytes; do not show them.
-    pub fn read_frame_into(&self, frame: &mut Frame, timeout_millis: u64) -> Result<(), ReadError> {
-        self.retry(timeout_millis, || self.try_read_once(frame))
+    pub fn read_frame_into(&self, frame: &mut Frame, timeout: Duration) -> Result<(), ReadError> {
+        self.retry(timeout, || self.try_read_once(frame))
     }
 
     /// Runs `consume` on the current frame's payload where it lies in the mapping,
@@ -116,18 +126,23 @@ impl Mapping {
     /// the frame did not change meanwhile (and, with flag bit 0, its CRC matched).
     ///
     /// `consume` may run more than once, and a run whose frame changed underneath
-    /// it is thrown away: it must not act on what it reads before it returns
-    /// (compute, don't publish). The bytes are read through [`PayloadView`], never
-    /// as a reference into shared memory.
+    /// it is thrown away. **While it runs, the bytes it reads may be
+    /// inconsistent**: a writer may be overwriting them, so lengths and fields
+    /// read from the payload can contradict each other or the header. It must
+    /// therefore treat every byte as untrusted (check every length and offset,
+    /// which [`PayloadView::read_at`]'s `Result` helps with), and must not act
+    /// on what it reads before this call returns (compute, don't publish): only
+    /// the value returned with `Ok` comes from a validated frame. The bytes are
+    /// read through [`PayloadView`], never as a reference into shared memory.
     ///
     /// # Errors
     /// As [`Mapping::read_frame_into`].
     pub fn read_in_place<R>(
         &self,
-        timeout_millis: u64,
+        timeout: Duration,
         mut consume: impl FnMut(&FrameInfo, &PayloadView<'_>) -> R,
     ) -> Result<(FrameInfo, R), ReadError> {
-        self.retry(timeout_millis, || {
+        self.retry(timeout, || {
             let snapshot = self.snapshot()?;
             let view = PayloadView {
                 region: &self.region,
@@ -151,44 +166,63 @@ impl Mapping {
     }
 
     /// Retries `attempt` while a writer is mid-frame or the copy tore, for up to
-    /// `timeout_millis`; reports a dead writer as soon as it is certain.
+    /// `timeout`, with a read request filed from the first failure on; reports
+    /// a dead writer as soon as it is certain.
     fn retry<T>(
         &self,
-        timeout_millis: u64,
+        timeout: Duration,
         mut attempt: impl FnMut() -> Result<T, Attempt>,
     ) -> Result<T, ReadError> {
         let started = Instant::now();
-        let timeout = Duration::from_millis(timeout_millis);
         let mut torn_count = 0u32;
+        let mut request: Option<ReadRequest<'_>> = None;
         loop {
             match attempt() {
                 Ok(value) => return Ok(value),
                 Err(Attempt::Invalid(e)) => return Err(e),
                 Err(Attempt::Torn) => {
+                    self.renew_read_request(&mut request);
                     torn_count += 1;
                     if torn_count > 16 {
                         std::thread::yield_now();
                     }
                 }
                 Err(Attempt::InProgress(odd_seq)) => {
+                    self.renew_read_request(&mut request);
                     if !self.writer_is_active() && self.seq() == odd_seq {
                         return Err(ReadError::WriterDied {
                             frame_number: odd_seq.div_ceil(2),
                         });
                     }
-                    let notify = self.region.atomic_u32(OFF_NOTIFY_FUTEX);
+                    let notify = self.region.atomic_u32(OFF_NOTIFY);
                     let seen = notify.load(Ordering::SeqCst);
                     if self.seq() == odd_seq {
-                        // The writer wakes us when it completes; the short cap
+                        // The writer wakes us when it completes; the capped wait
                         // re-checks whether it died meanwhile.
                         let left = timeout.saturating_sub(started.elapsed());
-                        sys::futex_wait(notify, seen, Some(left.min(Duration::from_millis(10))));
+                        sys::futex_wait(notify, seen, Some(left));
                     }
                 }
             }
             if started.elapsed() >= timeout {
-                return Err(ReadError::Busy { timeout_millis });
+                return Err(ReadError::Busy { timeout });
             }
+        }
+    }
+
+    /// Files a read request (spec, "Read requests"), or extends the deadline of
+    /// the one already filed: the deadline is raised (atomic max) before the
+    /// count, so a writer that sees the count also sees a live deadline.
+    fn renew_read_request<'a>(&'a self, request: &mut Option<ReadRequest<'a>>) {
+        let now = sys::monotonic_nanos();
+        self.region
+            .atomic_u64(OFF_READ_REQUEST_DEADLINE)
+            .fetch_max(now + READ_REQUEST_LEASE_NANOS, Ordering::SeqCst);
+        if request.is_none() {
+            self.region
+                .atomic_u32(OFF_READ_REQUESTS)
+                .fetch_add(1, Ordering::SeqCst);
+            *request = Some(ReadRequest { mapping: self });
         }
     }
 
@@ -279,12 +313,15 @@ impl Mapping {
     /// you showed (0 for "any frame").
     ///
     /// Waiting is a futex wait on the notification word, which every writer bumps
-    /// and wakes after completing a frame: no polling, no CPU while idle.
-    /// `timeout` of `None` waits forever.
+    /// and wakes after completing a frame: no polling, no CPU while idle (each
+    /// wait is capped at 10 ms, so a missed wake-up costs at most that).
+    /// `timeout` of `None` waits forever. A writer that keeps the frame busy
+    /// does not end the wait: it goes on until `timeout`.
     ///
     /// # Errors
-    /// [`ReadError::TimedOut`], or any error of [`Mapping::read_frame_into`] for
-    /// the new frame.
+    /// [`ReadError::TimedOut`], or an error of [`Mapping::read_frame_into`] for
+    /// the new frame other than [`ReadError::Busy`] (a dead writer, a corrupted
+    /// frame).
     pub fn wait_for_frame_into(
         &self,
         after_seq: u64,
@@ -296,14 +333,15 @@ impl Mapping {
         let mut stream_from = Some(after_seq);
         loop {
             let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+            let timed_out = |e| match (e, timeout) {
+                (ReadError::TimedOut { .. } | ReadError::Busy { .. }, Some(timeout)) => {
+                    ReadError::TimedOut { timeout }
+                }
+                (other, _) => other,
+            };
             let change = self
                 .wait_for_change(after_seq, left, stream_from)
-                .map_err(|e| match (e, timeout) {
-                    (ReadError::TimedOut { .. }, Some(t)) => ReadError::TimedOut {
-                        timeout_millis: t.as_millis() as u64,
-                    },
-                    (other, _) => other,
-                })?;
+                .map_err(timed_out)?;
             if let Change::Streaming(odd_seq) = change {
                 if self.try_stream_into(odd_seq, frame) {
                     return Ok(());
@@ -314,9 +352,16 @@ impl Mapping {
                 stream_from = Some(odd_seq);
                 continue;
             }
-            self.read_frame_into(frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
-            if frame.seq != after_seq {
-                return Ok(());
+            let read_timeout = left.map_or(DEFAULT_READ_TIMEOUT, |left| {
+                left.max(Duration::from_millis(1))
+            });
+            match self.read_frame_into(frame, read_timeout) {
+                Ok(()) if frame.seq != after_seq => return Ok(()),
+                Ok(()) => {}
+                // Busy: keep waiting until our own timeout, which the next
+                // `wait_for_change` reports.
+                Err(ReadError::Busy { .. }) if timeout.is_none_or(|t| started.elapsed() < t) => {}
+                Err(e) => return Err(timed_out(e)),
             }
         }
     }
@@ -331,7 +376,7 @@ impl Mapping {
         stream_after: Option<u64>,
     ) -> Result<Change, ReadError> {
         let started = Instant::now();
-        let notify = self.region.atomic_u32(OFF_NOTIFY_FUTEX);
+        let notify = self.region.atomic_u32(OFF_NOTIFY);
         loop {
             // Load the word before the sequence: a frame completed (or a streamed
             // one started) after this load changes the word, so the futex wait
@@ -353,17 +398,14 @@ impl Mapping {
                 return Ok(Change::Streaming(seq));
             }
             let left = match timeout {
-                Some(t) => match t.checked_sub(started.elapsed()) {
+                Some(timeout) => match timeout.checked_sub(started.elapsed()) {
                     Some(left) if !left.is_zero() => Some(left),
-                    _ => {
-                        return Err(ReadError::TimedOut {
-                            timeout_millis: t.as_millis() as u64,
-                        });
-                    }
+                    _ => return Err(ReadError::TimedOut { timeout }),
                 },
                 None => None,
             };
-            // Woken, timed out or interrupted: the checks at the top decide.
+            // Woken, timed out (at most 10 ms a wait) or interrupted: the checks
+            // at the top decide.
             sys::futex_wait(notify, seen, left);
         }
     }
@@ -423,9 +465,7 @@ impl Mapping {
             if idle_spins.is_multiple_of(1024) {
                 // The writer is mid-copy, so this wait is short; these checks
                 // bound it if the writer stalls or died.
-                if started.elapsed() >= Duration::from_millis(DEFAULT_READ_TIMEOUT_MILLIS)
-                    || !self.writer_is_active()
-                {
+                if started.elapsed() >= DEFAULT_READ_TIMEOUT || !self.writer_is_active() {
                     return false;
                 }
                 std::thread::yield_now();
@@ -510,7 +550,7 @@ impl Mapping {
                 stream_failed = s;
             }
             if s != after_seq && s.is_multiple_of(2) {
-                self.read_frame_into(frame, DEFAULT_READ_TIMEOUT_MILLIS)?;
+                self.read_frame_into(frame, DEFAULT_READ_TIMEOUT)?;
                 if frame.seq != after_seq {
                     return Ok(());
                 }
@@ -518,10 +558,26 @@ impl Mapping {
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
             if spins.is_multiple_of(1024) && started.elapsed() >= timeout {
-                return Err(ReadError::TimedOut {
-                    timeout_millis: timeout.as_millis() as u64,
-                });
+                return Err(ReadError::TimedOut { timeout });
             }
+        }
+    }
+}
+
+/// A filed read request; withdrawn on drop. The count never goes below 0: a
+/// writer may have cleared stale requests, ours among them.
+struct ReadRequest<'a> {
+    mapping: &'a Mapping,
+}
+
+impl Drop for ReadRequest<'_> {
+    fn drop(&mut self) {
+        let requests = self.mapping.region.atomic_u32(OFF_READ_REQUESTS);
+        let before =
+            requests.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if before == Ok(1) {
+            // The last request withdrawn: a pausing writer may go on.
+            sys::futex_wake_all(requests);
         }
     }
 }
@@ -584,6 +640,7 @@ impl Snapshot {
 
 /// A frame's header fields, as [`Mapping::read_in_place`] reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FrameInfo {
     /// The sequence word (even).
     pub seq: u64,
@@ -614,20 +671,23 @@ impl PayloadView<'_> {
         self.len_bytes
     }
 
-    /// Copies payload bytes `offset..offset + dst.len()` into `dst`.
+    /// Copies payload bytes `offset..offset + dst.len()` into `dst`. The bytes
+    /// may be inconsistent until [`Mapping::read_in_place`] returns (see there).
     ///
-    /// # Panics
-    /// If the range is not inside the payload.
-    pub fn read_at(&self, offset: usize, dst: &mut [u8]) {
-        assert!(
-            offset
-                .checked_add(dst.len())
-                .is_some_and(|end| end <= self.len_bytes),
-            "PayloadView::read_at: bytes {offset}..+{} outside a payload of {} bytes",
-            dst.len(),
-            self.len_bytes
-        );
+    /// # Errors
+    /// [`DecodeError::TooShort`] if the range is not inside the payload; `dst`
+    /// is then left as it was.
+    pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<(), DecodeError> {
+        let end = offset.checked_add(dst.len());
+        if end.is_none_or(|end| end > self.len_bytes) {
+            return Err(DecodeError::TooShort {
+                what: "payload view",
+                len_bytes: self.len_bytes,
+                needed_bytes: end.unwrap_or(usize::MAX),
+            });
+        }
         self.region.copy_out(HEADER_LEN_BYTES + offset, dst);
+        Ok(())
     }
 
     /// CRC-32 of the payload, streamed through a 64 KiB buffer.
@@ -637,7 +697,8 @@ impl PayloadView<'_> {
         let mut offset = 0;
         while offset < self.len_bytes {
             let n = buf.len().min(self.len_bytes - offset);
-            self.read_at(offset, &mut buf[..n]);
+            self.region
+                .copy_out(HEADER_LEN_BYTES + offset, &mut buf[..n]);
             hasher.update(&buf[..n]);
             offset += n;
         }

@@ -1,16 +1,19 @@
 //! The one module of the workspace that holds `unsafe` code.
 //!
-//! It wraps three things the safe layers above build on:
-//! - [`SharedRegion`]: a `MAP_SHARED` mapping (memmap2's [`MmapRaw`]) that is only
-//!   ever touched through atomics. No `&[u8]` or `&mut [u8]` into it is ever made,
-//!   because another process may write the same bytes at any moment (memmap2's docs:
-//!   a reference to memory mutated elsewhere is undefined behaviour).
+//! It wraps what the safe layers above build on:
+//! - [`SharedRegion`]: a `MAP_SHARED` mapping (memmap2's [`MmapRaw`]) that is
+//!   touched through atomics. No `&[u8]` into it is ever made, because another
+//!   process may write the same bytes at any moment (memmap2's docs: a reference
+//!   to memory mutated elsewhere is undefined behaviour). The one `&mut [u8]`
+//!   is the writer's loan ([`SharedRegion::with_bytes_mut`]), made only while
+//!   this process holds the writer lock, when no other process writes there.
 //! - futex wait and wake on a `u32` word in that mapping (Linux `futex(2)`, the
-//!   shared, non-private variant so that it works across processes).
+//!   shared, non-private variant so that it works across processes), storage
+//!   reservation and filesystem facts, through rustix's safe wrappers.
 //! - small process facts: the effective user id and the monotonic clock.
 #![expect(
     unsafe_code,
-    reason = "raw shared memory, futex(2) and geteuid(2) need unsafe; it is confined here"
+    reason = "raw shared memory and the AVX copy need unsafe; it is confined here"
 )]
 
 use std::fs::File;
@@ -226,6 +229,55 @@ impl SharedRegion {
         }
     }
 
+    /// Runs `fill` on bytes `offset..offset + len_bytes` of the mapping as a
+    /// plain `&mut [u8]`: the writer's loan, so a producer can decode or render
+    /// straight into shared memory.
+    ///
+    /// `writer` proves this process is the mapping's only writer while `fill`
+    /// runs: it holds the in-process writer mutex and the `flock` writer lock
+    /// (directly or through a held lock), which every writer of every process
+    /// takes before storing into the payload. It must be a guard of the mapping
+    /// this region belongs to (checked).
+    ///
+    /// # Panics
+    /// If the range is not inside the mapping, or `writer` guards another
+    /// mapping (bugs in shm-core).
+    pub(crate) fn with_bytes_mut<R>(
+        &self,
+        writer: &crate::writer::WriteGuard<'_>,
+        offset: usize,
+        len_bytes: usize,
+        fill: impl FnOnce(&mut [u8]) -> R,
+    ) -> R {
+        assert!(
+            std::ptr::eq(writer.region(), self),
+            "loan with another mapping's writer guard (a bug in shm-core)"
+        );
+        assert!(
+            offset
+                .checked_add(len_bytes)
+                .is_some_and(|end| end <= self.len_bytes()),
+            "loan range out of bounds (a bug in shm-core)"
+        );
+        // SAFETY: the assert proved the range lies inside the mapping, which
+        // lives as long as `self` and so outlives `fill`, which cannot keep the
+        // slice (it is only borrowed for the call). Nothing else stores into the
+        // range meanwhile: `writer` excludes every other writer thread and
+        // process, and readers only load from the payload. Readers in other
+        // processes may load these bytes while `fill` stores them: the seqlock
+        // resolves that race (the sequence word is odd throughout, so whatever
+        // they copy is discarded), and at the hardware level, which is all that
+        // exists between processes, a load racing a store returns some mix of
+        // old and new bytes, never a fault. That last point relies on the
+        // hardware (x86-64 and AArch64 give it), not on the Rust memory model,
+        // which has no notion of another process; docs/DESIGN.md says so. u8
+        // has no alignment or validity requirement, and the mapping's bytes are
+        // initialised (a mapped file reads as its contents or zeros).
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(offset), len_bytes) };
+        fill(bytes)
+    }
+
     /// Writes dirty pages of a file-backed mapping to disk (`msync(MS_SYNC)`).
     ///
     /// # Errors
@@ -276,31 +328,31 @@ unsafe fn vector_copy(dst: *mut u8, src: *const u8, len_bytes: usize) {
     debug_assert!(len_bytes > 0 && len_bytes.is_multiple_of(VECTOR_COPY_BLOCK_BYTES));
     // SAFETY: the caller guarantees both ranges are valid for `len_bytes`, that
     // `len_bytes` is a non-zero multiple of 128 (so the loop ends exactly at the
-    // end), and AVX support. The block touches no stack and restores the upper
-    // register halves (`vzeroupper`) for SSE code that follows.
+    // end), and AVX support. The block touches no stack, names the three
+    // registers it steps and declares every other register it changes through
+    // `clobber_abi("C")` (ymm0-ymm3, and the upper halves `vzeroupper` clears).
     unsafe {
         std::arch::asm!(
             "2:",
-            "vmovdqu ymm0, [{src}]",
-            "vmovdqu ymm1, [{src} + 32]",
-            "vmovdqu ymm2, [{src} + 64]",
-            "vmovdqu ymm3, [{src} + 96]",
-            "vmovdqu [{dst}], ymm0",
-            "vmovdqu [{dst} + 32], ymm1",
-            "vmovdqu [{dst} + 64], ymm2",
-            "vmovdqu [{dst} + 96], ymm3",
-            "add {src}, 128",
-            "add {dst}, 128",
-            "sub {len}, 128",
+            "vmovdqu ymm0, [rsi]",
+            "vmovdqu ymm1, [rsi + 32]",
+            "vmovdqu ymm2, [rsi + 64]",
+            "vmovdqu ymm3, [rsi + 96]",
+            "vmovdqu [rdi], ymm0",
+            "vmovdqu [rdi + 32], ymm1",
+            "vmovdqu [rdi + 64], ymm2",
+            "vmovdqu [rdi + 96], ymm3",
+            "add rsi, 128",
+            "add rdi, 128",
+            "sub rcx, 128",
             "jnz 2b",
             "vzeroupper",
-            src = inout(reg) src => _,
-            dst = inout(reg) dst => _,
-            len = inout(reg) len_bytes => _,
-            out("ymm0") _,
-            out("ymm1") _,
-            out("ymm2") _,
-            out("ymm3") _,
+            inout("rsi") src => _,
+            inout("rdi") dst => _,
+            inout("rcx") len_bytes => _,
+            // Every caller-saved register, which covers ymm0-ymm3 and the upper
+            // halves `vzeroupper` clears in all vector registers.
+            clobber_abi("C"),
             options(nostack),
         );
     }
@@ -315,7 +367,13 @@ unsafe fn vector_copy(_dst: *mut u8, _src: *const u8, _len_bytes: usize) {
     unreachable!("vector_copy_len is 0 on this architecture")
 }
 
-/// Blocks while `word` holds `expected`, for at most `timeout` (none: forever).
+/// The longest single futex wait: every wait in this crate wakes at least this
+/// often to re-check its condition, so a missed wake-up (a foreign writer that
+/// does not call `FUTEX_WAKE`) costs at most this much.
+pub(crate) const FUTEX_WAIT_CAP: Duration = Duration::from_millis(10);
+
+/// Blocks while `word` holds `expected`, for at most `timeout` capped at
+/// [`FUTEX_WAIT_CAP`] (`None`: the cap).
 ///
 /// Uses the shared (not `FUTEX_PRIVATE`) futex, keyed by the page's backing
 /// object, so waiters and wakers in different processes meet. The timeout is
@@ -324,64 +382,75 @@ unsafe fn vector_copy(_dst: *mut u8, _src: *const u8, _len_bytes: usize) {
 /// It returns when woken, when the word no longer holds `expected`, on a signal,
 /// or at the timeout; callers re-check their condition in every case.
 pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-    let timespec = timeout.map(|t| libc::timespec {
-        tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: t.subsec_nanos() as libc::c_long,
-    });
-    let timespec_ptr = timespec
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a valid, aligned u32 that lives for the call; FUTEX_WAIT
-    // only reads it. `timespec_ptr` is null or points to a live timespec with
-    // tv_nsec in 0..1e9. The remaining arguments are ignored by FUTEX_WAIT.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            timespec_ptr,
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
+    use rustix::thread::futex;
+    let t = timeout.map_or(FUTEX_WAIT_CAP, |t| t.min(FUTEX_WAIT_CAP));
+    let timespec = futex::Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::from(t.subsec_nanos()),
+    };
+    // Woken, timed out, interrupted or the word changed: callers re-check.
+    let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timespec));
 }
 
 /// Wakes every process blocked in [`futex_wait`] on `word`.
 pub(crate) fn futex_wake_all(word: &AtomicU32) {
-    // SAFETY: `word` is a valid, aligned u32 that lives for the call; FUTEX_WAKE
-    // does not access memory other than to find waiters keyed on its address.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            i32::MAX,
-            std::ptr::null::<libc::timespec>(),
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
+    use rustix::thread::futex;
+    // Cannot fail for a valid, aligned word; a failure would only cost waiters
+    // their capped wait.
+    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
 }
 
 /// The effective user id of this process (geteuid(2)).
 pub(crate) fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
+}
+
+/// Whether a process with this id exists (`kill(pid, 0)`; a process of another
+/// user counts as existing).
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
+/// Reserves the storage of the first `len_bytes` of `file` (`posix_fallocate`,
+/// through `fallocate(2)`): afterwards no store into a mapping of that range
+/// can fail for lack of space (tmpfs otherwise allocates on first touch and
+/// raises SIGBUS when full). Already allocated ranges are left as they are.
+///
+/// # Errors
+/// The OS error; `ENOSPC` when the filesystem is full.
+pub(crate) fn reserve_storage(file: &File, len_bytes: u64) -> io::Result<()> {
+    rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len_bytes)?;
+    Ok(())
+}
+
+/// The type of the filesystem `file` lives on (`tmpfs`, `ext4`, ...) and the
+/// bytes free on it for an unprivileged user.
+pub(crate) fn filesystem_facts(file: &File) -> (String, u64) {
+    let name = match rustix::fs::fstatfs(file).map(|s| s.f_type as u64) {
+        Ok(0x0102_1994) => "tmpfs",
+        Ok(0xEF53) => "ext4",
+        Ok(0x5846_5342) => "xfs",
+        Ok(0x9123_683E) => "btrfs",
+        Ok(0x794C_7630) => "overlayfs",
+        _ => "unknown",
+    };
+    let free = rustix::fs::fstatvfs(file).map_or(0, |s| s.f_bavail.saturating_mul(s.f_frsize));
+    (name.to_owned(), free)
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: comparable between processes on one machine,
-/// unlike `Instant`, whose epoch is unspecified. Used by benchmarks.
+/// unlike `Instant`, whose epoch is unspecified.
 pub fn monotonic_nanos() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on
-    // Linux, so clock_gettime cannot fail here.
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
-    }
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
 }
 

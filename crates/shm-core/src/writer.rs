@@ -1,41 +1,71 @@
-//! Writing frames: the writer lock, the seqlock write, and the wake-up.
+//! Writing frames: the writer lock, read requests, the seqlock write, the loan,
+//! and the wake-up.
 
 use std::sync::atomic::{Ordering, fence};
-use std::sync::{MutexGuard, PoisonError};
+use std::sync::{MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::WriteError;
 use crate::layout::{
-    FLAG_CRC32, HEADER_LEN_BYTES, Kind, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_NOTIFY_FUTEX,
-    OFF_PAYLOAD_LEN, OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ, OFF_WRITER_PID,
-    OFF_WRITTEN_UNIX_NANOS, STREAM_CHUNK_BYTES, STREAM_MIN_BYTES,
+    FLAG_CRC32, HEADER_LEN_BYTES, Kind, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_NOTIFY,
+    OFF_PAYLOAD_LEN, OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS, OFF_SEQ, OFF_STREAM_BYTES,
+    OFF_STREAM_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS, PIXELS_PREFIX_LEN_BYTES,
+    READ_REQUEST_LEASE_NANOS, STREAM_CHUNK_BYTES, STREAM_MIN_BYTES,
 };
 use crate::mapping::{Mapping, WriterState};
-use crate::payload::{RawPixelsRef, TestData};
+use crate::payload::{PixelLayout, TestData};
 use crate::sys;
 
-/// Options for writing one frame.
+/// Options for writing one frame: build with `WriteOptions::default()` and the
+/// setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let options = shm_core::WriteOptions::default()
+///     .crc32(false)
+///     .lock_timeout(Duration::from_millis(50));
+/// assert!(!options.crc32);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriteOptions {
-    /// Compute the payload's CRC-32 and set flag bit 0 (default on). It is
-    /// computed chunk by chunk during the copy; off saves that work (about
-    /// 0.4 ms per 10 MiB here) and the reader's check.
+    /// Compute the payload's CRC-32 and set flag bit 0 (default on). For copied
+    /// payloads it is computed chunk by chunk during the copy; off saves that
+    /// work (about 0.4 ms per 10 MiB here) and the reader's check.
     pub crc32: bool,
-    /// How long to wait for another writer to finish (default 5,000 ms).
-    pub lock_timeout_millis: u64,
+    /// How long to wait for another writer (another process, or another thread
+    /// of this one) to finish (default 5 s). Honoured within about 2 ms.
+    pub lock_timeout: Duration,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
         Self {
             crc32: true,
-            lock_timeout_millis: 5_000,
+            lock_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+impl WriteOptions {
+    /// Sets whether the payload's CRC-32 is computed and flagged.
+    #[must_use]
+    pub fn crc32(mut self, crc32: bool) -> Self {
+        self.crc32 = crc32;
+        self
+    }
+
+    /// Sets how long to wait for another writer.
+    #[must_use]
+    pub fn lock_timeout(mut self, lock_timeout: Duration) -> Self {
+        self.lock_timeout = lock_timeout;
+        self
     }
 }
 
 /// What a completed write produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Written {
     /// The new sequence word (even).
     pub seq: u64,
@@ -43,6 +73,9 @@ pub struct Written {
     pub payload_len_bytes: u64,
     /// Whether the previous writer had died mid-write (the sequence word was odd).
     pub recovered_from_dead_writer: bool,
+    /// How long this write paused for readers' read requests (zero unless a
+    /// reader asked).
+    pub paused_for_readers: Duration,
 }
 
 impl Written {
@@ -66,9 +99,17 @@ impl Drop for WriterLock<'_> {
 /// released before the in-process mutex, so no other thread of this process can
 /// start writing while this process still (briefly) holds the file lock, whose
 /// release would then be theirs too.
-struct WriteGuard<'a> {
+pub(crate) struct WriteGuard<'a> {
     _flock: Option<WriterLock<'a>>,
     _state: MutexGuard<'a, WriterState>,
+    mapping: &'a Mapping,
+}
+
+impl WriteGuard<'_> {
+    /// The shared region of the mapping this guard holds the writer lock of.
+    pub(crate) fn region(&self) -> &crate::sys::SharedRegion {
+        &self.mapping.region
+    }
 }
 
 /// Keeps this process the mapping's only writer until dropped (see
@@ -83,7 +124,12 @@ pub struct HeldWriterLock<'a> {
 
 impl Drop for HeldWriterLock<'_> {
     fn drop(&mut self) {
-        let mut state = self.mapping.writer_state();
+        // Blocks only while another thread of this process is mid-frame.
+        let mut state = self
+            .mapping
+            .writing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         state.holders -= 1;
         if state.holders == 0 {
             let _ = self.mapping.file.unlock();
@@ -91,11 +137,38 @@ impl Drop for HeldWriterLock<'_> {
     }
 }
 
+/// The state of a write between its start and its completion.
+struct FrameInProgress {
+    /// The odd sequence word stored for this write.
+    odd_seq: u64,
+    recovered_from_dead_writer: bool,
+    paused_for_readers: Duration,
+}
+
 impl Mapping {
-    fn writer_state(&self) -> MutexGuard<'_, WriterState> {
-        // A panic mid-write leaves nothing the state has to undo: the sequence
-        // word stays odd, which readers and the next writer handle.
-        self.writing.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Takes the in-process writer mutex, waiting at most until `deadline`.
+    /// A panic mid-write leaves nothing the state has to undo (the sequence word
+    /// stays odd, which readers and the next writer handle), so a poisoned mutex
+    /// is taken as it is.
+    fn writer_state(
+        &self,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<MutexGuard<'_, WriterState>, WriteError> {
+        let mut backoff = Duration::from_micros(20);
+        loop {
+            match self.writing.try_lock() {
+                Ok(state) => return Ok(state),
+                Err(TryLockError::Poisoned(poisoned)) => return Ok(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(WriteError::WriterBusy { timeout });
+            }
+            std::thread::sleep(backoff.min(left));
+            backoff = (backoff * 2).min(Duration::from_millis(2));
+        }
     }
 
     /// Takes the writer lock and keeps it until the returned guard is dropped,
@@ -108,24 +181,27 @@ impl Mapping {
     /// Guards nest: the lock is released when the last one is dropped.
     ///
     /// # Errors
-    /// [`WriteError::WriterBusy`] if another process holds the lock for
-    /// `timeout_millis`; [`WriteError::Lock`] for other `flock(2)` errors.
-    pub fn hold_writer_lock(&self, timeout_millis: u64) -> Result<HeldWriterLock<'_>, WriteError> {
-        let mut state = self.writer_state();
+    /// [`WriteError::WriterBusy`] if another process (or another thread of this
+    /// one, mid-frame) holds the lock for `timeout`; [`WriteError::Lock`] for
+    /// other `flock(2)` errors.
+    pub fn hold_writer_lock(&self, timeout: Duration) -> Result<HeldWriterLock<'_>, WriteError> {
+        let started = Instant::now();
+        let mut state = self.writer_state(started, timeout)?;
         if state.holders == 0 {
             // Held past this call: the last HeldWriterLock's drop releases it.
-            self.acquire_flock(timeout_millis)?;
+            self.acquire_flock(started, timeout)?;
         }
         state.holders += 1;
         Ok(HeldWriterLock { mapping: self })
     }
 
     /// Serialises this process's writers, then takes the `flock` unless a
-    /// [`HeldWriterLock`] already holds it.
-    fn lock_writer(&self, timeout_millis: u64) -> Result<WriteGuard<'_>, WriteError> {
-        let state = self.writer_state();
+    /// [`HeldWriterLock`] already holds it; both within `timeout` in all.
+    fn lock_writer(&self, timeout: Duration) -> Result<WriteGuard<'_>, WriteError> {
+        let started = Instant::now();
+        let state = self.writer_state(started, timeout)?;
         let flock = if state.holders == 0 {
-            self.acquire_flock(timeout_millis)?;
+            self.acquire_flock(started, timeout)?;
             Some(WriterLock(&self.file))
         } else {
             None
@@ -133,13 +209,13 @@ impl Mapping {
         Ok(WriteGuard {
             _flock: flock,
             _state: state,
+            mapping: self,
         })
     }
 
-    /// Takes the `flock`, retrying with backoff for up to `timeout_millis`; the
-    /// caller owns its release.
-    fn acquire_flock(&self, timeout_millis: u64) -> Result<(), WriteError> {
-        let started = Instant::now();
+    /// Takes the `flock`, retrying with backoff (at most 2 ms a step) until
+    /// `timeout` after `started`; the caller owns its release.
+    fn acquire_flock(&self, started: Instant, timeout: Duration) -> Result<(), WriteError> {
         let mut backoff = Duration::from_micros(20);
         loop {
             match self.file.try_lock() {
@@ -147,42 +223,60 @@ impl Mapping {
                 Err(std::fs::TryLockError::WouldBlock) => {}
                 Err(std::fs::TryLockError::Error(e)) => return Err(WriteError::Lock(e)),
             }
-            if started.elapsed() >= Duration::from_millis(timeout_millis) {
-                return Err(WriteError::WriterBusy { timeout_millis });
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(WriteError::WriterBusy { timeout });
             }
-            std::thread::sleep(backoff);
+            std::thread::sleep(backoff.min(left));
             backoff = (backoff * 2).min(Duration::from_millis(2));
         }
     }
 
-    /// Writes one frame whose payload is the concatenation of `parts`, then wakes
-    /// waiting readers. The parts are copied straight into the mapping.
-    ///
-    /// Protocol (spec, "The sequence word"): take the writer lock; read seq `s`
-    /// (odd means a writer died: continue from `s + 1`); store `s + 1`; write the
-    /// fields and payload; store `s + 2` with release ordering; bump and wake the
-    /// notification word.
-    ///
-    /// # Errors
-    /// [`WriteError::TooLarge`] (checked before anything is touched, so the frame
-    /// already there stays readable), [`WriteError::WriterBusy`],
-    /// [`WriteError::Lock`].
-    pub fn write_frame(
+    /// Pauses while readers have read requests filed (spec, "Read requests"), so
+    /// a reader that lost the race against back-to-back frames gets the frame
+    /// just completed: at most until the requests' deadline, and at most
+    /// [`READ_REQUEST_LEASE_NANOS`] per frame however many readers keep asking.
+    /// Requests whose deadline passed are stale (their reader died) and cleared.
+    /// Costs one load when nobody asked.
+    fn pause_for_read_requests(&self) -> Duration {
+        let r = &self.region;
+        let requests = r.atomic_u32(OFF_READ_REQUESTS);
+        let mut pending = requests.load(Ordering::SeqCst);
+        if pending == 0 {
+            return Duration::ZERO;
+        }
+        let started = sys::monotonic_nanos();
+        let deadline = r.atomic_u64(OFF_READ_REQUEST_DEADLINE);
+        while pending != 0 {
+            let now = sys::monotonic_nanos();
+            let requests_until = deadline.load(Ordering::SeqCst);
+            if now >= requests_until {
+                // Stale: whoever filed them is gone or overran its lease.
+                let _ = requests.compare_exchange(pending, 0, Ordering::SeqCst, Ordering::SeqCst);
+                break;
+            }
+            let until = requests_until.min(started + READ_REQUEST_LEASE_NANOS);
+            if now >= until {
+                break;
+            }
+            sys::futex_wait(requests, pending, Some(Duration::from_nanos(until - now)));
+            pending = requests.load(Ordering::SeqCst);
+        }
+        Duration::from_nanos(sys::monotonic_nanos().saturating_sub(started))
+    }
+
+    /// Starts a frame (spec, "Writing a frame", steps 2-4): pauses for read
+    /// requests, stores the odd sequence word and the header fields. The caller
+    /// holds the writer lock, then writes the payload and calls
+    /// [`Mapping::complete_frame`].
+    fn start_frame(
         &self,
         kind: Kind,
-        parts: &[&[u8]],
+        payload_len_bytes: u64,
         options: &WriteOptions,
-    ) -> Result<Written, WriteError> {
-        let payload_len_bytes: u64 = parts.iter().map(|p| p.len() as u64).sum();
-        let capacity_bytes = self.capacity_bytes();
-        if payload_len_bytes > capacity_bytes {
-            return Err(WriteError::TooLarge {
-                payload_len_bytes,
-                capacity_bytes,
-            });
-        }
-
-        let _lock = self.lock_writer(options.lock_timeout_millis)?;
+        streamed: bool,
+    ) -> FrameInProgress {
+        let paused_for_readers = self.pause_for_read_requests();
         let r = &self.region;
         let seq = r.atomic_u64(OFF_SEQ);
         let found = seq.load(Ordering::Relaxed);
@@ -199,11 +293,17 @@ impl Mapping {
                 0
             }
         };
-        seq.store(base + 1, Ordering::Relaxed);
-        // Orders the odd store before every payload store below: a reader that
-        // sees any of them sees the odd sequence after its acquire fence.
+        if streamed {
+            r.atomic_u64(OFF_STREAM_BYTES).store(0, Ordering::Relaxed);
+        }
+        // Orders the stream resets above before the odd store: a reader that
+        // sees the new odd sequence sees them too.
         fence(Ordering::Release);
-
+        seq.store(base + 1, Ordering::Relaxed);
+        // Orders the odd store before every field and payload store below: a
+        // reader that sees any of them sees the odd sequence after its acquire
+        // fence.
+        fence(Ordering::Release);
         r.atomic_u32(OFF_KIND).store(kind.code(), Ordering::Relaxed);
         r.atomic_u32(OFF_FLAGS).store(
             if options.crc32 { FLAG_CRC32 } else { 0 },
@@ -213,56 +313,156 @@ impl Mapping {
             .store(payload_len_bytes, Ordering::Relaxed);
         r.atomic_u32(OFF_WRITER_PID)
             .store(std::process::id(), Ordering::Relaxed);
-        let crc32 = self.copy_payload(base + 1, parts, payload_len_bytes, options.crc32);
+        if streamed {
+            r.atomic_u64(OFF_STREAM_SEQ)
+                .store(base + 1, Ordering::Release);
+            self.notify();
+        }
+        FrameInProgress {
+            odd_seq: base + 1,
+            recovered_from_dead_writer,
+            paused_for_readers,
+        }
+    }
+
+    /// Completes a frame (spec, steps 5-6): stores the CRC and time, the even
+    /// sequence word (release), and wakes readers.
+    fn complete_frame(
+        &self,
+        frame: &FrameInProgress,
+        payload_len_bytes: u64,
+        crc32: Option<u32>,
+    ) -> Written {
+        let r = &self.region;
         r.atomic_u32(OFF_CRC32)
             .store(crc32.unwrap_or(0), Ordering::Relaxed);
-        let notify = r.atomic_u32(OFF_NOTIFY_FUTEX);
         let now_unix_nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         r.atomic_u64(OFF_WRITTEN_UNIX_NANOS)
             .store(now_unix_nanos, Ordering::Relaxed);
+        let seq = frame.odd_seq + 1;
+        r.atomic_u64(OFF_SEQ).store(seq, Ordering::Release);
+        self.notify();
+        Written {
+            seq,
+            payload_len_bytes,
+            recovered_from_dead_writer: frame.recovered_from_dead_writer,
+            paused_for_readers: frame.paused_for_readers,
+        }
+    }
 
-        seq.store(base + 2, Ordering::Release);
+    /// Adds 1 to the `notify` word and wakes every waiter.
+    fn notify(&self) {
+        let notify = self.region.atomic_u32(OFF_NOTIFY);
         notify.fetch_add(1, Ordering::SeqCst);
         sys::futex_wake_all(notify);
-        Ok(Written {
-            seq: base + 2,
-            payload_len_bytes,
-            recovered_from_dead_writer,
-        })
+    }
+
+    fn check_fits(&self, payload_len_bytes: u64) -> Result<(), WriteError> {
+        let capacity_bytes = self.capacity_bytes();
+        if payload_len_bytes > capacity_bytes {
+            return Err(WriteError::TooLarge {
+                payload_len_bytes,
+                capacity_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes one frame whose payload is the concatenation of `parts`, then wakes
+    /// waiting readers. The parts are copied straight into the mapping.
+    ///
+    /// Protocol (spec, "Writing a frame"): take the writer lock; honour read
+    /// requests; read seq `s` (odd means a writer died: continue from `s + 1`);
+    /// store `s + 1`; write the fields and payload; store `s + 2` with release
+    /// ordering; bump and wake the notification word.
+    ///
+    /// # Errors
+    /// [`WriteError::TooLarge`] (checked before anything is touched, so the frame
+    /// already there stays readable), [`WriteError::WriterBusy`],
+    /// [`WriteError::Lock`].
+    pub fn write_frame(
+        &self,
+        kind: Kind,
+        parts: &[&[u8]],
+        options: &WriteOptions,
+    ) -> Result<Written, WriteError> {
+        let payload_len_bytes: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        self.check_fits(payload_len_bytes)?;
+        let _lock = self.lock_writer(options.lock_timeout)?;
+        let streamed = payload_len_bytes >= STREAM_MIN_BYTES;
+        let frame = self.start_frame(kind, payload_len_bytes, options, streamed);
+        let crc32 = self.copy_payload(parts, streamed, options.crc32);
+        Ok(self.complete_frame(&frame, payload_len_bytes, crc32))
+    }
+
+    /// Writes one frame of `len_bytes` payload bytes that `fill` writes in place:
+    /// the zero-copy write (a *loan*). `fill` gets the payload as a `&mut [u8]`
+    /// inside the mapping (its bytes are whatever the previous frame left) and
+    /// must fill all of it; a decoder or renderer can write there directly.
+    ///
+    /// The writer lock is held and the sequence word is odd while `fill` runs,
+    /// so readers never see the bytes before the frame completes. If `fill`
+    /// returns an error or panics, or the process dies inside it, the frame is
+    /// left incomplete: readers report it as lost
+    /// ([`crate::ReadError::WriterDied`]) and keep waiting for the next frame,
+    /// which any writer can send at once. The CRC-32 (with `options.crc32`) is
+    /// computed over the bytes after `fill` returns.
+    ///
+    /// ```
+    /// # use shm_core::{Kind, Mapping, MappingName, WriteError, WriteOptions};
+    /// # let name = MappingName::new(&format!("doc-loan-{}", std::process::id())).unwrap();
+    /// let mapping = Mapping::create_or_open(&name, 1 << 20)?;
+    /// mapping.write_with(Kind::Object, 1, &WriteOptions::default(), |payload| {
+    ///     payload[0] = 0xc0; // MessagePack nil, written in place
+    ///     Ok::<(), WriteError>(())
+    /// })?;
+    /// # mapping.remove()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`WriteError::TooLarge`] (before anything is touched),
+    /// [`WriteError::WriterBusy`], [`WriteError::Lock`], each converted into
+    /// `E`, or `fill`'s own error.
+    pub fn write_with<E: From<WriteError>>(
+        &self,
+        kind: Kind,
+        len_bytes: u64,
+        options: &WriteOptions,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Written, E> {
+        self.check_fits(len_bytes)?;
+        let lock = self.lock_writer(options.lock_timeout)?;
+        let frame = self.start_frame(kind, len_bytes, options, false);
+        // Fits: at most the capacity, which is a usize-sized mapping's.
+        let len = len_bytes as usize;
+        let crc32 = self.region.with_bytes_mut(
+            &lock,
+            HEADER_LEN_BYTES,
+            len,
+            |payload| -> Result<_, E> {
+                fill(payload)?;
+                Ok(options.crc32.then(|| crc32fast::hash(payload)))
+            },
+        )?;
+        Ok(self.complete_frame(&frame, len_bytes, crc32))
     }
 
     /// Copies the payload into the mapping chunk by chunk, computing its CRC-32
     /// (with `crc32`) from each chunk while it is still in cache, so the CRC
     /// costs no separate pass over the source.
     ///
-    /// Payloads of [`STREAM_MIN_BYTES`] or more are streamed: the write is
-    /// announced (stream seq = `odd_seq`, progress 0) and readers are woken,
-    /// then the progress is stored with release ordering after every
-    /// [`STREAM_CHUNK_BYTES`], so waiting readers copy behind the writer instead
-    /// of after it (one copy's time instead of two; docs/DESIGN.md "Streamed
-    /// frames"). Readers still accept the frame only when the sequence word says
-    /// it completed, so this changes when they start, not what they accept;
-    /// peers that ignore the notification area see an ordinary frame.
-    fn copy_payload(
-        &self,
-        odd_seq: u64,
-        parts: &[&[u8]],
-        payload_len_bytes: u64,
-        crc32: bool,
-    ) -> Option<u32> {
+    /// A `streamed` payload publishes its progress with release ordering after
+    /// every [`STREAM_CHUNK_BYTES`], so waiting readers copy behind the writer
+    /// instead of after it (one copy's time instead of two; docs/DESIGN.md
+    /// "Streamed frames"). Readers still accept the frame only when the sequence
+    /// word says it completed, so this changes when they start, not what they
+    /// accept; peers that ignore the stream fields see an ordinary frame.
+    fn copy_payload(&self, parts: &[&[u8]], streamed: bool, crc32: bool) -> Option<u32> {
         let r = &self.region;
         let progress = r.atomic_u64(OFF_STREAM_BYTES);
-        let streamed = payload_len_bytes >= STREAM_MIN_BYTES;
-        if streamed {
-            progress.store(0, Ordering::Relaxed);
-            r.atomic_u64(OFF_STREAM_SEQ)
-                .store(odd_seq, Ordering::Release);
-            let notify = r.atomic_u32(OFF_NOTIFY_FUTEX);
-            notify.fetch_add(1, Ordering::SeqCst);
-            sys::futex_wake_all(notify);
-        }
         let mut hasher = crc32.then(crc32fast::Hasher::new);
         let mut done_bytes = 0usize;
         for part in parts {
@@ -317,42 +517,54 @@ impl Mapping {
         self.write_frame(Kind::TestData, &[&data.to_bytes()], options)
     }
 
-    /// Sends raw RGBA8 pixels (kind 3): `pixels` holds `width * height * 4` bytes.
+    /// Sends a pixels frame (kind 3) by copying `pixels`: `layout.stride_bytes *
+    /// layout.height` bytes, rows top to bottom, in `layout.format`.
     ///
     /// # Errors
-    /// As [`Mapping::write_frame`], and [`WriteError::PixelLength`] when the
-    /// buffer does not match the size, [`WriteError::LengthOverflow`] for a path
-    /// over `u32::MAX` bytes.
-    pub fn send_raw_pixels(
+    /// As [`Mapping::write_frame`]; [`WriteError::PixelLayout`] for a stride
+    /// shorter than a row, [`WriteError::PixelLength`] when `pixels` does not
+    /// match the layout, [`WriteError::LengthOverflow`] for a path over
+    /// `u32::MAX` bytes.
+    pub fn send_pixels(
         &self,
-        width: u32,
-        height: u32,
+        layout: &PixelLayout,
         pixels: &[u8],
         path: &str,
         options: &WriteOptions,
     ) -> Result<Written, WriteError> {
-        let expected_len_bytes = u64::from(width)
-            .checked_mul(u64::from(height))
-            .and_then(|n| n.checked_mul(4))
-            .unwrap_or(u64::MAX);
-        if pixels.len() as u64 != expected_len_bytes {
-            return Err(WriteError::PixelLength {
-                width,
-                height,
-                expected_len_bytes,
-                len_bytes: pixels.len() as u64,
-            });
+        let prefix = pixels_prefix(layout, path)?;
+        if pixels.len() as u64 != layout.pixels_len_bytes() {
+            return Err(pixel_length(layout, pixels.len()));
         }
-        let path_len = u32::try_from(path.len()).map_err(|_| WriteError::LengthOverflow {
-            field: "path",
-            len_bytes: path.len() as u64,
-        })?;
-        let prefix = RawPixelsRef::prefix(width, height, path_len);
-        self.write_frame(
-            Kind::RawPixels,
-            &[&prefix, pixels, path.as_bytes()],
-            options,
-        )
+        self.write_frame(Kind::Pixels, &[&prefix, pixels, path.as_bytes()], options)
+    }
+
+    /// Sends a pixels frame (kind 3) whose pixels `fill` writes in place (see
+    /// [`Mapping::write_with`]): `fill` gets the `layout.stride_bytes *
+    /// layout.height` bytes of the rows, inside the mapping.
+    ///
+    /// # Errors
+    /// As [`Mapping::write_with`], and as [`Mapping::send_pixels`] for the
+    /// layout and path.
+    pub fn write_pixels_with<E: From<WriteError>>(
+        &self,
+        layout: &PixelLayout,
+        path: &str,
+        options: &WriteOptions,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Written, E> {
+        let prefix = pixels_prefix(layout, path)?;
+        let pixels_len_bytes = layout.pixels_len_bytes();
+        let payload_len_bytes =
+            PIXELS_PREFIX_LEN_BYTES as u64 + pixels_len_bytes + path.len() as u64;
+        self.write_with(Kind::Pixels, payload_len_bytes, options, |payload| {
+            let (head, rest) = payload.split_at_mut(PIXELS_PREFIX_LEN_BYTES);
+            // Fits: the payload fits the mapping, so each part fits usize.
+            let (pixels, path_bytes) = rest.split_at_mut(pixels_len_bytes as usize);
+            head.copy_from_slice(&prefix);
+            path_bytes.copy_from_slice(path.as_bytes());
+            fill(pixels)
+        })
     }
 
     /// Sends a serde value as a MessagePack document (kind 4), maps as maps with
@@ -367,6 +579,30 @@ impl Mapping {
     ) -> Result<Written, WriteError> {
         let bytes = rmp_serde::to_vec_named(value)?;
         self.write_frame(Kind::Object, &[&bytes], options)
+    }
+}
+
+/// Checks `layout` and `path` and encodes the 32-byte pixels prefix.
+fn pixels_prefix(
+    layout: &PixelLayout,
+    path: &str,
+) -> Result<[u8; PIXELS_PREFIX_LEN_BYTES], WriteError> {
+    layout.check().map_err(WriteError::PixelLayout)?;
+    let path_len = u32::try_from(path.len()).map_err(|_| WriteError::LengthOverflow {
+        field: "path",
+        len_bytes: path.len() as u64,
+    })?;
+    Ok(layout.prefix(path_len))
+}
+
+fn pixel_length(layout: &PixelLayout, len_bytes: usize) -> WriteError {
+    WriteError::PixelLength {
+        width: layout.width,
+        height: layout.height,
+        stride_bytes: layout.stride_bytes,
+        format: layout.format,
+        expected_len_bytes: layout.pixels_len_bytes(),
+        len_bytes: len_bytes as u64,
     }
 }
 

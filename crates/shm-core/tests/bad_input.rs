@@ -7,10 +7,11 @@ use std::os::unix::fs::{FileExt as _, PermissionsExt as _};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use shm_core::{
-    Kind, Mapping, MappingName, OFF_FLAGS, OFF_KIND, OFF_MAGIC, OFF_MAPPING_LEN, OFF_PAYLOAD_LEN,
-    OFF_SEQ, OFF_VERSION, OpenError, ReadError, TestData, WriteOptions,
+use shm_core::layout::{
+    OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_MAGIC, OFF_MAPPING_LEN, OFF_PAYLOAD_LEN, OFF_SEQ,
+    OFF_VERSION,
 };
+use shm_core::{Kind, Mapping, MappingName, OpenError, ReadError, TestData, WriteOptions};
 
 const LEN_BYTES: u64 = 64 * 1024;
 
@@ -73,14 +74,19 @@ fn wrong_magic_other_version_short_file_and_bad_lengths() {
     name.poke(OFF_MAGIC, b"PNG!");
     assert!(matches!(name.open(), Err(OpenError::BadMagic { found, .. }) if &found == b"PNG!"));
     name.poke(OFF_MAGIC, b"SHMX");
-    name.poke(OFF_VERSION, &2u16.to_le_bytes());
+    // A mapping of frame format v1 (an older release) is refused by name.
+    name.poke(OFF_VERSION, &1u16.to_le_bytes());
     let err = name.open().unwrap_err();
     assert!(
-        matches!(err, OpenError::VersionMismatch { found: 2, .. }),
+        matches!(err, OpenError::VersionMismatch { found: 1, .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("reads version 1 only"));
-    name.poke(OFF_VERSION, &1u16.to_le_bytes());
+    assert!(
+        err.to_string()
+            .contains("uses frame format v1; this program reads and writes v2 only"),
+        "{err}"
+    );
+    name.poke(OFF_VERSION, &2u16.to_le_bytes());
     name.poke(OFF_MAPPING_LEN, &(LEN_BYTES * 2).to_le_bytes());
     assert!(matches!(name.open(), Err(OpenError::CorruptedState { .. })));
     name.poke(OFF_MAPPING_LEN, &LEN_BYTES.to_le_bytes());
@@ -88,6 +94,15 @@ fn wrong_magic_other_version_short_file_and_bad_lengths() {
 
     let short = TestName::new();
     std::fs::write(short.0.shm_path(), [b'S', b'H', b'M', b'X', 1, 0]).unwrap();
+    // Made with the umask's 0644: group and others may read it.
+    let err = short.open().unwrap_err();
+    assert!(
+        matches!(err, OpenError::TooPermissive { mode: 0o644, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+    let private = std::fs::Permissions::from_mode(0o600);
+    std::fs::set_permissions(short.0.shm_path(), private).unwrap();
     assert!(matches!(
         short.open(),
         Err(OpenError::TooSmall { len_bytes: 6, .. })
@@ -97,6 +112,9 @@ fn wrong_magic_other_version_short_file_and_bad_lengths() {
         short.open(),
         Err(OpenError::NotInitialized { .. })
     ));
+    // A header that was never written holds no frame: `rm` may remove it.
+    shm_core::remove_named(&short.0, false).unwrap();
+    assert!(!short.0.shm_path().exists());
 }
 
 #[test]
@@ -290,7 +308,7 @@ proptest::proptest! {
         name.poke(OFF_KIND, &kind.to_le_bytes());
         name.poke(OFF_FLAGS, &flags.to_le_bytes());
         name.poke(OFF_PAYLOAD_LEN, &payload_len.to_le_bytes());
-        name.poke(shm_core::OFF_CRC32, &crc.to_le_bytes());
+        name.poke(OFF_CRC32, &crc.to_le_bytes());
         name.poke(4096, &payload);
         let mapping = name.open().unwrap();
         if let Ok(frame) = mapping.read_frame() {
@@ -309,24 +327,25 @@ fn read_in_place_sees_the_frame_without_copying_and_checks_the_crc() {
         .unwrap();
     assert_eq!(seq, 2);
     let (info, first_two) = mapping
-        .read_in_place(1000, |_, view| {
+        .read_in_place(Duration::from_secs(1), |_, view| {
             let mut id = [0u8; 4];
-            view.read_at(0, &mut id);
-            (view.len_bytes(), i32::from_le_bytes(id))
+            view.read_at(0, &mut id).unwrap();
+            let past_the_end = view.read_at(45, &mut id).is_err();
+            (view.len_bytes(), i32::from_le_bytes(id), past_the_end)
         })
         .unwrap();
     assert_eq!(
         (info.seq, info.kind, info.payload_len_bytes),
         (2, Kind::TestData, 48)
     );
-    assert_eq!(first_two, (48, 100));
+    assert_eq!(first_two, (48, 100, true));
     name.poke(4096 + 47, &[0x42]);
     assert!(matches!(
-        mapping.read_in_place(1000, |_, view| view.len_bytes()),
+        mapping.read_in_place(Duration::from_secs(1), |_, view| view.len_bytes()),
         Err(ReadError::CrcMismatch { .. })
     ));
     assert!(matches!(
         mapping.wait_for_new_seq(2, Some(Duration::from_millis(30))),
-        Err(ReadError::TimedOut { timeout_millis: 30 })
+        Err(ReadError::TimedOut { timeout }) if timeout == Duration::from_millis(30)
     ));
 }

@@ -26,10 +26,9 @@ impl Drop for TestName {
     }
 }
 
-const NO_CRC: WriteOptions = WriteOptions {
-    crc32: false,
-    lock_timeout_millis: 5_000,
-};
+fn no_crc() -> WriteOptions {
+    WriteOptions::default().crc32(false)
+}
 
 /// `flock` cannot tell two threads of one process apart (they share the open
 /// file description), so the `Mapping` serialises them itself. Without that,
@@ -50,7 +49,7 @@ fn threads_writing_through_one_mapping_never_interleave() {
                 start.wait();
                 for _ in 0..1_000 {
                     mapping
-                        .write_frame(Kind::Object, &[&payload], &NO_CRC)
+                        .write_frame(Kind::Object, &[&payload], &no_crc())
                         .unwrap();
                 }
             })
@@ -65,7 +64,11 @@ fn threads_writing_through_one_mapping_never_interleave() {
             let (mut accepted, mut mixed) = (0u32, 0u32);
             let mut frame = shm_core::Frame::default();
             while !done.load(Ordering::Relaxed) {
-                if reader.read_frame_into(&mut frame, 1_000).is_ok() && !frame.payload.is_empty() {
+                if reader
+                    .read_frame_into(&mut frame, Duration::from_secs(1))
+                    .is_ok()
+                    && !frame.payload.is_empty()
+                {
                     accepted += 1;
                     let first = frame.payload[0];
                     if frame.payload.iter().any(|&b| b != first) {
@@ -94,13 +97,10 @@ fn a_held_writer_lock_keeps_other_writers_out_until_dropped() {
     // A second open of the same mapping is another writer as far as the lock
     // goes (its own open file description), as another process would be.
     let other = Mapping::open_existing(&name.0).unwrap();
-    let short_wait = WriteOptions {
-        lock_timeout_millis: 50,
-        ..WriteOptions::default()
-    };
+    let short_wait = WriteOptions::default().lock_timeout(Duration::from_millis(50));
     {
-        let held = holder.hold_writer_lock(1_000).unwrap();
-        let nested = holder.hold_writer_lock(1_000).unwrap();
+        let held = holder.hold_writer_lock(Duration::from_secs(1)).unwrap();
+        let nested = holder.hold_writer_lock(Duration::from_secs(1)).unwrap();
         for i in 0..10u8 {
             holder
                 .write_frame(Kind::Object, &[&[i; 100]], &WriteOptions::default())
@@ -122,7 +122,7 @@ fn a_held_writer_lock_keeps_other_writers_out_until_dropped() {
         .unwrap();
     assert_eq!(holder.read_frame().unwrap().payload, vec![7; 100]);
     // And the lock can be taken again, from either side.
-    drop(other.hold_writer_lock(1_000).unwrap());
+    drop(other.hold_writer_lock(Duration::from_secs(1)).unwrap());
     std::thread::sleep(Duration::from_millis(1));
-    drop(holder.hold_writer_lock(1_000).unwrap());
+    drop(holder.hold_writer_lock(Duration::from_secs(1)).unwrap());
 }

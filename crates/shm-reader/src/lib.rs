@@ -492,17 +492,22 @@ fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received 
                     ),
                 })
             }
-            Payload::RawPixels(raw) if want != Want::Struct => Content::Image(DecodedImage {
-                path: raw.path.to_owned(),
-                format_name: "raw rgba",
-                width: raw.width,
-                height: raw.height,
-                payload_len_bytes: frame.payload.len(),
-                pixels: to_color_image(raw.width, raw.height, raw.pixels, max_texture_side),
-            }),
+            Payload::Pixels(pixels) if want != Want::Struct => {
+                let (width, height) = (pixels.layout.width, pixels.layout.height);
+                Content::Image(DecodedImage {
+                    path: pixels.path.to_owned(),
+                    format_name: pixels.layout.format.name(),
+                    width,
+                    height,
+                    payload_len_bytes: frame.payload.len(),
+                    pixels: to_color_image(width, height, &pixels.to_rgba8(), max_texture_side),
+                })
+            }
             // An image when a struct was asked for: say what it is without decoding.
             Payload::Image(record) => Content::Image(placeholder(record.path, frame.payload.len())),
-            Payload::RawPixels(raw) => Content::Image(placeholder(raw.path, frame.payload.len())),
+            Payload::Pixels(pixels) => {
+                Content::Image(placeholder(pixels.path, frame.payload.len()))
+            }
         })
     })();
     Received {
@@ -585,10 +590,7 @@ impl WatchJob {
     fn attach(&self, name: &MappingName) -> Option<Arc<Mapping>> {
         let mut last_error = String::new();
         while !self.stopped() {
-            let options = MappingOptions {
-                mode: OpenMode::OpenExisting,
-                ..MappingOptions::default()
-            };
+            let options = MappingOptions::new().mode(OpenMode::OpenExisting);
             match Mapping::open(&Location::Named(name.clone()), &options) {
                 Ok(mapping) => return Some(Arc::new(mapping)),
                 Err(e) => {

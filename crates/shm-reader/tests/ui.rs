@@ -2,12 +2,14 @@
 //! written with shm-core, as a writer process would.
 
 use std::path::{Path, PathBuf};
+
+use eframe::egui;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use shm_core::{Mapping, MappingName, TestData, WriteOptions};
+use shm_core::{Mapping, MappingName, PixelFormat, PixelLayout, TestData, WriteOptions};
 use shm_reader::{ReaderApp, ReaderSettings};
 
 fn asset(name: &str) -> PathBuf {
@@ -112,22 +114,29 @@ fn waits_for_a_writer_then_shows_each_image_automatically() {
 }
 
 #[test]
-fn raw_pixels_show_without_decoding() {
+fn raw_pixels_show_without_decoding_in_any_pixel_format() {
     let name = TestName::new();
     let writer = name.writer();
     let mut harness = harness(&name, true);
-    let rgba = image::open(asset("chelsea-cat.png")).unwrap().into_rgba8();
+    let rgb = image::open(asset("chelsea-cat.png")).unwrap().into_rgb8();
+    // As OpenCV holds it: BGR, here with 3 bytes of padding after each row.
+    let (width, height) = rgb.dimensions();
+    let stride = width * 3 + 3;
+    let mut bgr = vec![0u8; (stride * height) as usize];
+    for (row, src) in bgr
+        .chunks_exact_mut(stride as usize)
+        .zip(rgb.as_raw().chunks_exact(width as usize * 3))
+    {
+        for (dst, px) in row.chunks_exact_mut(3).zip(src.chunks_exact(3)) {
+            dst.copy_from_slice(&[px[2], px[1], px[0]]);
+        }
+    }
+    let layout = PixelLayout::packed(width, height, PixelFormat::Bgr8).with_stride_bytes(stride);
     writer
-        .send_raw_pixels(
-            rgba.width(),
-            rgba.height(),
-            rgba.as_raw(),
-            "the cat",
-            &WriteOptions::default(),
-        )
+        .send_pixels(&layout, &bgr, "the cat", &WriteOptions::default())
         .unwrap();
     wait_for_label(&mut harness, "Path: the cat");
-    harness.get_by_label_contains("RAW RGBA · 451x300 pixels");
+    harness.get_by_label_contains("BGR8 · 451x300 pixels");
 }
 
 #[test]

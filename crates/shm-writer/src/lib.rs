@@ -206,11 +206,9 @@ impl WriterApp {
                 OpenChoice::CreateNew => OpenMode::CreateNew,
                 OpenChoice::OpenExisting => OpenMode::OpenExisting,
             };
-            let options = MappingOptions {
-                mode,
-                mapping_len_bytes: self.capacity_mib.saturating_mul(1024 * 1024),
-                ..MappingOptions::default()
-            };
+            let options = MappingOptions::new()
+                .mode(mode)
+                .mapping_len_bytes(self.capacity_mib.saturating_mul(1024 * 1024));
             Mapping::open(&location, &options).map_err(|e| e.to_string())
         })();
         match result {
@@ -322,23 +320,24 @@ impl WriterApp {
                 "choose an image first (Browse..., drop a file, or type a path)".to_owned(),
             );
         };
-        let options = WriteOptions {
-            crc32: self.crc32,
-            ..WriteOptions::default()
-        };
+        let options = WriteOptions::default().crc32(self.crc32);
         let path_text = loaded.file.path.display().to_string();
         let started = Instant::now();
         let result = if self.send_raw {
-            let rgba = &loaded.rgba;
-            mapping.send_raw_pixels(
-                rgba.width(),
-                rgba.height(),
-                rgba.as_raw(),
+            // Decoded straight into the mapping (the loan), in the image's own
+            // pixel format.
+            picture::send_decoded(
+                mapping,
+                &loaded.file.bytes,
+                &loaded.file.path,
                 &path_text,
                 &options,
             )
+            .map_err(|e| e.to_string())
         } else {
-            mapping.send_image(&path_text, &loaded.file.bytes, &options)
+            mapping
+                .send_image(&path_text, &loaded.file.bytes, &options)
+                .map_err(|e| e.to_string())
         };
         let elapsed_millis = started.elapsed().as_secs_f64() * 1000.0;
         match result {
@@ -356,7 +355,7 @@ impl WriterApp {
                     if self.send_raw { " of raw pixels" } else { "" }
                 ))
             }
-            Err(e) => Status::Error(e.to_string()),
+            Err(e) => Status::Error(e),
         }
     }
 
@@ -366,10 +365,7 @@ impl WriterApp {
                 "no mapping is open; fix the mapping settings above and press Open".to_owned(),
             );
         };
-        let options = WriteOptions {
-            crc32: self.crc32,
-            ..WriteOptions::default()
-        };
+        let options = WriteOptions::default().crc32(self.crc32);
         match mapping.send_test_data(&self.test_data, &options) {
             Ok(written) => Status::Info(format!(
                 "Sent frame {}: {}",

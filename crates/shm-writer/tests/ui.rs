@@ -1,6 +1,8 @@
 //! The writer driven by its labels, without a display (egui_kittest).
 
 use std::path::{Path, PathBuf};
+
+use eframe::egui;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -114,7 +116,7 @@ fn choose_by_path_preview_and_send_image() {
 }
 
 #[test]
-fn raw_pixels_option_sends_decoded_rgba() {
+fn raw_pixels_option_sends_the_decoded_pixels_in_their_own_format() {
     let name = TestName::new();
     let mut harness = harness(&name, shm_core::DEFAULT_MAPPING_LEN_BYTES);
     type_path(&mut harness, &asset("rocket.jpg"));
@@ -122,15 +124,23 @@ fn raw_pixels_option_sends_decoded_rgba() {
     click(&mut harness, "Send image");
     harness.get_by_label_contains("of raw pixels");
     let frame = name.reader().read_frame().unwrap();
-    let Payload::RawPixels(raw) = frame.decode().unwrap() else {
+    let Payload::Pixels(pixels) = frame.decode().unwrap() else {
         panic!("expected raw pixels")
     };
-    assert_eq!((raw.width, raw.height), (640, 427));
+    // A JPEG decodes to RGB: sent as RGB8, straight from the decoder.
+    assert_eq!(
+        (
+            pixels.layout.width,
+            pixels.layout.height,
+            pixels.layout.format
+        ),
+        (640, 427, shm_core::PixelFormat::Rgb8)
+    );
     assert!(
-        raw.pixels
+        pixels.pixels
             == image::open(asset("rocket.jpg"))
                 .unwrap()
-                .into_rgba8()
+                .into_rgb8()
                 .as_raw()
                 .as_slice()
     );
