@@ -147,7 +147,7 @@ fn raw_pixels_arrive_as_the_decoded_image() {
     ]);
     let out_file = temp_path("raw.png");
     let got = mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
-    assert_eq!(got["kind"], "raw_pixels");
+    assert_eq!(got["kind"], "pixels");
     assert_eq!(got["path"], "cat ünïcode");
     assert_eq!(
         (got["width"].as_u64(), got["height"].as_u64()),
@@ -352,6 +352,8 @@ fn ls_and_rm() {
     // A file in /dev/shm that is not ours in format is neither listed nor removed.
     let foreign = TestMapping::new();
     std::fs::write(format!("/dev/shm/{}", foreign.0), vec![7u8; 8192]).unwrap();
+    let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(format!("/dev/shm/{}", foreign.0), private).unwrap();
     let listing = String::from_utf8(mapping.shm(&["ls"]).stdout).unwrap();
     assert!(!listing.contains(&foreign.0));
     let err = stderr_of_failure(&mapping.shm(&["rm", &foreign.0]));

@@ -1,4 +1,4 @@
-"""An independent implementation of frame format v1, written from the spec alone,
+"""An independent implementation of frame format v2, written from the spec alone,
 with nothing but the Python standard library (mmap, struct, zlib, fcntl).
 
     spec_peer.py read NAME           prints the current frame as JSON
@@ -18,6 +18,8 @@ import time
 import zlib
 
 HEADER_LEN = 4096
+LEASE_NS = 100_000_000  # how long a read request holds the writer (docs/PROTOCOL.md)
+PIXEL_FORMATS = {1: ("RGBA8", 4), 2: ("BGRA8", 4), 3: ("RGB8", 3), 4: ("BGR8", 3), 5: ("GRAY8", 1)}
 
 
 def open_mapping(name):
@@ -29,17 +31,50 @@ def open_mapping(name):
 def check_header(m):
     magic, version, header_len, mapping_len = struct.unpack_from("<4sHHQ", m, 0)
     assert magic == b"SHMX", magic
-    assert version == 1 and header_len == HEADER_LEN, (version, header_len)
+    assert version == 2 and header_len == HEADER_LEN, (version, header_len)
     assert mapping_len == len(m), (mapping_len, len(m))
     return mapping_len
+
+
+def file_read_request(m):
+    """Ask the writer to pause before its next frame (docs/PROTOCOL.md, "Read requests").
+    Python has no atomic read-modify-write on a mapping, so this peer only raises the
+    deadline and adds 1 with plain stores, which the spec allows a reader to do at the
+    cost of a lost update (the writer's deadline check clears a miscount)."""
+    deadline = time.clock_gettime_ns(time.CLOCK_MONOTONIC) + LEASE_NS
+    (old,) = struct.unpack_from("<Q", m, 88)
+    struct.pack_into("<Q", m, 88, max(old, deadline))
+    (n,) = struct.unpack_from("<I", m, 68)
+    struct.pack_into("<I", m, 68, n + 1)
+
+
+def withdraw_read_request(m):
+    (n,) = struct.unpack_from("<I", m, 68)
+    struct.pack_into("<I", m, 68, max(n - 1, 0))
 
 
 def read(name):
     fd, m = open_mapping(name)
     mapping_len = check_header(m)
+    requested = []
+
+    def on_retry():
+        if not requested:
+            file_read_request(m)
+            requested.append(True)
+
+    try:
+        read_frame(m, mapping_len, on_retry)
+    finally:
+        if requested:
+            withdraw_read_request(m)
+
+
+def read_frame(m, mapping_len, on_retry):
     for _ in range(1000):
         (s1,) = struct.unpack_from("<Q", m, 16)
         if s1 % 2:
+            on_retry()
             time.sleep(0.001)
             continue
         kind, flags, payload_len, crc, pid, written = struct.unpack_from("<IIQIIQ", m, 24)
@@ -48,6 +83,7 @@ def read(name):
         payload = bytes(m[HEADER_LEN:HEADER_LEN + payload_len])
         (s2,) = struct.unpack_from("<Q", m, 16)
         if s1 != s2:
+            on_retry()
             continue
         if flags & 1 and zlib.crc32(payload) != crc:
             raise SystemExit("crc mismatch")
@@ -64,11 +100,14 @@ def read(name):
             out.update(id=fields[0], age=fields[1], scores=list(fields[2:]),
                        text="Id=%d,Age=%d,Scores=%s" % (fields[0], fields[1], ",".join(map(str, fields[2:]))))
         elif kind == 3:
-            width, height, fmt, path_len = struct.unpack_from("<4I", payload, 0)
-            assert fmt == 1
-            pixels = payload[16:16 + width * height * 4]
-            out.update(width=width, height=height, pixels_crc32=zlib.crc32(pixels),
-                       path=payload[16 + width * height * 4:].decode("utf-8"))
+            width, height, stride, fmt, captured, path_len, _ = struct.unpack_from("<4IQ2I", payload, 0)
+            fmt_name, bpp = PIXEL_FORMATS[fmt]
+            assert stride >= width * bpp and 32 + stride * height + path_len == payload_len
+            pixels = payload[32:32 + stride * height]
+            rows = b"".join(pixels[y * stride:y * stride + width * bpp] for y in range(height))
+            out.update(width=width, height=height, stride_bytes=stride, pixel_format=fmt_name,
+                       capture_unix_nanos=captured, pixels_crc32=zlib.crc32(rows),
+                       path=payload[32 + stride * height:].decode("utf-8"))
         print(json.dumps(out))
         return
     raise SystemExit("no stable frame")
@@ -80,6 +119,12 @@ def write(name, kind, payload):
     assert len(payload) <= mapping_len - HEADER_LEN
     fcntl.flock(fd, fcntl.LOCK_EX)  # the writer lock (docs/PROTOCOL.md)
     try:
+        # Honour read requests: pause while any are filed, until their deadline.
+        while struct.unpack_from("<I", m, 68)[0] > 0:
+            if time.clock_gettime_ns(time.CLOCK_MONOTONIC) >= struct.unpack_from("<Q", m, 88)[0]:
+                struct.pack_into("<I", m, 68, 0)  # stale: their readers are gone
+                break
+            time.sleep(0.0005)
         (s,) = struct.unpack_from("<Q", m, 16)
         if s % 2:
             s += 1
@@ -100,7 +145,7 @@ def create(name, length):
     fd = os.open("/dev/shm/" + name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     os.ftruncate(fd, length)
     m = mmap.mmap(fd, length)
-    struct.pack_into("<HHQ", m, 4, 1, HEADER_LEN, length)
+    struct.pack_into("<HHQ", m, 4, 2, HEADER_LEN, length)
     m[0:4] = b"SHMX"
 
 

@@ -261,10 +261,11 @@ pub enum WriteError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReadError {
-    /// The writer died mid-write: the sequence word stayed odd and no writer holds
-    /// the lock. The previous frame was partly overwritten and is gone.
+    /// The writer died mid-write, or gave up a loaned write (its fill failed or
+    /// panicked): the sequence word stayed odd and no writer holds the lock. The
+    /// previous frame was partly overwritten and is gone.
     #[error(
-        "the writer died while writing frame {frame_number}; that frame and the one before it are lost; the next send will replace them"
+        "the writer died or gave up while writing frame {frame_number}; that frame and the one before it are lost; the next send will replace them"
     )]
     WriterDied {
         /// The frame number (seq / 2, rounded up) that was being written.

@@ -141,7 +141,7 @@ impl Mapping {
     /// file lacks (a sparse file) the same way.
     ///
     /// # Errors
-    /// - create modes: [`OpenError::InvalidLength`] for a length outside
+    /// - when creating: [`OpenError::InvalidLength`] for a length outside
     ///   8,192 bytes to 4 GiB; [`OpenError::AlreadyExists`] for `CreateNew`;
     ///   [`OpenError::NoSpace`] when the filesystem cannot hold it.
     /// - `OpenExisting`: [`OpenError::DoesNotExist`].
@@ -155,15 +155,6 @@ impl Mapping {
     ///   [`OpenError::Io`] for other OS errors.
     pub fn open(location: &Location, options: &MappingOptions) -> Result<Self, OpenError> {
         let path = location.path();
-        if options.mode != OpenMode::OpenExisting
-            && !(MIN_MAPPING_LEN_BYTES..=MAX_MAPPING_LEN_BYTES).contains(&options.mapping_len_bytes)
-        {
-            return Err(OpenError::InvalidLength {
-                requested_len_bytes: options.mapping_len_bytes,
-                min_len_bytes: MIN_MAPPING_LEN_BYTES,
-                max_len_bytes: MAX_MAPPING_LEN_BYTES,
-            });
-        }
         let opened = match options.mode {
             OpenMode::CreateNew => create(&path, options)?,
             OpenMode::OpenExisting => open_existing(location, &path, options.prefault)?,
@@ -523,6 +514,13 @@ fn remove_dead_creators_files(path: &Path) {
 /// storage, writes the header (magic last), then links it under `path`, which
 /// fails if `path` exists. The hidden file is removed in every case.
 fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
+    if !(MIN_MAPPING_LEN_BYTES..=MAX_MAPPING_LEN_BYTES).contains(&options.mapping_len_bytes) {
+        return Err(OpenError::InvalidLength {
+            requested_len_bytes: options.mapping_len_bytes,
+            min_len_bytes: MIN_MAPPING_LEN_BYTES,
+            max_len_bytes: MAX_MAPPING_LEN_BYTES,
+        });
+    }
     let io_err = |action, path: &Path| {
         let path = path.to_owned();
         move |source| OpenError::Io {

@@ -168,7 +168,7 @@ fn sequence_stuck_odd_means_the_writer_died() {
     );
     assert!(
         err.to_string()
-            .contains("writer died while writing frame 2")
+            .contains("writer died or gave up while writing frame 2")
     );
     // Waiting for the next frame does not spin or fail: it times out cleanly.
     assert!(matches!(

@@ -126,3 +126,82 @@ fn a_held_writer_lock_keeps_other_writers_out_until_dropped() {
     std::thread::sleep(Duration::from_millis(1));
     drop(holder.hold_writer_lock(Duration::from_secs(1)).unwrap());
 }
+
+/// The loan: a frame filled in place reads back whole; a fill that fails or
+/// panics leaves the frame incomplete, which readers report as lost (never as
+/// data), and the next write goes through at once.
+#[test]
+fn loaned_writes_fill_in_place_and_a_failed_fill_is_never_read_as_data() {
+    let name = TestName::new();
+    let mapping = Mapping::create_new(&name.0, 64 * 1024).unwrap();
+    let reader = Mapping::open_existing(&name.0).unwrap();
+    let written = mapping
+        .write_with(Kind::Object, 1000, &WriteOptions::default(), |payload| {
+            for (i, byte) in payload.iter_mut().enumerate() {
+                *byte = (i % 251) as u8;
+            }
+            Ok::<(), WriteError>(())
+        })
+        .unwrap();
+    let frame = reader.read_frame().unwrap();
+    assert_eq!(frame.seq, written.seq);
+    assert!(
+        frame
+            .payload
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == (i % 251) as u8)
+    );
+
+    // A fill that gives up half-way.
+    #[derive(Debug)]
+    struct Gave(#[allow(dead_code)] WriteError);
+    impl From<WriteError> for Gave {
+        fn from(e: WriteError) -> Self {
+            Self(e)
+        }
+    }
+    let failed = mapping.write_with(Kind::Object, 1000, &WriteOptions::default(), |payload| {
+        payload[..500].fill(0xEE);
+        Err(Gave(WriteError::LengthOverflow {
+            field: "test",
+            len_bytes: 0,
+        }))
+    });
+    assert!(failed.is_err());
+    let err = reader.read_frame().unwrap_err();
+    assert!(
+        matches!(err, shm_core::ReadError::WriterDied { .. }),
+        "{err}"
+    );
+
+    // A fill that panics (caught here, as a thread boundary would).
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        mapping.write_with(
+            Kind::Object,
+            10,
+            &WriteOptions::default(),
+            |_| -> Result<(), WriteError> { panic!("the producer crashed mid-frame") },
+        )
+    }));
+    assert!(panicked.is_err());
+    assert!(matches!(
+        reader.read_frame(),
+        Err(shm_core::ReadError::WriterDied { .. })
+    ));
+
+    // The next frame, from any writer, is whole.
+    let layout = shm_core::PixelLayout::packed(2, 2, shm_core::PixelFormat::Gray8);
+    let written = reader
+        .write_pixels_with(&layout, "p", &WriteOptions::default(), |pixels| {
+            pixels.copy_from_slice(&[1, 2, 3, 4]);
+            Ok::<(), WriteError>(())
+        })
+        .unwrap();
+    let frame = mapping.read_frame().unwrap();
+    assert_eq!(frame.seq, written.seq);
+    let shm_core::Payload::Pixels(pixels) = frame.decode().unwrap() else {
+        panic!("expected pixels");
+    };
+    assert_eq!((pixels.pixels, pixels.path), (&[1, 2, 3, 4][..], "p"));
+}

@@ -222,6 +222,8 @@ fn every_failure_is_one_clear_line() {
     // A mapping that belongs to another format is refused, not overwritten.
     let foreign = TestName::new();
     std::fs::write(format!("/dev/shm/{}", foreign.0), vec![0x5a; 16384]).unwrap();
+    let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(format!("/dev/shm/{}", foreign.0), private).unwrap();
     harness.state_mut().name_text = foreign.0.clone();
     click(&mut harness, "Open mapping");
     harness.get_by_label_contains("does not start with magic");
