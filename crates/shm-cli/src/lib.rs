@@ -11,8 +11,6 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 use shm_core::picture::{self, ImageFile};
-mod bench;
-pub mod torture;
 
 use shm_core::{
     DEFAULT_MAPPING_LEN_BYTES, Frame, Kind, Location, Mapping, MappingName, MappingOptions,
@@ -119,17 +117,6 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Measure shared memory against Unix sockets, pipes, TCP loopback and memcpy.
-    Bench(bench::BenchArgs),
-    /// Internal: the reader side of `shm bench`.
-    #[command(hide = true)]
-    BenchPeer(bench::PeerArgs),
-    /// Internal, for reliability tests: write frames of known contents.
-    #[command(hide = true)]
-    TortureWrite(torture::WriteArgs),
-    /// Internal, for reliability tests: read and verify frames.
-    #[command(hide = true)]
-    TortureRead(torture::ReadArgs),
 }
 
 /// Runs one parsed command line.
@@ -192,10 +179,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             shm_core::remove_named(&name, force)?;
             Ok(())
         }
-        Command::Bench(args) => bench::run(&args),
-        Command::BenchPeer(args) => bench::peer(&args),
-        Command::TortureWrite(args) => torture::write(&location(target)?, target.capacity, &args),
-        Command::TortureRead(args) => torture::read(&location(target)?, &args),
     }
 }
 

@@ -210,6 +210,9 @@ pub fn probe(bytes: &[u8], path: &Path) -> Result<ImageInfo, ImageError> {
     })
 }
 
+/// An image reader over bytes in memory.
+type BytesReader<'a> = ImageReader<Cursor<&'a [u8]>>;
+
 /// A reader for `bytes` with the decoding limits set, after checking the
 /// declared size against them: a small file declaring 100000x100000 pixels is
 /// refused at once. `decoder_budget_bytes` is what the decoder may allocate.
@@ -217,7 +220,7 @@ fn limited_reader<'a>(
     bytes: &'a [u8],
     path: &Path,
     decoder_budget_bytes: impl FnOnce(u64) -> u64,
-) -> Result<(ImageReader<Cursor<&'a [u8]>>, ImageInfo), ImageError> {
+) -> Result<(BytesReader<'a>, ImageInfo), ImageError> {
     let info = probe(bytes, path)?;
     let rgba_len_bytes = u64::from(info.width) * u64::from(info.height) * 4;
     if info.width > MAX_DIMENSION_PIXELS

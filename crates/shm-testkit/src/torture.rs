@@ -1,6 +1,6 @@
-//! Hidden `shm torture-write` / `shm torture-read`: separate processes that write
+//! `shm-torture write` / `shm-torture read`: separate processes that write
 //! frames of known contents and check every frame they accept. Used by the
-//! reliability tests (crates/shm-cli/tests/reliability.rs).
+//! reliability tests (crates/shm-testkit/tests/reliability.rs).
 //!
 //! A frame's payload is `[u64 writer_id][u64 frame_index][u64 len]` followed by
 //! bytes that are a pure function of those three numbers, so a reader can tell a
@@ -9,15 +9,56 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use shm_core::{
-    Frame, Kind, Location, Mapping, MappingName, MappingOptions, OpenMode, ReadError, WriteOptions,
+    DEFAULT_MAPPING_LEN_BYTES, Frame, Kind, Location, Mapping, MappingName, MappingOptions,
+    OpenMode, ReadError, WriteOptions,
 };
+
+/// Writers and readers of frames with checkable contents, for reliability tests.
+#[derive(Debug, Parser)]
+#[command(name = "shm-torture", version, about)]
+pub struct Cli {
+    /// Mapping name: /dev/shm/NAME.
+    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
+    name: String,
+    /// Use a regular file as the mapping instead of a name.
+    #[arg(long, value_name = "PATH")]
+    file: Option<std::path::PathBuf>,
+    /// Total mapping length in bytes when `write` creates it.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAPPING_LEN_BYTES)]
+    capacity: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write frames of known contents.
+    Write(WriteArgs),
+    /// Read frames and check every one accepted.
+    Read(ReadArgs),
+}
+
+/// Runs one parsed `shm-torture` command line.
+///
+/// # Errors
+/// Opening, writing or reading failed.
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    let location = match &cli.file {
+        Some(path) => Location::File(path.clone()),
+        None => Location::Named(MappingName::new(&cli.name)?),
+    };
+    match cli.command {
+        Command::Write(args) => write(&location, cli.capacity, &args),
+        Command::Read(args) => read(&location, &args),
+    }
+}
 
 const PREFIX_LEN_BYTES: usize = 24;
 
-/// Arguments of `shm torture-write`.
+/// Arguments of `shm-torture write`.
 #[derive(Debug, Args)]
 pub struct WriteArgs {
     /// Frames to write (stops early if killed, which is the point of some tests).
@@ -37,7 +78,7 @@ pub struct WriteArgs {
     mixed_crc: bool,
 }
 
-/// Arguments of `shm torture-read`.
+/// Arguments of `shm-torture read`.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
     /// Keep reading for this long.
@@ -56,7 +97,7 @@ pub struct ReadArgs {
     mode: ReadMode,
 }
 
-/// How `shm torture-read` reads.
+/// How `shm-torture read` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReadMode {
     /// `read_frame_into` in a loop.
@@ -118,7 +159,7 @@ fn open(location: &Location, mode: OpenMode, mapping_len_bytes: u64) -> anyhow::
     )?)
 }
 
-/// Runs `shm torture-write`.
+/// Runs `shm-torture write`.
 ///
 /// # Errors
 /// Opening or writing failed.
@@ -143,7 +184,7 @@ pub fn write(location: &Location, mapping_len_bytes: u64, args: &WriteArgs) -> a
     Ok(())
 }
 
-/// Runs `shm torture-read`: prints `{accepted, distinct, bad, torn_retries...}`.
+/// Runs `shm-torture read`: prints `{accepted, distinct, bad, torn_retries...}`.
 ///
 /// # Errors
 /// Opening failed.

@@ -1,8 +1,8 @@
-//! `shm bench`: shared memory against Unix sockets, pipes, TCP loopback and one
-//! memcpy, with one method for all.
+//! `shm-bench`: shared memory against Unix sockets, pipes, TCP loopback, one
+//! memcpy and iceoryx2, with one method for all.
 //!
 //! This process is the writer. For each transport and size it starts a reader
-//! process (`shm bench-peer`). Each message carries the writer's CLOCK_MONOTONIC
+//! process (`shm-bench peer`). Each message carries the writer's CLOCK_MONOTONIC
 //! time at the start of the send in its first 8 bytes; the reader notes the time
 //! once it holds the complete, validated payload (one-way latency, comparable
 //! across processes because both read the same clock), then sends a 1-byte ack.
@@ -16,11 +16,44 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::{Args, Parser, Subcommand};
+use iceoryx2::prelude::ServiceName;
 use serde::{Deserialize, Serialize};
 use shm_core::{Frame, Kind, Mapping, MappingName, WriteOptions, monotonic_nanos};
 
-/// Arguments of `shm bench`.
+/// Measure shared memory against Unix sockets, pipes, TCP loopback, memcpy and
+/// iceoryx2, one-way across two processes.
+#[derive(Debug, Parser)]
+#[command(name = "shm-bench", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    #[command(flatten)]
+    run: BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Internal: the reader side of a measurement.
+    #[command(hide = true)]
+    Peer(PeerArgs),
+}
+
+/// Runs one parsed `shm-bench` command line.
+///
+/// # Errors
+/// A transport could not be set up or a peer failed.
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    // iceoryx2 warns on stderr that it found no config file; its defaults are
+    // what we measure.
+    iceoryx2::prelude::set_log_level(iceoryx2::prelude::LogLevel::Error);
+    match cli.command {
+        Some(BenchCommand::Peer(args)) => peer(&args),
+        None => run(&cli.run),
+    }
+}
+
+/// Options of a benchmark run.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Fewer sends per size (a run of well under 20 s).
@@ -31,14 +64,14 @@ pub struct BenchArgs {
     json: bool,
 }
 
-/// Arguments of the hidden `shm bench-peer` (the reader side).
+/// Arguments of the hidden `shm-bench peer` (the reader side).
 #[derive(Debug, Args)]
 pub struct PeerArgs {
-    /// shm, uds, tcp or pipe.
+    /// shm, iceoryx2, uds, tcp or pipe.
     #[arg(long)]
     transport: String,
-    /// For shm: `block` (futex wake-up, copy out), `spin` (spin, copy out) or
-    /// `view` (futex wake-up, read in place: zero-copy).
+    /// For shm and iceoryx2: `block` (wake-up, copy out), `spin` (spin, copy
+    /// out) or `view` (wake-up, read the whole payload in place).
     #[arg(long, default_value = "block")]
     wait: String,
     /// Payload bytes.
@@ -55,9 +88,10 @@ pub struct PeerArgs {
 /// One row of the results.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
-    /// `shm`, `uds`, `pipe`, `tcp` or `memcpy`.
+    /// `shm`, `iceoryx2`, `uds`, `pipe`, `tcp` or `memcpy`.
     pub transport: String,
-    /// Our mode (`crc-off-copy`, `crc-on-copy`, `spin`, `zero-copy`) or `-`.
+    /// For shm: `crc-off-copy`, `crc-on-copy`, `spin`, `loan-in-place`; for
+    /// iceoryx2: `copy`, `spin-copy`, `loan-in-place`; else `-`.
     pub mode: String,
     /// Payload bytes.
     pub size_bytes: usize,
@@ -73,7 +107,7 @@ pub struct Row {
 
 const SIZES: [usize; 4] = [48, 64 * 1024, 1024 * 1024, 10 * 1024 * 1024];
 
-/// Runs `shm bench`.
+/// Runs the benchmark.
 ///
 /// # Errors
 /// A transport could not be set up or a peer failed.
@@ -86,9 +120,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             ("crc-off-copy", false, "block"),
             ("crc-on-copy", true, "block"),
             ("spin", false, "spin"),
-            ("zero-copy", false, "view"),
+            ("loan-in-place", false, "view"),
         ] {
             rows.push(bench_shm(size, warmup, count, mode, crc32, wait)?);
+        }
+        for wait in ["block", "spin", "view"] {
+            rows.push(bench_iceoryx2(size, warmup, count, wait)?);
         }
         for transport in ["uds", "pipe", "tcp"] {
             rows.push(bench_stream(transport, size, warmup, count)?);
@@ -181,6 +218,208 @@ fn payload(size: usize) -> Vec<u8> {
     (0..size.max(8)).map(|i| (i * 31 % 251) as u8).collect()
 }
 
+/// XOR of the little-endian u64 words of `bytes` (and of its last few bytes):
+/// touches every byte, at memory speed.
+fn fold(bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    let mut folded = (&mut words).fold(0u64, |acc, w| {
+        acc ^ u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
+    });
+    for (i, &b) in words.remainder().iter().enumerate() {
+        folded ^= u64::from(b) << (8 * i);
+    }
+    folded
+}
+
+/// The fold of `payload(size)` past its 8-byte stamp, computed the way the
+/// in-place readers fold (64 KiB chunks, each rotated by its offset).
+fn expected_fold(size: usize) -> u64 {
+    let buf = payload(size);
+    let mut folded = 0u64;
+    let mut offset = 8;
+    while offset < buf.len() {
+        let n = (64 * 1024).min(buf.len() - offset);
+        folded ^= fold(&buf[offset..offset + n]).rotate_left((offset % 64) as u32);
+        offset += n;
+    }
+    folded
+}
+
+/// Checks an in-place read's length and fold against `expected` (from
+/// [`expected_fold`], computed once per peer).
+fn check_folded(len: usize, folded: u64, size: usize, expected: u64) -> anyhow::Result<()> {
+    if len != size.max(8) {
+        bail!("received {len} bytes, expected {size}");
+    }
+    if folded != expected {
+        bail!("payload corrupted: fold {folded:#x}");
+    }
+    Ok(())
+}
+
+/// The iceoryx2 service names of one measurement: publish-subscribe of `[u8]`
+/// plus an event service for blocking wake-ups.
+fn iceoryx2_names(endpoint: &str) -> anyhow::Result<(ServiceName, ServiceName)> {
+    Ok((
+        ServiceName::new(&format!("{endpoint}/data"))
+            .map_err(|e| anyhow::anyhow!("service name: {e:?}"))?,
+        ServiceName::new(&format!("{endpoint}/wake"))
+            .map_err(|e| anyhow::anyhow!("service name: {e:?}"))?,
+    ))
+}
+
+/// iceoryx2 (0.10), measured as ours: publish-subscribe of a `[u8]` slice, the
+/// producer loans a sample and writes the payload into it, the consumer
+/// (another process) reads the whole payload: copied out (`block`, `spin`) or in
+/// place (`view`). Blocking consumers wait on an iceoryx2 event (the producer
+/// notifies after each send); `spin` polls `receive`.
+fn bench_iceoryx2(size: usize, warmup: usize, count: usize, wait: &str) -> anyhow::Result<Row> {
+    use iceoryx2::prelude::*;
+    let endpoint = format!("shm-bench-{}-{size}-{wait}", std::process::id());
+    let (data_name, wake_name) = iceoryx2_names(&endpoint)?;
+    let len = size.max(8);
+    let node = NodeBuilder::new()
+        .create::<ipc::Service>()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 node: {e:?}"))?;
+    let service = node
+        .service_builder(&data_name)
+        .publish_subscribe::<[u8]>()
+        .max_publishers(1)
+        .max_subscribers(1)
+        .history_size(0)
+        .subscriber_max_buffer_size(1)
+        .enable_safe_overflow(true)
+        .create()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 service: {e:?}"))?;
+    let publisher = service
+        .publisher_builder()
+        .initial_max_slice_len(len)
+        .create()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 publisher: {e:?}"))?;
+    let event = node
+        .service_builder(&wake_name)
+        .event()
+        .create()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 event: {e:?}"))?;
+    let notifier = event
+        .notifier_builder()
+        .create()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 notifier: {e:?}"))?;
+    let total = warmup + count;
+    let mut child = spawn_peer("iceoryx2", wait, size, total, &endpoint)?;
+    let mut acks = BufReader::new(child.stdout.take().context("no peer stdout")?);
+    if read_byte(&mut acks)? != b'R' {
+        bail!("bench peer did not get ready");
+    }
+    let mut buf = payload(size);
+    let mut started = Instant::now();
+    for i in 0..total {
+        if i == warmup {
+            started = Instant::now();
+        }
+        buf[..8].copy_from_slice(&monotonic_nanos().to_le_bytes());
+        let sample = publisher
+            .loan_slice_uninit(len)
+            .map_err(|e| anyhow::anyhow!("iceoryx2 loan: {e:?}"))?;
+        let sample = sample.write_from_slice(&buf);
+        sample
+            .send()
+            .map_err(|e| anyhow::anyhow!("iceoryx2 send: {e:?}"))?;
+        if wait != "spin" {
+            notifier
+                .notify()
+                .map_err(|e| anyhow::anyhow!("iceoryx2 notify: {e:?}"))?;
+        }
+        read_byte(&mut acks)?;
+    }
+    let elapsed = started.elapsed();
+    let latencies = finish_peer(child, acks)?;
+    let mode = match wait {
+        "spin" => "spin-copy",
+        "view" => "loan-in-place",
+        _ => "copy",
+    };
+    Ok(row(
+        "iceoryx2",
+        mode,
+        size,
+        latencies[warmup..].to_vec(),
+        count,
+        elapsed,
+    ))
+}
+
+/// The iceoryx2 consumer: see [`bench_iceoryx2`].
+fn iceoryx2_peer(args: &PeerArgs, size: usize) -> anyhow::Result<Vec<u64>> {
+    use iceoryx2::prelude::*;
+    let (data_name, wake_name) = iceoryx2_names(&args.endpoint)?;
+    let node = NodeBuilder::new()
+        .create::<ipc::Service>()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 node: {e:?}"))?;
+    let service = node
+        .service_builder(&data_name)
+        .publish_subscribe::<[u8]>()
+        .open()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 service: {e:?}"))?;
+    let subscriber = service
+        .subscriber_builder()
+        .create()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 subscriber: {e:?}"))?;
+    let event = node
+        .service_builder(&wake_name)
+        .event()
+        .open()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 event: {e:?}"))?;
+    let listener = event
+        .listener_builder()
+        .create()
+        .map_err(|e| anyhow::anyhow!("iceoryx2 listener: {e:?}"))?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(b"R")?;
+    out.flush()?;
+    let mut copy = vec![0u8; size];
+    let expected = expected_fold(size);
+    let mut latencies = Vec::with_capacity(args.count);
+    for _ in 0..args.count {
+        let sample = loop {
+            if let Some(sample) = subscriber
+                .receive()
+                .map_err(|e| anyhow::anyhow!("iceoryx2 receive: {e:?}"))?
+            {
+                break sample;
+            }
+            if args.wait != "spin" {
+                listener
+                    .timed_wait(|_| {}, Duration::from_secs(30))
+                    .map_err(|e| anyhow::anyhow!("iceoryx2 wait: {e:?}"))?;
+            } else {
+                std::hint::spin_loop();
+            }
+        };
+        let payload = sample.payload();
+        let sent = if args.wait == "view" {
+            let mut folded = 0u64;
+            let mut offset = 8;
+            while offset < payload.len() {
+                let n = (64 * 1024).min(payload.len() - offset);
+                folded ^= fold(&payload[offset..offset + n]).rotate_left((offset % 64) as u32);
+                offset += n;
+            }
+            check_folded(payload.len(), folded, size, expected)?;
+            u64::from_le_bytes(payload[..8].try_into()?)
+        } else {
+            copy.resize(payload.len(), 0);
+            copy.copy_from_slice(payload);
+            sent_nanos(&copy, size)?
+        };
+        drop(sample);
+        latencies.push(monotonic_nanos().saturating_sub(sent));
+        out.write_all(b"A")?;
+        out.flush()?;
+    }
+    Ok(latencies)
+}
+
 fn spawn_peer(
     transport: &str,
     wait: &str,
@@ -189,7 +428,7 @@ fn spawn_peer(
     endpoint: &str,
 ) -> anyhow::Result<Child> {
     Command::new(std::env::current_exe()?)
-        .args(["bench-peer", "--transport", transport, "--wait", wait])
+        .args(["peer", "--transport", transport, "--wait", wait])
         .args([
             "--size",
             &size.to_string(),
@@ -251,7 +490,16 @@ fn bench_shm(
             started = Instant::now();
         }
         buf[..8].copy_from_slice(&monotonic_nanos().to_le_bytes());
-        mapping.write_frame(Kind::Object, &[&buf[..size.max(8)]], &options)?;
+        if wait == "view" {
+            // The loan: the producer writes the payload straight into the mapping.
+            let len = buf.len() as u64;
+            mapping.write_with(Kind::Object, len, &options, |payload| {
+                payload.copy_from_slice(&buf);
+                Ok::<(), shm_core::WriteError>(())
+            })?;
+        } else {
+            mapping.write_frame(Kind::Object, &[&buf], &options)?;
+        }
         read_byte(&mut acks)?;
     }
     let elapsed = started.elapsed();
@@ -330,7 +578,7 @@ fn bench_stream(transport: &str, size: usize, warmup: usize, count: usize) -> an
     ))
 }
 
-/// Runs `shm bench-peer`: receives `count` messages, acks each, then prints the
+/// Runs `shm-bench peer`: receives `count` messages, acks each, then prints the
 /// one-way latencies (nanoseconds) as a JSON array on stdout.
 ///
 /// # Errors
@@ -349,6 +597,7 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
             out.write_all(b"R")?;
             out.flush()?;
             let timeout = Duration::from_secs(30);
+            let expected = expected_fold(size);
             for _ in 0..args.count {
                 let (seq, sent) = match args.wait.as_str() {
                     "spin" => {
@@ -356,17 +605,25 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
                         (frame.seq, sent_nanos(&frame.payload, size)?)
                     }
                     "view" => {
-                        // Zero-copy: read the stamp and the last byte in place.
+                        // In place: read the whole payload where it lies, 64 KiB
+                        // at a time through a cache-resident buffer, and fold it.
                         mapping.wait_for_new_seq(last_seq, Some(timeout))?;
-                        let (info, (len, stamp, last)) =
+                        let mut chunk = vec![0u8; 64 * 1024];
+                        let (info, (len, stamp, folded)) =
                             mapping.read_in_place(Duration::from_secs(1), |_, view| {
-                                let (mut stamp, mut last) = ([0u8; 8], [0u8; 1]);
-                                // Short payloads leave zeros, which check_whole refuses.
+                                let mut stamp = [0u8; 8];
                                 let _ = view.read_at(0, &mut stamp);
-                                let _ = view.read_at(view.len_bytes().wrapping_sub(1), &mut last);
-                                (view.len_bytes(), u64::from_le_bytes(stamp), last[0])
+                                let mut folded = 0u64;
+                                let mut offset = 8;
+                                while offset < view.len_bytes() {
+                                    let n = chunk.len().min(view.len_bytes() - offset);
+                                    let _ = view.read_at(offset, &mut chunk[..n]);
+                                    folded ^= fold(&chunk[..n]).rotate_left((offset % 64) as u32);
+                                    offset += n;
+                                }
+                                (view.len_bytes(), u64::from_le_bytes(stamp), folded)
                             })?;
-                        check_whole(len, last, size).context("zero-copy view")?;
+                        check_folded(len, folded, size, expected).context("in-place read")?;
                         (info.seq, stamp)
                     }
                     _ => {
@@ -381,6 +638,7 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
                 out.flush()?;
             }
         }
+        "iceoryx2" => latencies = iceoryx2_peer(args, size)?,
         "uds" => {
             let stream = UnixStream::connect(&args.endpoint)?;
             latencies = receive_loop(&mut stream.try_clone()?, &mut &stream, size, args.count)?;
