@@ -38,19 +38,24 @@ def check_header(m):
 
 def file_read_request(m):
     """Ask the writer to pause before its next frame (docs/PROTOCOL.md, "Read requests").
-    Python has no atomic read-modify-write on a mapping, so this peer only raises the
-    deadline and adds 1 with plain stores, which the spec allows a reader to do at the
-    cost of a lost update (the writer's deadline check clears a miscount)."""
+    Python has no atomic read-modify-write on a mapping, so this peer raises the
+    deadline and counts the request with plain stores, which the spec allows at the
+    cost of a lost update (the writer's deadline and forgiveness bound it)."""
     deadline = time.clock_gettime_ns(time.CLOCK_MONOTONIC) + LEASE_NS
     (old,) = struct.unpack_from("<Q", m, 88)
     struct.pack_into("<Q", m, 88, max(old, deadline))
-    (n,) = struct.unpack_from("<I", m, 68)
-    struct.pack_into("<I", m, 68, n + 1)
+    (filed,) = struct.unpack_from("<I", m, 68)
+    struct.pack_into("<I", m, 68, (filed + 1) & 0xFFFFFFFF)
 
 
-def withdraw_read_request(m):
-    (n,) = struct.unpack_from("<I", m, 68)
-    struct.pack_into("<I", m, 68, max(n - 1, 0))
+def complete_read_request(m):
+    (done,) = struct.unpack_from("<I", m, 96)
+    struct.pack_into("<I", m, 96, (done + 1) & 0xFFFFFFFF)
+
+
+def requests_satisfied(done, filed):
+    diff = (filed - done) & 0xFFFFFFFF
+    return diff == 0 or diff >= 0x80000000
 
 
 def read(name):
@@ -67,7 +72,7 @@ def read(name):
         read_frame(m, mapping_len, on_retry)
     finally:
         if requested:
-            withdraw_read_request(m)
+            complete_read_request(m)
 
 
 def read_frame(m, mapping_len, on_retry):
@@ -119,10 +124,14 @@ def write(name, kind, payload):
     assert len(payload) <= mapping_len - HEADER_LEN
     fcntl.flock(fd, fcntl.LOCK_EX)  # the writer lock (docs/PROTOCOL.md)
     try:
-        # Honour read requests: pause while any are filed, until their deadline.
-        while struct.unpack_from("<I", m, 68)[0] > 0:
-            if time.clock_gettime_ns(time.CLOCK_MONOTONIC) >= struct.unpack_from("<Q", m, 88)[0]:
-                struct.pack_into("<I", m, 68, 0)  # stale: their readers are gone
+        # Honour read requests: pause until those filed so far are done, at most
+        # until their deadline or 100 ms; then forgive the rest.
+        (filed,) = struct.unpack_from("<I", m, 68)
+        started = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        while not requests_satisfied(struct.unpack_from("<I", m, 96)[0], filed):
+            now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            if now >= min(struct.unpack_from("<Q", m, 88)[0], started + LEASE_NS):
+                struct.pack_into("<I", m, 96, filed)
                 break
             time.sleep(0.0005)
         (s,) = struct.unpack_from("<Q", m, 16)

@@ -47,10 +47,10 @@ pub const OFF_WRITTEN_UNIX_NANOS: usize = 48;
 /// Offset of the `notify: u32` futex word: the writer adds 1 (wrapping) after
 /// every completed frame and when it starts a streamed frame, then wakes.
 pub const OFF_NOTIFY: usize = 64;
-/// Offset of `read_requests: u32`: how many readers asked the writer to pause
-/// before its next frame (anti-starvation; `docs/PROTOCOL.md`, "Read requests").
-/// Readers add 1 and subtract 1; it is also a futex word the writer waits on.
-pub const OFF_READ_REQUESTS: usize = 68;
+/// Offset of `read_requests_filed: u32`: read requests ever filed (wrapping).
+/// A reader that lost a race against the writer adds 1 (anti-starvation;
+/// `docs/PROTOCOL.md`, "Read requests").
+pub const OFF_READ_REQUESTS_FILED: usize = 68;
 /// Offset of `stream_seq: u64`: the odd sequence word of the streamed write
 /// whose progress [`OFF_STREAM_BYTES`] reports.
 pub const OFF_STREAM_SEQ: usize = 72;
@@ -61,15 +61,20 @@ pub const OFF_STREAM_BYTES: usize = 80;
 /// for every process of the machine): the writer honours read requests until
 /// then. Readers raise it (atomic max) when they file a request.
 pub const OFF_READ_REQUEST_DEADLINE: usize = 88;
+/// Offset of `read_requests_done: u32`: read requests completed (wrapping). A
+/// reader adds 1 when it returns, then wakes it: the futex word a pausing
+/// writer waits on.
+pub const OFF_READ_REQUESTS_DONE: usize = 96;
 /// First byte after the fields; the rest of the header page is reserved (0).
-pub const END_OF_FIELDS: usize = 96;
+pub const END_OF_FIELDS: usize = 100;
 
 /// Payloads of at least this many bytes are written as streamed frames.
 pub const STREAM_MIN_BYTES: u64 = 512 * 1024;
 /// A streamed write publishes its progress after every this many bytes.
 pub const STREAM_CHUNK_BYTES: usize = 128 * 1024;
-/// How long one read request holds the writer, at most, from its filing: a
-/// reader that dies with its request filed costs the writer at most this once.
+/// How long a writer honours read requests, at most, after the last filing, and
+/// at most per frame: a reader that dies with its request filed costs the
+/// writer at most this once.
 pub const READ_REQUEST_LEASE_NANOS: u64 = 100_000_000;
 
 /// Flag bit 0: the `crc32` field is valid.
@@ -82,7 +87,7 @@ pub const PIXELS_PREFIX_LEN_BYTES: usize = 32;
 
 const _: () = assert!(END_OF_FIELDS <= HEADER_LEN_BYTES);
 const _: () = assert!(OFF_WRITTEN_UNIX_NANOS + 8 + 8 == OFF_NOTIFY);
-const _: () = assert!(OFF_READ_REQUEST_DEADLINE + 8 == END_OF_FIELDS);
+const _: () = assert!(OFF_READ_REQUESTS_DONE + 4 == END_OF_FIELDS);
 
 /// What a frame's payload holds (header field `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,8 +11,8 @@ use crate::error::OpenError;
 use crate::layout::{
     DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, MAGIC, MAX_MAPPING_LEN_BYTES,
     MIN_MAPPING_LEN_BYTES, OFF_CRC32, OFF_FLAGS, OFF_HEADER_LEN, OFF_KIND, OFF_MAGIC,
-    OFF_MAPPING_LEN, OFF_NOTIFY, OFF_PAYLOAD_LEN, OFF_READ_REQUESTS, OFF_SEQ, OFF_VERSION,
-    OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS, VERSION,
+    OFF_MAPPING_LEN, OFF_NOTIFY, OFF_PAYLOAD_LEN, OFF_READ_REQUESTS_DONE, OFF_READ_REQUESTS_FILED,
+    OFF_SEQ, OFF_VERSION, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS, VERSION,
 };
 use crate::name::{Location, MappingName};
 use crate::sys::{self, SharedRegion};
@@ -334,7 +334,10 @@ impl Mapping {
             writer_pid: r.atomic_u32(OFF_WRITER_PID).load(Ordering::Relaxed),
             written_unix_nanos: r.atomic_u64(OFF_WRITTEN_UNIX_NANOS).load(Ordering::Relaxed),
             notify_counter: r.atomic_u32(OFF_NOTIFY).load(Ordering::Relaxed),
-            read_requests: r.atomic_u32(OFF_READ_REQUESTS).load(Ordering::Relaxed),
+            read_requests_filed: r
+                .atomic_u32(OFF_READ_REQUESTS_FILED)
+                .load(Ordering::Relaxed),
+            read_requests_done: r.atomic_u32(OFF_READ_REQUESTS_DONE).load(Ordering::Relaxed),
         }
     }
 
@@ -387,8 +390,10 @@ pub struct HeaderFields {
     pub written_unix_nanos: u64,
     /// The `notify` futex word: changes with every completed frame.
     pub notify_counter: u32,
-    /// Readers that asked the writer to pause before its next frame.
-    pub read_requests: u32,
+    /// Read requests filed so far (wrapping).
+    pub read_requests_filed: u32,
+    /// Read requests completed so far (wrapping); filed - done are outstanding.
+    pub read_requests_done: u32,
 }
 
 /// Removes the mapping `/dev/shm/<name>`.

@@ -7,8 +7,8 @@ use crate::error::DecodeError;
 use crate::error::ReadError;
 use crate::layout::{
     FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_FLAGS, OFF_NOTIFY, OFF_PAYLOAD_LEN,
-    OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS, OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ,
-    READ_REQUEST_LEASE_NANOS,
+    OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS_DONE, OFF_READ_REQUESTS_FILED, OFF_SEQ,
+    OFF_STREAM_BYTES, OFF_STREAM_SEQ, READ_REQUEST_LEASE_NANOS,
 };
 use crate::mapping::Mapping;
 use crate::payload::Payload;
@@ -212,7 +212,8 @@ impl Mapping {
 
     /// Files a read request (spec, "Read requests"), or extends the deadline of
     /// the one already filed: the deadline is raised (atomic max) before the
-    /// count, so a writer that sees the count also sees a live deadline.
+    /// request is counted, so a writer that sees the request also sees a live
+    /// deadline.
     fn renew_read_request<'a>(&'a self, request: &mut Option<ReadRequest<'a>>) {
         let now = sys::monotonic_nanos();
         self.region
@@ -220,7 +221,7 @@ impl Mapping {
             .fetch_max(now + READ_REQUEST_LEASE_NANOS, Ordering::SeqCst);
         if request.is_none() {
             self.region
-                .atomic_u32(OFF_READ_REQUESTS)
+                .atomic_u32(OFF_READ_REQUESTS_FILED)
                 .fetch_add(1, Ordering::SeqCst);
             *request = Some(ReadRequest { mapping: self });
         }
@@ -564,21 +565,16 @@ impl Mapping {
     }
 }
 
-/// A filed read request; withdrawn on drop. The count never goes below 0: a
-/// writer may have cleared stale requests, ours among them.
+/// A filed read request; counted done on drop, which wakes a pausing writer.
 struct ReadRequest<'a> {
     mapping: &'a Mapping,
 }
 
 impl Drop for ReadRequest<'_> {
     fn drop(&mut self) {
-        let requests = self.mapping.region.atomic_u32(OFF_READ_REQUESTS);
-        let before =
-            requests.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        if before == Ok(1) {
-            // The last request withdrawn: a pausing writer may go on.
-            sys::futex_wake_all(requests);
-        }
+        let done = self.mapping.region.atomic_u32(OFF_READ_REQUESTS_DONE);
+        done.fetch_add(1, Ordering::SeqCst);
+        sys::futex_wake_all(done);
     }
 }
 

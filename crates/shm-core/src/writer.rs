@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::WriteError;
 use crate::layout::{
     FLAG_CRC32, HEADER_LEN_BYTES, Kind, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_NOTIFY,
-    OFF_PAYLOAD_LEN, OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS, OFF_SEQ, OFF_STREAM_BYTES,
-    OFF_STREAM_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS, PIXELS_PREFIX_LEN_BYTES,
-    READ_REQUEST_LEASE_NANOS, STREAM_CHUNK_BYTES, STREAM_MIN_BYTES,
+    OFF_PAYLOAD_LEN, OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS_DONE, OFF_READ_REQUESTS_FILED,
+    OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
+    PIXELS_PREFIX_LEN_BYTES, READ_REQUEST_LEASE_NANOS, STREAM_CHUNK_BYTES, STREAM_MIN_BYTES,
 };
 use crate::mapping::{Mapping, WriterState};
 use crate::payload::{PixelLayout, TestData};
@@ -232,35 +232,40 @@ impl Mapping {
         }
     }
 
-    /// Pauses while readers have read requests filed (spec, "Read requests"), so
-    /// a reader that lost the race against back-to-back frames gets the frame
-    /// just completed: at most until the requests' deadline, and at most
-    /// [`READ_REQUEST_LEASE_NANOS`] per frame however many readers keep asking.
-    /// Requests whose deadline passed are stale (their reader died) and cleared.
-    /// Costs one load when nobody asked.
+    /// Pauses until every read request filed before this call is done (spec,
+    /// "Read requests"), so a reader that lost the race against back-to-back
+    /// frames gets the frame just completed. Requests filed during the pause do
+    /// not extend it. At most until the requests' deadline and at most
+    /// [`READ_REQUEST_LEASE_NANOS`] per frame; requests still outstanding then
+    /// are forgiven (their reader died or overran), so they cost no further
+    /// pause. Costs one load of each counter when nobody asked.
     fn pause_for_read_requests(&self) -> Duration {
         let r = &self.region;
-        let requests = r.atomic_u32(OFF_READ_REQUESTS);
-        let mut pending = requests.load(Ordering::SeqCst);
-        if pending == 0 {
+        let filed = r.atomic_u32(OFF_READ_REQUESTS_FILED).load(Ordering::SeqCst);
+        let done = r.atomic_u32(OFF_READ_REQUESTS_DONE);
+        let mut seen_done = done.load(Ordering::SeqCst);
+        if requests_satisfied(seen_done, filed) {
             return Duration::ZERO;
         }
         let started = sys::monotonic_nanos();
         let deadline = r.atomic_u64(OFF_READ_REQUEST_DEADLINE);
-        while pending != 0 {
+        loop {
             let now = sys::monotonic_nanos();
-            let requests_until = deadline.load(Ordering::SeqCst);
-            if now >= requests_until {
-                // Stale: whoever filed them is gone or overran its lease.
-                let _ = requests.compare_exchange(pending, 0, Ordering::SeqCst, Ordering::SeqCst);
-                break;
-            }
-            let until = requests_until.min(started + READ_REQUEST_LEASE_NANOS);
+            let until = deadline
+                .load(Ordering::SeqCst)
+                .min(started + READ_REQUEST_LEASE_NANOS);
             if now >= until {
+                // Forgive what is still outstanding: never move `done` back.
+                let _ = done.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
+                    (!requests_satisfied(d, filed)).then_some(filed)
+                });
                 break;
             }
-            sys::futex_wait(requests, pending, Some(Duration::from_nanos(until - now)));
-            pending = requests.load(Ordering::SeqCst);
+            sys::futex_wait(done, seen_done, Some(Duration::from_nanos(until - now)));
+            seen_done = done.load(Ordering::SeqCst);
+            if requests_satisfied(seen_done, filed) {
+                break;
+            }
         }
         Duration::from_nanos(sys::monotonic_nanos().saturating_sub(started))
     }
@@ -580,6 +585,12 @@ impl Mapping {
         let bytes = rmp_serde::to_vec_named(value)?;
         self.write_frame(Kind::Object, &[&bytes], options)
     }
+}
+
+/// Whether `done` has reached `filed` on the wrapping u32 counters of read
+/// requests (a `done` up to 2^31 ahead also counts as reached).
+fn requests_satisfied(done: u32, filed: u32) -> bool {
+    filed.wrapping_sub(done) as i32 <= 0
 }
 
 /// Checks `layout` and `path` and encodes the 32-byte pixels prefix.
