@@ -138,7 +138,7 @@ pub enum ImageError {
         path: PathBuf,
     },
     /// Reading the file failed.
-    #[error("cannot read the file ({source}): {}", path.display())]
+    #[error("cannot read the file: {}", path.display())]
     Io {
         /// The OS error.
         source: std::io::Error,

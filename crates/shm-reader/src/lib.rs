@@ -198,7 +198,7 @@ impl ReaderApp {
             max_texture_side: ctx.input(|i| i.max_texture_side),
         };
         match MappingName::new(&name) {
-            Err(e) => self.mapping_state = Status::Error(e.to_string()),
+            Err(e) => self.mapping_state = Status::Error(shm_ui::error_line(&e)),
             Ok(name) => {
                 let spawned = std::thread::Builder::new()
                     .name("shm-watch".to_owned())
@@ -232,7 +232,7 @@ impl ReaderApp {
                     Ok(frame) => {
                         Event::Received(Box::new(decode_frame(&frame, want, max_texture_side)))
                     }
-                    Err(e) => Event::Error(e.to_string()),
+                    Err(e) => Event::Error(shm_ui::error_line(&e)),
                 };
                 let _ = events.send(event);
                 ctx.request_repaint();
@@ -465,17 +465,17 @@ fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received 
     let read_millis = millis_since_unix_nanos(frame.written_unix_nanos);
     let decode_started = std::time::Instant::now();
     let content = (|| -> Result<Content, String> {
-        Ok(match frame.decode().map_err(|e| e.to_string())? {
+        Ok(match frame.decode().map_err(|e| shm_ui::error_line(&e))? {
             Payload::Empty => Content::Empty,
             Payload::TestData(data) => Content::TestData(data),
             Payload::Object(bytes) => {
                 let value: serde_json::Value =
-                    shm_core::decode_object(bytes).map_err(|e| e.to_string())?;
+                    shm_core::decode_object(bytes).map_err(|e| shm_ui::error_line(&e))?;
                 Content::Object(value.to_string())
             }
             Payload::Image(record) if want != Want::Struct => {
                 let rgba = picture::decode_rgba(record.image, Path::new(record.path))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| shm_ui::error_line(&e))?;
                 let format_name = picture::probe(record.image, Path::new(record.path))
                     .map_or("image", |info| info.format_name());
                 Content::Image(DecodedImage {
@@ -634,7 +634,7 @@ impl WatchJob {
                 }
                 Err(ReadError::TimedOut { .. }) => {}
                 Err(e) => {
-                    self.send(Event::Error(e.to_string()));
+                    self.send(Event::Error(shm_ui::error_line(&e)));
                     // Wait for the next frame rather than re-reading a bad one.
                     after_seq = mapping.seq();
                     std::thread::sleep(Duration::from_millis(50));

@@ -114,3 +114,33 @@ mod tests {
         );
     }
 }
+
+/// An error and its sources as one line, `: `-separated (as anyhow's `{:#}`
+/// prints them): library errors keep their OS cause as a source rather than in
+/// their own message, so a bare `to_string()` would lose it.
+pub fn error_line(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod error_line_tests {
+    #[test]
+    fn joins_an_error_and_its_sources_on_one_line() {
+        let err = shm_core::OpenError::Io {
+            action: "mmap",
+            source: std::io::Error::from_raw_os_error(12),
+            path: "/dev/shm/x".into(),
+        };
+        let line = super::error_line(&err);
+        assert!(line.starts_with("mmap failed: /dev/shm/x: "), "{line}");
+        assert!(line.contains("Cannot allocate memory"), "{line}");
+        assert!(!line.contains('\n'));
+    }
+}

@@ -199,7 +199,9 @@ impl WriterApp {
                 }
                 Location::File(PathBuf::from(self.mapping_file_text.trim()))
             } else {
-                Location::Named(MappingName::new(self.name_text.trim()).map_err(|e| e.to_string())?)
+                Location::Named(
+                    MappingName::new(self.name_text.trim()).map_err(|e| shm_ui::error_line(&e))?,
+                )
             };
             let mode = match self.open_choice {
                 OpenChoice::CreateOrOpen | OpenChoice::FromFile => OpenMode::CreateOrOpen,
@@ -209,7 +211,7 @@ impl WriterApp {
             let options = MappingOptions::new()
                 .mode(mode)
                 .mapping_len_bytes(self.capacity_mib.saturating_mul(1024 * 1024));
-            Mapping::open(&location, &options).map_err(|e| e.to_string())
+            Mapping::open(&location, &options).map_err(|e| shm_ui::error_line(&e))
         })();
         match result {
             Ok(mapping) => {
@@ -333,11 +335,11 @@ impl WriterApp {
                 &path_text,
                 &options,
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| shm_ui::error_line(&e))
         } else {
             mapping
                 .send_image(&path_text, &loaded.file.bytes, &options)
-                .map_err(|e| e.to_string())
+                .map_err(|e| shm_ui::error_line(&e))
         };
         let elapsed_millis = started.elapsed().as_secs_f64() * 1000.0;
         match result {
@@ -372,7 +374,7 @@ impl WriterApp {
                 written.frame_number(),
                 self.test_data
             )),
-            Err(e) => Status::Error(e.to_string()),
+            Err(e) => Status::Error(shm_ui::error_line(&e)),
         }
     }
 
@@ -579,9 +581,9 @@ fn load_image(path: &Path, capacity_bytes: u64) -> LoadResult {
     // A raw-pixel send may need more than the file's size, so only the file
     // itself is limited here; the send checks the capacity again.
     let file = picture::read_image_file(path, capacity_bytes.max(picture::MAX_DECODED_LEN_BYTES))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| shm_ui::error_line(&e))?;
     // A file that does not decode here would not decode in the reader either.
-    let rgba = picture::decode_rgba(&file.bytes, &file.path).map_err(|e| e.to_string())?;
+    let rgba = picture::decode_rgba(&file.bytes, &file.path).map_err(|e| shm_ui::error_line(&e))?;
     let (w, h) = rgba.dimensions();
     let scale = (PREVIEW_MAX_SIDE_PIXELS as f32 / w.max(h) as f32).min(1.0);
     let small = image::imageops::thumbnail(
