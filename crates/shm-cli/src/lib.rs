@@ -1,7 +1,10 @@
 //! The `shm` command line, as a library so the binary stays short.
 //!
-//! Every command takes `--name NAME` (default `shm-exchange`) or `--file PATH`,
-//! and `--capacity BYTES` where it may create the mapping.
+//! Commands that act on one mapping take its options under their own help
+//! heading: `--name NAME` (default `shm-exchange`) or `--file PATH`, and
+//! `--capacity BYTES` on the commands that may create it. Every command prints
+//! JSON lines whose shapes are [`output`]'s structs, documented with examples in
+//! `docs/CLI.md`. Exit status: 0 ok, 1 error, 2 usage, 3 timeout ([`exit_code`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,35 +12,49 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shm_core::picture::{self, ImageFile};
-
 use shm_core::{
-    DEFAULT_MAPPING_LEN_BYTES, Frame, Kind, Location, Mapping, MappingName, MappingOptions,
-    OpenMode, Payload, PixelFormat, PixelLayout, TestData, WriteOptions,
+    DEFAULT_MAPPING_LEN_BYTES, Frame, Location, Mapping, MappingName, MappingOptions, OpenMode,
+    Payload, PixelFormat, PixelLayout, ReadError, TestData, WriteOptions,
+};
+
+pub mod output;
+
+use output::{
+    FrameLine, HeaderLine, ListedMapping, ListingError, ReadFailure, Sent, SentImage, StreamSummary,
 };
 
 /// Send, stream, receive, watch and inspect shared-memory frames (format v2).
+///
+/// Exit status: 0 ok, 1 error (one line on stderr), 2 usage error, 3 timed out.
 #[derive(Debug, Parser)]
-#[command(name = "shm", version, about)]
+#[command(name = "shm", version, about, long_about = None)]
 pub struct Cli {
-    #[command(flatten)]
-    target: Target,
     #[command(subcommand)]
     command: Command,
 }
 
-/// Which mapping a command works on.
-#[derive(Debug, Args)]
+/// Which mapping a read-only command works on.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Mapping")]
 struct Target {
     /// Mapping name: /dev/shm/NAME (1 to 30 bytes of [A-Za-z0-9._-]).
-    #[arg(long, global = true, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
+    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
     name: String,
-    /// Use a regular file as a persistent mapping instead of a name.
-    #[arg(long, global = true, value_name = "PATH")]
+    /// A regular file as a persistent mapping, instead of a name.
+    #[arg(long, value_name = "PATH")]
     file: Option<PathBuf>,
-    /// Total mapping length in bytes when a command creates it (header included).
-    #[arg(long, global = true, value_name = "BYTES", default_value_t = DEFAULT_MAPPING_LEN_BYTES)]
+}
+
+/// Which mapping a sending command works on, and its size if it creates it.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Mapping")]
+struct CreateTarget {
+    #[command(flatten)]
+    target: Target,
+    /// Total mapping length in bytes when it is created (header included).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAPPING_LEN_BYTES)]
     capacity: u64,
 }
 
@@ -57,10 +74,9 @@ enum Command {
         /// Skip the CRC-32 (faster; readers then cannot detect corruption).
         #[arg(long)]
         no_crc: bool,
+        #[command(flatten)]
+        target: CreateTarget,
     },
-    /// Send image files in turn, looping, at a steady rate or as fast as
-    /// possible: a live stream for readers, the apps and tests.
-    Stream(StreamArgs),
     /// Send a TestData struct (kind 2, 48 bytes).
     SendStruct {
         /// Id.
@@ -69,12 +85,14 @@ enum Command {
         /// Age.
         #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
         age: i32,
-        /// Ten comma-separated scores (default 60,61,...,69).
-        #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
-        scores: Option<Vec<i32>>,
+        /// Exactly ten comma-separated scores (default 60,61,...,69).
+        #[arg(long, value_name = "S0,...,S9", value_parser = parse_scores, allow_hyphen_values = true)]
+        scores: Option<[i32; 10]>,
         /// Skip the CRC-32.
         #[arg(long)]
         no_crc: bool,
+        #[command(flatten)]
+        target: CreateTarget,
     },
     /// Send a JSON file as a MessagePack object (kind 4).
     SendObject {
@@ -83,60 +101,95 @@ enum Command {
         /// Skip the CRC-32.
         #[arg(long)]
         no_crc: bool,
+        #[command(flatten)]
+        target: CreateTarget,
     },
+    /// Send image files in turn, looping, at a steady rate or as fast as
+    /// possible: a live stream for readers, the apps and tests.
+    Stream(StreamArgs),
     /// Print the current frame as one JSON line.
     Recv {
         /// Block until a frame newer than the current one arrives.
         #[arg(long)]
         wait: bool,
-        /// Give up waiting after this many milliseconds (default: wait forever).
-        #[arg(long, value_name = "N")]
+        /// Give up waiting after this many milliseconds (exit status 3).
+        #[arg(long, value_name = "N", requires = "wait")]
         timeout_ms: Option<u64>,
         /// Write the image: its bytes unchanged (kind 1) or a PNG (kind 3).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
     },
     /// Print one JSON line per new frame as it arrives (no polling).
     Watch {
-        /// Stop after this many frames.
+        /// Stop after this many frames (exit status 0).
         #[arg(long)]
         count: Option<u64>,
-        /// Stop when no frame arrives for this many milliseconds.
+        /// Stop when no frame arrives for this many milliseconds (exit status 3).
         #[arg(long, value_name = "N")]
         timeout_ms: Option<u64>,
+        #[command(flatten)]
+        target: Target,
     },
-    /// Print the header fields as JSON.
-    Inspect,
-    /// List the mappings in /dev/shm that carry this format, one JSON line each.
-    Ls,
-    /// Remove a mapping from /dev/shm.
+    /// Print the header fields as one JSON line.
+    Inspect {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List mappings carrying this format, one JSON line each: every one in
+    /// /dev/shm, or only the one named by --name or --file.
+    Ls {
+        /// Only this mapping name.
+        #[arg(long, conflicts_with = "file", help_heading = "Mapping")]
+        name: Option<String>,
+        /// Only this file-backed mapping.
+        #[arg(long, value_name = "PATH", help_heading = "Mapping")]
+        file: Option<PathBuf>,
+    },
+    /// Remove a mapping (only one of this format, unless --force).
     Rm {
-        /// The mapping's name.
-        name: String,
-        /// Remove it even if it is not a frame-v1 mapping.
+        /// Remove it even if it does not open as a mapping of this format.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        target: Target,
     },
+}
+
+/// The exit status for a failure: 3 when a wait timed out
+/// ([`ReadError::TimedOut`] anywhere in the chain), otherwise 1. (clap exits
+/// with 2 on usage errors before [`run`] is called.)
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    let timed_out = error.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<ReadError>(),
+            Some(ReadError::TimedOut { .. })
+        )
+    });
+    if timed_out { 3 } else { 1 }
 }
 
 /// Runs one parsed command line.
 ///
 /// # Errors
-/// Any failure, as one message with its causes (print with `{:#}`).
+/// Any failure, as one message with its causes (print with `{:#}`); see
+/// [`exit_code`] for the status to exit with.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let target = &cli.target;
     match cli.command {
         Command::SendImage {
             image,
             path_text,
             raw,
             no_crc,
-        } => send_image(target, &image, path_text, raw, &write_options(no_crc)),
+            target,
+        } => send_image(&target, &image, path_text, raw, &write_options(no_crc)),
         Command::SendStruct {
             id,
             age,
             scores,
             no_crc,
+            target,
         } => {
             let mut data = TestData {
                 id,
@@ -144,42 +197,65 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 ..TestData::default()
             };
             if let Some(scores) = scores {
-                data.scores = scores.try_into().map_err(|v: Vec<i32>| {
-                    anyhow::anyhow!("--scores needs exactly 10 values, got {}", v.len())
-                })?;
+                data.scores = scores;
             }
-            let mapping = open(target, OpenMode::CreateOrOpen)?;
+            let mapping = open(&target.target, target.capacity, OpenMode::CreateOrOpen)?;
             let written = mapping.send_test_data(&data, &write_options(no_crc))?;
-            print_json(
-                &json!({"frame": written.frame_number(), "kind": "testdata", "payload_len": written.payload_len_bytes}),
-            )
+            print_json(&Sent::new(&written, "testdata", None))
         }
-        Command::SendObject { json: path, no_crc } => {
+        Command::SendObject {
+            json: path,
+            no_crc,
+            target,
+        } => {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let value: Value = serde_json::from_str(&text)
                 .with_context(|| format!("not valid JSON: {}", path.display()))?;
-            let mapping = open(target, OpenMode::CreateOrOpen)?;
+            let mapping = open(&target.target, target.capacity, OpenMode::CreateOrOpen)?;
             let written = mapping.send_object(&value, &write_options(no_crc))?;
-            print_json(
-                &json!({"frame": written.frame_number(), "kind": "object", "payload_len": written.payload_len_bytes}),
-            )
+            print_json(&Sent::new(&written, "object", None))
         }
         Command::Recv {
             wait,
             timeout_ms,
             out,
-        } => recv(target, wait, timeout_ms, out.as_deref()),
-        Command::Stream(args) => stream(target, &args),
-        Command::Watch { count, timeout_ms } => watch(target, count, timeout_ms),
-        Command::Inspect => inspect(target),
-        Command::Ls => ls(),
-        Command::Rm { name, force } => {
-            let name = MappingName::new(&name)?;
-            shm_core::remove_named(&name, force)?;
-            Ok(())
+            target,
+        } => recv(&target, wait, timeout_ms, out.as_deref()),
+        Command::Stream(args) => stream(&args),
+        Command::Watch {
+            count,
+            timeout_ms,
+            target,
+        } => watch(&target, count, timeout_ms),
+        Command::Inspect { target } => inspect(&target),
+        Command::Ls { name, file } => ls(name.as_deref(), file),
+        Command::Rm { force, target } => {
+            let location = location(&target)?;
+            shm_core::remove(&location, force).map_err(|e| match e {
+                shm_core::OpenError::DoesNotExist { path, .. } => {
+                    anyhow::anyhow!("nothing to remove: {} does not exist", path.display())
+                }
+                other => other.into(),
+            })
         }
     }
+}
+
+/// `--scores`: exactly ten comma-separated integers (a usage error otherwise).
+fn parse_scores(text: &str) -> Result<[i32; 10], String> {
+    let values = text
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<i32>()
+                .map_err(|_| format!("{v:?} is not a 32-bit integer"))
+        })
+        .collect::<Result<Vec<i32>, String>>()?;
+    let count = values.len();
+    values
+        .try_into()
+        .map_err(|_| format!("needs exactly 10 comma-separated integers, got {count}"))
 }
 
 fn write_options(no_crc: bool) -> WriteOptions {
@@ -193,25 +269,27 @@ fn location(target: &Target) -> anyhow::Result<Location> {
     })
 }
 
-fn open(target: &Target, mode: OpenMode) -> anyhow::Result<Mapping> {
-    let location = location(target)?;
+fn open(target: &Target, capacity: u64, mode: OpenMode) -> anyhow::Result<Mapping> {
     Ok(Mapping::open(
-        &location,
-        &MappingOptions::new()
-            .mode(mode)
-            .mapping_len_bytes(target.capacity),
+        &location(target)?,
+        &MappingOptions::new().mode(mode).mapping_len_bytes(capacity),
     )?)
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+fn open_existing(target: &Target) -> anyhow::Result<Mapping> {
+    open(target, 0, OpenMode::OpenExisting)
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{value}")?;
+    serde_json::to_writer(&mut stdout, value)?;
+    writeln!(stdout)?;
     stdout.flush()?;
     Ok(())
 }
 
 fn send_image(
-    target: &Target,
+    target: &CreateTarget,
     image: &Path,
     path_text: Option<String>,
     raw: bool,
@@ -227,70 +305,23 @@ fn send_image(
     };
     let ImageFile { path, bytes, info } = picture::read_image_file(image, file_limit_bytes)?;
     let path_text = path_text.unwrap_or_else(|| path.display().to_string());
-    let mapping = open(target, OpenMode::CreateOrOpen)?;
+    let mapping = open(&target.target, target.capacity, OpenMode::CreateOrOpen)?;
     let written = if raw {
         picture::send_decoded(&mapping, &bytes, &path, &path_text, options)?
     } else {
         mapping.send_image(&path_text, &bytes, options)?
     };
-    print_json(&json!({
-        "frame": written.frame_number(),
-        "kind": if raw { "pixels" } else { "image" },
-        "payload_len": written.payload_len_bytes,
-        "path": path_text,
-        "image_format": info.format_name(),
-        "width": info.width,
-        "height": info.height,
-    }))
-}
-
-/// The JSON description of a frame: `frame, kind, payload_len, writer_pid`, then
-/// the fields of its kind.
-///
-/// # Errors
-/// When the payload does not decode as its kind.
-pub fn frame_json(frame: &Frame) -> anyhow::Result<Value> {
-    let mut out = json!({
-        "frame": frame.number(),
-        "seq": frame.seq,
-        "kind": frame.kind.name(),
-        "payload_len": frame.payload.len(),
-        "writer_pid": frame.writer_pid,
-        "written_unix_nanos": frame.written_unix_nanos,
-        "crc_checked": frame.flags & shm_core::layout::FLAG_CRC32 != 0,
-    });
-    let fields = match frame.decode().context("the frame's payload is malformed")? {
-        Payload::Empty => json!({}),
-        Payload::Image(record) => {
-            let mut fields = json!({"path": record.path, "image_len": record.image.len()});
-            match picture::probe(record.image, Path::new(record.path)) {
-                Ok(info) => {
-                    fields["image_format"] = json!(info.format_name());
-                    fields["width"] = json!(info.width);
-                    fields["height"] = json!(info.height);
-                }
-                Err(e) => fields["image_error"] = json!(e.to_string()),
-            }
-            fields
-        }
-        Payload::TestData(data) => {
-            json!({"id": data.id, "age": data.age, "scores": data.scores, "text": data.to_string()})
-        }
-        Payload::Pixels(pixels) => {
-            let layout = pixels.layout;
-            json!({"path": pixels.path, "width": layout.width, "height": layout.height,
-                   "stride_bytes": layout.stride_bytes, "pixel_format": layout.format.name(),
-                   "capture_unix_nanos": layout.capture_unix_nanos, "image_len": pixels.pixels.len()})
-        }
-        Payload::Object(bytes) => {
-            let value: Value = shm_core::decode_object(bytes)?;
-            json!({ "object": value })
-        }
+    let image = SentImage {
+        path: path_text,
+        image_format: info.format_name(),
+        width: info.width,
+        height: info.height,
     };
-    if let (Some(out), Value::Object(fields)) = (out.as_object_mut(), fields) {
-        out.extend(fields);
-    }
-    Ok(out)
+    print_json(&Sent::new(
+        &written,
+        if raw { "pixels" } else { "image" },
+        Some(image),
+    ))
 }
 
 fn recv(
@@ -299,7 +330,7 @@ fn recv(
     timeout_ms: Option<u64>,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let mapping = open(target, OpenMode::OpenExisting)?;
+    let mapping = open_existing(target)?;
     let frame = if wait {
         let seq = mapping.seq();
         // An odd seq is a frame in progress: the next complete one is newer.
@@ -308,9 +339,8 @@ fn recv(
     } else {
         mapping.read_frame()?
     };
-    let received_unix_nanos = unix_nanos_now();
-    let mut line = frame_json(&frame)?;
-    line["received_unix_nanos"] = json!(received_unix_nanos);
+    let mut line =
+        FrameLine::new(&frame, unix_nanos_now()).context("the frame's payload is malformed")?;
     if let Some(out) = out {
         let bytes = match frame.decode()? {
             Payload::Image(record) => record.image.to_vec(),
@@ -325,7 +355,7 @@ fn recv(
             ),
         };
         std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
-        line["out"] = json!(out.display().to_string());
+        line.out = Some(out.display().to_string());
     }
     print_json(&line)
 }
@@ -333,11 +363,11 @@ fn recv(
 fn unix_nanos_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn watch(target: &Target, count: Option<u64>, timeout_ms: Option<u64>) -> anyhow::Result<()> {
-    let mapping = open(target, OpenMode::OpenExisting)?;
+    let mapping = open_existing(target)?;
     let seq = mapping.seq();
     let mut after_seq = seq - seq % 2;
     let mut frame = Frame::default();
@@ -350,21 +380,24 @@ fn watch(target: &Target, count: Option<u64>, timeout_ms: Option<u64>) -> anyhow
         ) {
             Ok(()) => {
                 after_seq = frame.seq;
-                let mut line = match frame_json(&frame) {
-                    Ok(line) => line,
-                    Err(e) => {
-                        json!({"frame": frame.number(), "kind": frame.kind.name(), "error": format!("{e:#}")})
-                    }
-                };
-                line["received_unix_nanos"] = json!(unix_nanos_now());
-                print_json(&line)?;
+                match FrameLine::new(&frame, unix_nanos_now()) {
+                    Ok(line) => print_json(&line)?,
+                    Err(e) => print_json(&ReadFailure {
+                        frame: Some(frame.number()),
+                        error: e.to_string(),
+                    })?,
+                }
                 seen += 1;
             }
-            Err(shm_core::ReadError::TimedOut { .. }) if timeout_ms.is_some() => return Ok(()),
-            Err(e @ shm_core::ReadError::HeaderChanged { .. }) => return Err(e.into()),
+            Err(e @ (ReadError::TimedOut { .. } | ReadError::HeaderChanged { .. })) => {
+                return Err(e.into());
+            }
             Err(e) => {
                 // Say what happened and keep watching: the next send replaces it.
-                print_json(&json!({"error": e.to_string()}))?;
+                print_json(&ReadFailure {
+                    frame: None,
+                    error: e.to_string(),
+                })?;
                 after_seq = mapping.seq() | 1;
             }
         }
@@ -396,6 +429,8 @@ pub struct StreamArgs {
     /// Skip the CRC-32.
     #[arg(long)]
     no_crc: bool,
+    #[command(flatten)]
+    target: CreateTarget,
 }
 
 /// One prepared frame of a stream.
@@ -411,18 +446,7 @@ enum StreamFrame {
     },
 }
 
-/// The line `shm stream` prints when it stops.
-#[derive(Debug, serde::Serialize)]
-struct StreamSummary {
-    frames: u64,
-    seconds: f64,
-    frames_per_sec: f64,
-    bytes: u64,
-    last_frame: u64,
-    paused_for_readers_ms: f64,
-}
-
-fn stream(target: &Target, args: &StreamArgs) -> anyhow::Result<()> {
+fn stream(args: &StreamArgs) -> anyhow::Result<()> {
     let fps = match (args.max, args.fps) {
         (true, _) => None,
         (false, Some(fps)) if fps.is_finite() && fps > 0.0 => Some(fps),
@@ -431,7 +455,8 @@ fn stream(target: &Target, args: &StreamArgs) -> anyhow::Result<()> {
         }
         (false, None) => Some(30.0),
     };
-    let capacity = target
+    let capacity = args
+        .target
         .capacity
         .saturating_sub(shm_core::HEADER_LEN_BYTES as u64);
     let limit_bytes = if args.raw {
@@ -458,7 +483,11 @@ fn stream(target: &Target, args: &StreamArgs) -> anyhow::Result<()> {
             }
         });
     }
-    let mapping = open(target, OpenMode::CreateOrOpen)?;
+    let mapping = open(
+        &args.target.target,
+        args.target.capacity,
+        OpenMode::CreateOrOpen,
+    )?;
     let options = write_options(args.no_crc);
     // A dedicated producer: the writer lock is taken once, not per frame.
     let _held = mapping.hold_writer_lock(options.lock_timeout)?;
@@ -499,70 +528,49 @@ fn stream(target: &Target, args: &StreamArgs) -> anyhow::Result<()> {
         paused += written.paused_for_readers;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let summary = StreamSummary {
+    print_json(&StreamSummary {
         frames: sent,
         seconds,
         frames_per_sec: sent as f64 / seconds.max(1e-9),
-        bytes,
+        payload_bytes: bytes,
         last_frame,
         paused_for_readers_ms: paused.as_secs_f64() * 1000.0,
-    };
-    print_json(&serde_json::to_value(summary)?)
+    })
 }
 
 fn inspect(target: &Target) -> anyhow::Result<()> {
-    let mapping = open(target, OpenMode::OpenExisting)?;
-    let h = mapping.header();
-    print_json(&json!({
-        "path": mapping.location().path().display().to_string(),
-        "magic": String::from_utf8_lossy(&h.magic),
-        "version": h.version,
-        "header_len": h.header_len,
-        "mapping_len": h.mapping_len,
-        "capacity": mapping.capacity_bytes(),
-        "seq": h.seq,
-        "frame": h.seq / 2,
-        "write_in_progress": h.seq % 2 == 1,
-        "kind": h.kind,
-        "kind_name": Kind::from_code(h.kind).map_or("unknown", Kind::name),
-        "flags": h.flags,
-        "payload_len": h.payload_len,
-        "crc32": h.crc32,
-        "writer_pid": h.writer_pid,
-        "written_unix_nanos": h.written_unix_nanos,
-        "notify_counter": h.notify_counter,
-    }))
+    let mapping = open_existing(target)?;
+    print_json(&HeaderLine::new(&mapping))
 }
 
-fn ls() -> anyhow::Result<()> {
-    let entries = std::fs::read_dir(shm_core::SHM_DIR).context("cannot list /dev/shm")?;
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|name| MappingName::new(name).is_ok())
-        .collect();
-    names.sort();
-    for name in names {
-        let Ok(name) = MappingName::new(&name) else {
-            continue;
-        };
-        if !starts_with_magic(&name.shm_path()) {
-            continue;
+fn ls(name: Option<&str>, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let locations = match (name, file) {
+        (_, Some(file)) => vec![Location::File(file)],
+        (Some(name), None) => vec![Location::Named(MappingName::new(name)?)],
+        (None, None) => {
+            let entries = std::fs::read_dir(shm_core::SHM_DIR).context("cannot list /dev/shm")?;
+            let mut names: Vec<MappingName> = entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter_map(|name| MappingName::new(&name).ok())
+                .filter(|name| starts_with_magic(&name.shm_path()))
+                .collect();
+            names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            names.into_iter().map(Location::Named).collect()
         }
-        let line = match Mapping::open(
-            &Location::Named(name.clone()),
-            &MappingOptions::new()
-                .mode(OpenMode::OpenExisting)
-                .prefault(false),
-        ) {
-            Ok(mapping) => {
-                let h = mapping.header();
-                json!({"name": name.as_str(), "path": name.shm_path().display().to_string(), "mapping_len": h.mapping_len,
-                       "frame": h.seq / 2, "kind": Kind::from_code(h.kind).map_or("unknown", Kind::name), "writer_pid": h.writer_pid})
-            }
-            Err(e) => json!({"name": name.as_str(), "error": e.to_string()}),
-        };
-        print_json(&line)?;
+    };
+    for location in locations {
+        let options = MappingOptions::new()
+            .mode(OpenMode::OpenExisting)
+            .prefault(false);
+        match Mapping::open(&location, &options) {
+            Ok(mapping) => print_json(&ListedMapping::new(&location, &mapping))?,
+            Err(e) => print_json(&ListingError {
+                name: output::location_name(&location),
+                path: location.path().display().to_string(),
+                error: e.to_string(),
+            })?,
+        }
     }
     Ok(())
 }

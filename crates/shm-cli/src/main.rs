@@ -1,6 +1,7 @@
 //! `shm`: the command line for scripts, tests and benchmarks.
 //!
-//! Exit status: 0 ok, 1 error (one line on stderr), 2 usage error.
+//! Exit status: 0 ok, 1 error (one line on stderr), 2 usage error, 3 a wait
+//! timed out (`recv --wait --timeout-ms`, `watch --timeout-ms`).
 
 use std::process::ExitCode;
 
@@ -12,7 +13,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("shm: error: {err:#}");
-            ExitCode::from(1)
+            ExitCode::from(shm_cli::exit_code(&err))
         }
     }
 }

@@ -28,7 +28,7 @@ impl TestMapping {
         ))
     }
 
-    /// Runs `shm --name NAME ARGS...`.
+    /// Runs `shm ARGS... --name NAME` (`ls` alone lists every mapping).
     fn shm(&self, args: &[&str]) -> Output {
         shm_cmd(&self.0, args).output().unwrap()
     }
@@ -47,7 +47,10 @@ impl Drop for TestMapping {
 
 fn shm_cmd(name: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_shm"));
-    cmd.arg("--name").arg(name).args(args);
+    cmd.args(args);
+    if args != ["ls"] {
+        cmd.arg("--name").arg(name);
+    }
     cmd
 }
 
@@ -266,17 +269,27 @@ fn file_backed_mapping_persists_across_processes() {
     let file_arg = path.to_str().unwrap();
     let run = |args: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shm"));
-        cmd.arg("--file").arg(file_arg).args(args);
+        cmd.args(args).arg("--file").arg(file_arg);
         parse_ok(&cmd.output().unwrap())
     };
-    run(&["--capacity", "1048576", "send-struct", "--id", "42"]);
+    run(&["send-struct", "--capacity", "1048576", "--id", "42"]);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 1_048_576);
     let got = run(&["recv"]);
     assert_eq!(got["id"], 42);
     let header = run(&["inspect"]);
     assert_eq!(header["mapping_len"], 1_048_576);
     assert_eq!(header["magic"], "SHMX");
-    std::fs::remove_file(&path).unwrap();
+    // rm takes the same target options as every other command.
+    let rm = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["rm", "--file", file_arg])
+        .output()
+        .unwrap();
+    assert!(
+        rm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
+    assert!(!path.exists());
 }
 
 #[test]
@@ -297,10 +310,10 @@ fn clear_errors_and_exit_codes() {
     // An image larger than the mapping: refused before anything is created or written.
     let big = asset("collage-3500x2700.png");
     let err = stderr_of_failure(&mapping.shm(&[
-        "--capacity",
-        "1048576",
         "send-image",
         big.to_str().unwrap(),
+        "--capacity",
+        "1048576",
     ]));
     assert!(err.contains("use a larger capacity"), "{err}");
     assert!(
@@ -309,12 +322,12 @@ fn clear_errors_and_exit_codes() {
     );
 
     // A frame already there survives a failed send.
-    mapping.json(&["--capacity", "1048576", "send-struct", "--id", "7"]);
+    mapping.json(&["send-struct", "--capacity", "1048576", "--id", "7"]);
     stderr_of_failure(&mapping.shm(&[
-        "--capacity",
-        "1048576",
         "send-image",
         big.to_str().unwrap(),
+        "--capacity",
+        "1048576",
     ]));
     assert_eq!(mapping.json(&["recv"])["id"], 7);
 
@@ -336,6 +349,78 @@ fn clear_errors_and_exit_codes() {
 
     let usage = mapping.shm(&["send-struct", "--id", "not-a-number"]);
     assert_eq!(usage.status.code(), Some(2));
+    // Usage errors exit 2 through clap, with what was wrong.
+    let usage = mapping.shm(&["send-struct", "--scores", "1,2"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&usage.stderr)
+            .contains("needs exactly 10 comma-separated integers, got 2")
+    );
+    // Options of other commands are refused, not ignored.
+    let usage = mapping.shm(&["recv", "--capacity", "8192"]);
+    assert_eq!(usage.status.code(), Some(2));
+
+    // A timeout has its own exit status, the same for every command.
+    mapping.json(&["send-struct"]);
+    for args in [
+        &["recv", "--wait", "--timeout-ms", "30"][..],
+        &["watch", "--timeout-ms", "30"][..],
+    ] {
+        let out = mapping.shm(args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.trim(),
+            "shm: error: no new frame within 30 ms",
+            "{args:?}"
+        );
+    }
+    // rm of something missing says so, without suggesting to start a writer.
+    let missing = TestMapping::new();
+    let err = stderr_of_failure(&missing.shm(&["rm"]));
+    assert!(err.contains("nothing to remove"), "{err}");
+    assert!(!err.contains("writer"), "{err}");
+    let err = stderr_of_failure(
+        &Command::new(env!("CARGO_BIN_EXE_shm"))
+            .args(["recv", "--file", "/no/such/mapping"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains("no mapping at /no/such/mapping; check the path"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_groups_mapping_options_where_they_act() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_shm"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let send = help(&["send-image"]);
+    let mapping_part = send.split("Mapping:").nth(1).expect("a Mapping heading");
+    for option in ["--name", "--file", "--capacity"] {
+        assert!(
+            mapping_part.contains(option),
+            "{option} under Mapping: {send}"
+        );
+    }
+    let recv = help(&["recv"]);
+    assert!(
+        recv.contains("Mapping:") && !recv.contains("--capacity"),
+        "{recv}"
+    );
+    // No mapping options at the top level, and no test-only commands.
+    let top = help(&[]);
+    for absent in ["      --name", "torture", "bench"] {
+        assert!(!top.contains(absent), "{absent} in: {top}");
+    }
 }
 
 #[test]
@@ -356,9 +441,24 @@ fn ls_and_rm() {
     std::fs::set_permissions(format!("/dev/shm/{}", foreign.0), private).unwrap();
     let listing = String::from_utf8(mapping.shm(&["ls"]).stdout).unwrap();
     assert!(!listing.contains(&foreign.0));
-    let err = stderr_of_failure(&mapping.shm(&["rm", &foreign.0]));
+    let err = stderr_of_failure(&foreign.shm(&["rm"]));
     assert!(err.contains("magic"), "{err}");
-    assert!(mapping.shm(&["rm", &mapping.0]).status.success());
+    // ls --name shows just that mapping, with its writer's state.
+    let one = parse_ok(
+        &Command::new(env!("CARGO_BIN_EXE_shm"))
+            .args(["ls", "--name", &mapping.0])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        (one["name"].as_str(), one["kind"].as_str()),
+        (Some(mapping.0.as_str()), Some("testdata"))
+    );
+    assert_eq!(
+        one["writer_alive"], false,
+        "the send-struct process has exited"
+    );
+    assert!(mapping.shm(&["rm"]).status.success());
     assert!(!Path::new(&format!("/dev/shm/{}", mapping.0)).exists());
 }
 

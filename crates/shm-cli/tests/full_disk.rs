@@ -42,15 +42,14 @@ impl Drop for SmallTmpfs {
     }
 }
 
+/// `shm ARGS... --file FILE`, and `--capacity` for the commands that create.
 fn shm(file: &Path, capacity: u64, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shm"))
-        .arg("--file")
-        .arg(file)
-        .arg("--capacity")
-        .arg(capacity.to_string())
-        .args(args)
-        .output()
-        .unwrap()
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shm"));
+    cmd.args(args).arg("--file").arg(file);
+    if args.first().is_some_and(|c| c.starts_with("send-")) {
+        cmd.arg("--capacity").arg(capacity.to_string());
+    }
+    cmd.output().unwrap()
 }
 
 fn entries(dir: &Path) -> Vec<String> {

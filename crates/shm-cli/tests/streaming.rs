@@ -23,13 +23,16 @@ impl TestName {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ))
     }
+    /// `shm ARGS... --name NAME`, and `--capacity` for commands that create.
     fn shm(&self, capacity: u64, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shm"));
-        cmd.arg("--name")
-            .arg(&self.0)
-            .arg("--capacity")
-            .arg(capacity.to_string())
-            .args(args);
+        cmd.args(args).arg("--name").arg(&self.0);
+        if args
+            .first()
+            .is_some_and(|c| c.starts_with("send-") || *c == "stream")
+        {
+            cmd.arg("--capacity").arg(capacity.to_string());
+        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
     }

@@ -51,12 +51,14 @@ pub enum OpenError {
     #[error(transparent)]
     InvalidName(#[from] NameError),
     /// Open-existing found nothing under that name.
-    #[error("no mapping named {name} ({}); start a writer first", path.display())]
+    #[error("no mapping {}; {hint}", described(name, path))]
     DoesNotExist {
-        /// The name looked for.
+        /// The name (or file path) looked for.
         name: String,
         /// The file looked for.
         path: PathBuf,
+        /// What to do: start a writer (names), check the path (files).
+        hint: &'static str,
     },
     /// Create-new found the name taken.
     #[error("a mapping already exists at {}; open it instead, or remove it with `shm rm`", path.display())]
@@ -401,4 +403,13 @@ pub enum DecodeError {
     /// A MessagePack document that does not decode.
     #[error("object is not valid MessagePack for the requested type: {0}")]
     Object(String),
+}
+
+/// `named NAME (PATH)`, or `at PATH` when the name is the path.
+fn described(name: &str, path: &std::path::Path) -> String {
+    if name == path.display().to_string() {
+        format!("at {}", path.display())
+    } else {
+        format!("named {name} ({})", path.display())
+    }
 }

@@ -341,9 +341,21 @@ impl Mapping {
         }
     }
 
-    /// Whether a writer holds the writer lock now. Uses a separate open file
-    /// description (`probe`), so it never disturbs a lock this process holds.
-    pub(crate) fn writer_is_active(&self) -> bool {
+    /// Whether the process that wrote the last frame (`writer_pid`) still
+    /// exists. `false` for a mapping never written. A pid from another pid
+    /// namespace (a container) cannot be checked and reads as gone.
+    pub fn writer_alive(&self) -> bool {
+        let pid = self
+            .region
+            .atomic_u32(OFF_WRITER_PID)
+            .load(Ordering::Relaxed);
+        pid != 0 && sys::process_exists(pid)
+    }
+
+    /// Whether a writer holds the writer lock now (mid-frame, or holding it
+    /// across frames). Uses a separate open file description, so it never
+    /// disturbs a lock this process holds.
+    pub fn writer_is_active(&self) -> bool {
         match self.probe.try_lock_shared() {
             Ok(()) => {
                 let _ = self.probe.unlock();
@@ -396,33 +408,32 @@ pub struct HeaderFields {
     pub read_requests_done: u32,
 }
 
-/// Removes the mapping `/dev/shm/<name>`.
+/// Removes the mapping at `location` (`/dev/shm/<name>` or a file).
 ///
 /// Unless `force`, only a file that opens as one of our mappings (or one whose
 /// header was never written, which holds no frame) is removed, so a typo cannot
-/// delete another program's shared memory.
+/// delete another program's shared memory or an unrelated file. With `force`,
+/// any regular file of ours (same owner) is removed.
 ///
 /// # Errors
-/// [`OpenError::DoesNotExist`], any error of [`Mapping::open_existing`] when not
-/// `force`, or [`OpenError::Io`] for the unlink.
-pub fn remove_named(name: &MappingName, force: bool) -> Result<(), OpenError> {
-    let path = name.shm_path();
+/// [`OpenError::DoesNotExist`], any error of [`Mapping::open`] with
+/// [`OpenMode::OpenExisting`] when not `force`, or [`OpenError::Io`] for the
+/// unlink.
+pub fn remove(location: &Location, force: bool) -> Result<(), OpenError> {
+    let path = location.path();
     if !force {
         let options = MappingOptions::new()
             .mode(OpenMode::OpenExisting)
             .prefault(false);
-        match Mapping::open(&Location::Named(name.clone()), &options) {
+        match Mapping::open(location, &options) {
             Ok(_) | Err(OpenError::NotInitialized { .. }) => {}
             Err(e) => return Err(e),
         }
     } else {
-        check_owner_by_path(&path)?;
+        check_owner_by_path(location, &path)?;
     }
     std::fs::remove_file(&path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => OpenError::DoesNotExist {
-            name: name.to_string(),
-            path: path.clone(),
-        },
+        io::ErrorKind::NotFound => does_not_exist(location, &path),
         _ => OpenError::Io {
             action: "remove",
             source,
@@ -431,11 +442,30 @@ pub fn remove_named(name: &MappingName, force: bool) -> Result<(), OpenError> {
     })
 }
 
-fn check_owner_by_path(path: &Path) -> Result<(), OpenError> {
-    let meta = std::fs::symlink_metadata(path).map_err(|source| OpenError::Io {
-        action: "stat",
-        source,
-        path: path.to_owned(),
+/// [`OpenError::DoesNotExist`] for `location`, with the hint that fits it.
+fn does_not_exist(location: &Location, path: &Path) -> OpenError {
+    match location {
+        Location::Named(name) => OpenError::DoesNotExist {
+            name: name.to_string(),
+            path: path.to_owned(),
+            hint: "start a writer first, or check the name (`shm ls` lists mappings)",
+        },
+        Location::File(p) => OpenError::DoesNotExist {
+            name: p.display().to_string(),
+            path: path.to_owned(),
+            hint: "check the path; a writer given this path creates it",
+        },
+    }
+}
+
+fn check_owner_by_path(location: &Location, path: &Path) -> Result<(), OpenError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => does_not_exist(location, path),
+        _ => OpenError::Io {
+            action: "stat",
+            source,
+            path: path.to_owned(),
+        },
     })?;
     check_owner(&meta, path)
 }
@@ -658,13 +688,7 @@ fn open_existing_file(location: &Location, path: &Path) -> Result<File, OpenErro
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
         .map_err(|source| match (source.kind(), source.raw_os_error()) {
-            (io::ErrorKind::NotFound, _) => OpenError::DoesNotExist {
-                name: match location {
-                    Location::Named(name) => name.to_string(),
-                    Location::File(p) => p.display().to_string(),
-                },
-                path: path.to_owned(),
-            },
+            (io::ErrorKind::NotFound, _) => does_not_exist(location, path),
             (_, Some(libc::ELOOP)) | (_, Some(libc::EISDIR)) | (_, Some(libc::ENXIO)) => {
                 OpenError::NotARegularFile {
                     path: path.to_owned(),

@@ -113,7 +113,7 @@ fn wrong_magic_other_version_short_file_and_bad_lengths() {
         Err(OpenError::NotInitialized { .. })
     ));
     // A header that was never written holds no frame: `rm` may remove it.
-    shm_core::remove_named(&short.0, false).unwrap();
+    shm_core::remove(&shm_core::Location::Named(short.0.clone()), false).unwrap();
     assert!(!short.0.shm_path().exists());
 }
 

@@ -41,20 +41,27 @@ impl TestName {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ))
     }
-    /// `shm-torture` for `torture-*` subcommands (named as they were when they
-    /// lived in `shm`), the user's `shm` for the others.
+    /// `shm-torture --name N --capacity C write|read ...` for `torture-*`
+    /// subcommands (named as they were when they lived in `shm`), the user's
+    /// `shm ARGS... --name N` (read commands only) for the others.
     fn shm(&self, capacity: u64, args: &[&str]) -> Command {
-        let (program, args) = match args.split_first() {
-            Some((&"torture-write", rest)) => (torture_bin(), [&["write"][..], rest].concat()),
-            Some((&"torture-read", rest)) => (torture_bin(), [&["read"][..], rest].concat()),
-            _ => (shm_bin(), args.to_vec()),
+        let torture = match args.split_first() {
+            Some((&"torture-write", rest)) => Some([&["write"][..], rest].concat()),
+            Some((&"torture-read", rest)) => Some([&["read"][..], rest].concat()),
+            _ => None,
         };
-        let mut cmd = Command::new(program);
-        cmd.arg("--name")
-            .arg(&self.0)
-            .arg("--capacity")
-            .arg(capacity.to_string())
-            .args(args);
+        let mut cmd;
+        if let Some(torture_args) = torture {
+            cmd = Command::new(torture_bin());
+            cmd.arg("--name")
+                .arg(&self.0)
+                .arg("--capacity")
+                .arg(capacity.to_string())
+                .args(torture_args);
+        } else {
+            cmd = Command::new(shm_bin());
+            cmd.args(args).arg("--name").arg(&self.0);
+        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd
     }
