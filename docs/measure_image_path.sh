@@ -12,7 +12,7 @@ if [ -z "${INSIDE_XVFB:-}" ]; then
 fi
 name="imgpath-$$"
 log=$(mktemp)
-target/release/shm --name "$name" --capacity 40000000 send-struct >/dev/null
+target/release/shm send-struct --name "$name" --capacity 40000000 >/dev/null
 RUST_LOG=info target/release/shm-reader --name "$name" >"$log" 2>&1 &
 reader_pid=$!
 trap 'kill $reader_pid 2>/dev/null || true; rm -f "/dev/shm/$name" "$log"' EXIT
@@ -21,7 +21,7 @@ for args in "assets/coffee-1920x1080.png" "--raw assets/coffee-1920x1080.png" \
   "assets/hubble-3840x2160.jpg" "--raw assets/hubble-3840x2160.jpg"; do
   for _ in 1 2 3 4 5; do
     # shellcheck disable=SC2086
-    target/release/shm --name "$name" send-image $args >/dev/null
+    target/release/shm send-image $args --name "$name" >/dev/null
     sleep 1
   done
 done

@@ -1,10 +1,11 @@
 //! Whole mappings on any bytes, opened and read the way a reader does, then
 //! written the way a writer does.
 //!
-//! Input = [64 header bytes][payload bytes]: the mapping file is those 64 bytes,
-//! zeros up to the 4,096-byte header, then the payload, then zeros up to the
-//! header's `mapping_len` (so mutations land on the fields that matter). An input shorter than 64 bytes is the whole file, for
-//! truncated mappings. For every input: opening gives a mapping or an error;
+//! Input = [128 header bytes][payload bytes]: the mapping file is those 128
+//! bytes (every field of the v2 header, read requests included), zeros up to the
+//! 4,096-byte header, then the payload, then zeros up to the header's
+//! `mapping_len` (so mutations land on the fields that matter). An input shorter
+//! than 128 bytes is the whole file, for truncated mappings. For every input: opening gives a mapping or an error;
 //! reading gives a frame no larger than the capacity or an error; decoding never
 //! panics; nothing allocates more than the mapping's length; and a mapping that
 //! opened takes a new frame that reads back exactly.
@@ -23,7 +24,7 @@ use shm_core::{
     WriteError, WriteOptions,
 };
 
-const FIELDS_LEN_BYTES: usize = 64;
+const FIELDS_LEN_BYTES: usize = 128;
 
 fn mapping_path() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -94,8 +95,12 @@ fn check_mapping(mapping: &Mapping) {
         age: 8,
         scores: [9; 10],
     };
+    // Header fields the fuzzer set may look like a reader's read request: a
+    // writer pauses for those at most `max_reader_pause` (100 ms by default,
+    // which would make this target ten inputs a second).
+    let options = WriteOptions::default().max_reader_pause(Duration::from_millis(1));
     let written = mapping
-        .send_test_data(&sent, &WriteOptions::default())
+        .send_test_data(&sent, &options)
         .expect("a mapping that opened takes a 48-byte frame");
     mapping
         .read_frame_into(&mut frame, Duration::ZERO)
@@ -107,7 +112,7 @@ fn check_mapping(mapping: &Mapping) {
     }
     // And a loaned write in place, filling whatever bytes were there.
     let written = mapping
-        .write_with(Kind::Object, 1, &WriteOptions::default(), |payload| {
+        .write_with(Kind::Object, 1, &options, |payload| {
             payload[0] = 0xc0;
             Ok::<(), WriteError>(())
         })

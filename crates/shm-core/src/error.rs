@@ -384,6 +384,14 @@ pub enum DecodeError {
         /// The format code.
         format: u32,
     },
+    /// A pixels frame with a width or height of 0.
+    #[error("pixels: a {width}x{height} frame has no pixels; width and height must be at least 1")]
+    NoPixels {
+        /// Width given.
+        width: u32,
+        /// Height given.
+        height: u32,
+    },
     /// A pixel row is longer than the stride between rows.
     #[error("pixels: a row is {row_len_bytes} bytes but the stride is only {stride_bytes}")]
     StrideTooSmall {

@@ -77,6 +77,11 @@ pub const STREAM_CHUNK_BYTES: usize = 128 * 1024;
 /// writer at most this once.
 pub const READ_REQUEST_LEASE_NANOS: u64 = 100_000_000;
 
+/// More read requests outstanding at once than this means the counters are
+/// corrupted (no machine runs that many readers of one mapping): a writer
+/// forgives them at once instead of pausing.
+pub const MAX_OUTSTANDING_READ_REQUESTS: u32 = 4096;
+
 /// Flag bit 0: the `crc32` field is valid.
 pub const FLAG_CRC32: u32 = 1;
 

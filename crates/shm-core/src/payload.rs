@@ -210,11 +210,18 @@ impl PixelLayout {
         u64::from(self.stride_bytes) * u64::from(self.height)
     }
 
-    /// Checks that a row fits its stride.
+    /// Checks that the frame has pixels and that a row fits its stride.
     ///
     /// # Errors
-    /// [`DecodeError::StrideTooSmall`].
+    /// [`DecodeError::NoPixels`] for a width or height of 0 (such a frame
+    /// could declare four billion empty rows), [`DecodeError::StrideTooSmall`].
     pub fn check(&self) -> Result<(), DecodeError> {
+        if self.width == 0 || self.height == 0 {
+            return Err(DecodeError::NoPixels {
+                width: self.width,
+                height: self.height,
+            });
+        }
         if u64::from(self.stride_bytes) < self.row_len_bytes() {
             return Err(DecodeError::StrideTooSmall {
                 stride_bytes: self.stride_bytes,
@@ -262,8 +269,8 @@ impl<'a> PixelsRef<'a> {
     ///
     /// # Errors
     /// [`DecodeError::TooShort`], [`DecodeError::UnknownPixelFormat`],
-    /// [`DecodeError::StrideTooSmall`], [`DecodeError::LengthMismatch`] or
-    /// [`DecodeError::PathNotUtf8`].
+    /// [`DecodeError::NoPixels`], [`DecodeError::StrideTooSmall`],
+    /// [`DecodeError::LengthMismatch`] or [`DecodeError::PathNotUtf8`].
     pub fn decode(payload: &'a [u8]) -> Result<Self, DecodeError> {
         const WHAT: &str = "pixels";
         let prefix = payload
@@ -573,6 +580,20 @@ mod tests {
             PixelsRef::decode(&bytes[..31]),
             Err(DecodeError::TooShort { .. })
         ));
+        // Zero width with four billion (empty) rows: refused, not looped over.
+        let mut empty_rows = pixels_payload(
+            &PixelLayout::packed(0, u32::MAX, PixelFormat::Gray8),
+            &[],
+            "",
+        );
+        empty_rows[8..12].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(
+            PixelsRef::decode(&empty_rows),
+            Err(DecodeError::NoPixels {
+                width: 0,
+                height: u32::MAX
+            })
+        );
     }
 
     proptest::proptest! {

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::WriteError;
 use crate::layout::{
-    FLAG_CRC32, HEADER_LEN_BYTES, Kind, OFF_CRC32, OFF_FLAGS, OFF_KIND, OFF_NOTIFY,
-    OFF_PAYLOAD_LEN, OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS_DONE, OFF_READ_REQUESTS_FILED,
-    OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ, OFF_WRITER_PID, OFF_WRITTEN_UNIX_NANOS,
-    PIXELS_PREFIX_LEN_BYTES, READ_REQUEST_LEASE_NANOS, STREAM_CHUNK_BYTES, STREAM_MIN_BYTES,
+    FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAX_OUTSTANDING_READ_REQUESTS, OFF_CRC32, OFF_FLAGS,
+    OFF_KIND, OFF_NOTIFY, OFF_PAYLOAD_LEN, OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS_DONE,
+    OFF_READ_REQUESTS_FILED, OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ, OFF_WRITER_PID,
+    OFF_WRITTEN_UNIX_NANOS, PIXELS_PREFIX_LEN_BYTES, READ_REQUEST_LEASE_NANOS, STREAM_CHUNK_BYTES,
+    STREAM_MIN_BYTES,
 };
 use crate::mapping::{Mapping, WriterState};
 use crate::payload::{PixelLayout, TestData};
@@ -36,6 +37,12 @@ pub struct WriteOptions {
     /// How long to wait for another writer (another process, or another thread
     /// of this one) to finish (default 5 s). Honoured within about 2 ms.
     pub lock_timeout: Duration,
+    /// The longest this write pauses for readers' read requests before its
+    /// frame (default 100 ms, the protocol's maximum; capped at it). A producer
+    /// with a frame deadline can lower it, at the cost of a slow reader
+    /// retrying more. `Duration::ZERO` ignores read requests, which lets a
+    /// writer sending back to back starve readers: only for tests.
+    pub max_reader_pause: Duration,
 }
 
 impl Default for WriteOptions {
@@ -43,6 +50,7 @@ impl Default for WriteOptions {
         Self {
             crc32: true,
             lock_timeout: Duration::from_secs(5),
+            max_reader_pause: Duration::from_nanos(READ_REQUEST_LEASE_NANOS),
         }
     }
 }
@@ -59,6 +67,13 @@ impl WriteOptions {
     #[must_use]
     pub fn lock_timeout(mut self, lock_timeout: Duration) -> Self {
         self.lock_timeout = lock_timeout;
+        self
+    }
+
+    /// Sets the longest pause for readers' read requests per frame.
+    #[must_use]
+    pub fn max_reader_pause(mut self, max_reader_pause: Duration) -> Self {
+        self.max_reader_pause = max_reader_pause;
         self
     }
 }
@@ -236,10 +251,16 @@ impl Mapping {
     /// "Read requests"), so a reader that lost the race against back-to-back
     /// frames gets the frame just completed. Requests filed during the pause do
     /// not extend it. At most until the requests' deadline and at most
-    /// [`READ_REQUEST_LEASE_NANOS`] per frame; requests still outstanding then
+    /// `max_pause` (capped at [`READ_REQUEST_LEASE_NANOS`]) per frame;
+    /// requests still outstanding then
     /// are forgiven (their reader died or overran), so they cost no further
-    /// pause. Costs one load of each counter when nobody asked.
-    fn pause_for_read_requests(&self) -> Duration {
+    /// pause. A deadline more than that ahead of now, or more than
+    /// [`MAX_OUTSTANDING_READ_REQUESTS`] outstanding, is garbage and forgiven
+    /// at once. Costs one load of each counter when nobody asked.
+    fn pause_for_read_requests(&self, max_pause: Duration) -> Duration {
+        let max_pause_nanos = u64::try_from(max_pause.as_nanos())
+            .unwrap_or(u64::MAX)
+            .min(READ_REQUEST_LEASE_NANOS);
         let r = &self.region;
         let filed = r.atomic_u32(OFF_READ_REQUESTS_FILED).load(Ordering::SeqCst);
         let done = r.atomic_u32(OFF_READ_REQUESTS_DONE);
@@ -251,10 +272,15 @@ impl Mapping {
         let deadline = r.atomic_u64(OFF_READ_REQUEST_DEADLINE);
         loop {
             let now = sys::monotonic_nanos();
-            let until = deadline
-                .load(Ordering::SeqCst)
-                .min(started + READ_REQUEST_LEASE_NANOS);
-            if now >= until {
+            let requests_until = deadline.load(Ordering::SeqCst);
+            let until = requests_until.min(started + max_pause_nanos);
+            // A deadline further ahead than any reader sets, or more requests
+            // outstanding than readers exist, is a corrupted header: forgive
+            // at once instead of pausing for it.
+            if now >= until
+                || requests_until > now.saturating_add(READ_REQUEST_LEASE_NANOS)
+                || filed.wrapping_sub(seen_done) > MAX_OUTSTANDING_READ_REQUESTS
+            {
                 // Forgive what is still outstanding: never move `done` back.
                 let _ = done.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
                     (!requests_satisfied(d, filed)).then_some(filed)
@@ -281,7 +307,7 @@ impl Mapping {
         options: &WriteOptions,
         streamed: bool,
     ) -> FrameInProgress {
-        let paused_for_readers = self.pause_for_read_requests();
+        let paused_for_readers = self.pause_for_read_requests(options.max_reader_pause);
         let r = &self.region;
         let seq = r.atomic_u64(OFF_SEQ);
         let found = seq.load(Ordering::Relaxed);
