@@ -61,7 +61,7 @@ fn missing_mapping() {
     assert_eq!(
         err.to_string(),
         format!(
-            "no mapping named {0} (/dev/shm/{0}); start a writer first",
+            "no mapping named {0} (/dev/shm/{0}); start a writer first, or check the name (`shm ls` lists mappings)",
             name.0
         )
     );
