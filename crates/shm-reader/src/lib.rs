@@ -148,6 +148,8 @@ pub struct ReaderApp {
     pub status: Status,
     /// Show the image at 1:1 instead of fitted.
     pub zoom_1to1: bool,
+    /// The newest frame number when Receive was last pressed (manual mode).
+    received_up_to: u64,
 }
 
 impl ReaderApp {
@@ -167,6 +169,7 @@ impl ReaderApp {
             struct_dialog: None,
             status: Status::Idle,
             zoom_1to1: false,
+            received_up_to: 0,
         }
     }
 
@@ -222,6 +225,7 @@ impl ReaderApp {
             ));
             return;
         };
+        self.received_up_to = mapping.seq() / 2;
         let events = self.event_sender.clone();
         let ctx = ctx.clone();
         let max_texture_side = ctx.input(|i| i.max_texture_side);
@@ -354,7 +358,11 @@ impl ReaderApp {
         egui::CentralPanel::default().show(ui, |ui| match &self.shown {
             Some(shown) if self.zoom_1to1 => {
                 egui::ScrollArea::both().show(ui, |ui| {
-                    ui.add(egui::Image::new(&shown.texture).fit_to_original_size(1.0));
+                    ui.add(
+                        egui::Image::new(&shown.texture)
+                            .fit_to_original_size(1.0)
+                            .alt_text("Received image"),
+                    );
                 });
             }
             Some(shown) => {
@@ -362,7 +370,8 @@ impl ReaderApp {
                     ui.add(
                         egui::Image::new(&shown.texture)
                             .max_size(ui.available_size())
-                            .maintain_aspect_ratio(true),
+                            .maintain_aspect_ratio(true)
+                            .alt_text("Received image"),
                     );
                 });
             }
@@ -400,6 +409,17 @@ impl ReaderApp {
                 self.auto_receive.store(auto, Ordering::Relaxed);
             }
             ui.checkbox(&mut self.zoom_1to1, "Zoom 1:1");
+            if !self.auto_receive()
+                && let Some(mapping) = &self.mapping
+            {
+                // Manual mode: say when a newer frame waits, and look again
+                // a few times a second (a load of the sequence word).
+                let newest = mapping.seq() / 2;
+                if newest > self.received_up_to {
+                    ui.label(format!("frame {newest} is waiting: press Receive"));
+                }
+                ctx.request_repaint_after(std::time::Duration::from_millis(250));
+            }
         });
     }
 

@@ -174,10 +174,15 @@ fn manual_receive_says_what_the_mapping_holds() {
     writer
         .send_test_data(&TestData::default(), &WriteOptions::default())
         .unwrap();
-    // Auto receive is off: nothing appears by itself.
-    std::thread::sleep(Duration::from_millis(300));
-    harness.step();
+    // Auto receive is off: the reader sees the new frame but shows nothing by
+    // itself.
+    wait_for_label(&mut harness, "frame 1 is waiting: press Receive");
     assert!(harness.state().struct_dialog.is_none());
+    assert!(
+        harness
+            .query_by_label_contains("TestData (frame 1)")
+            .is_none()
+    );
 
     click(&mut harness, "Receive image");
     wait_for_label(&mut harness, "the mapping holds a TestData struct (frame 1");
@@ -226,12 +231,24 @@ fn a_bad_image_is_reported_not_shown() {
 }
 
 #[test]
-fn the_zoom_checkbox_toggles_one_to_one() {
+fn the_zoom_checkbox_shows_the_image_at_its_own_size() {
     let name = TestName::new();
     let writer = name.writer();
     let mut harness = harness(&name, true);
-    send_image(&writer, "astronaut.png");
+    send_image(&writer, "coffee-1920x1080.png");
     wait_for_label(&mut harness, "Path: ");
+    harness.run();
+    // Fitted into the 900-point-wide window.
+    let fitted = harness.get_by_label("Received image").rect();
+    assert!(
+        fitted.width() <= 900.0 && fitted.height() < 1080.0,
+        "{fitted:?}"
+    );
     click(&mut harness, "Zoom 1:1");
-    assert!(harness.state().zoom_1to1);
+    harness.run();
+    let full = harness.get_by_label("Received image").rect();
+    assert_eq!((full.width(), full.height()), (1920.0, 1080.0));
+    click(&mut harness, "Zoom 1:1");
+    harness.run();
+    assert_eq!(harness.get_by_label("Received image").rect(), fitted);
 }

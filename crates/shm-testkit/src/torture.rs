@@ -95,6 +95,10 @@ pub struct ReadArgs {
     /// each new frame; large frames are streamed).
     #[arg(long, value_enum, default_value_t = ReadMode::Poll)]
     mode: ReadMode,
+    /// Create this (empty) file once the mapping is open, so a test can wait
+    /// for the reader to be attached instead of sleeping.
+    #[arg(long)]
+    ready_file: Option<std::path::PathBuf>,
 }
 
 /// How `shm-torture read` reads.
@@ -199,6 +203,10 @@ pub fn read(location: &Location, args: &ReadArgs) -> anyhow::Result<()> {
             Err(e) => return Err(e).context("the torture writer never created the mapping"),
         }
     };
+    if let Some(ready_file) = &args.ready_file {
+        std::fs::write(ready_file, b"")
+            .with_context(|| format!("cannot create {}", ready_file.display()))?;
+    }
     let mut frame = Frame::default();
     let (mut accepted, mut distinct, mut bad, mut errors) = (0u64, 0u64, 0u64, 0u64);
     let mut other_kinds = 0u64;

@@ -26,6 +26,28 @@ fn shm_bin() -> std::path::PathBuf {
     shm
 }
 
+/// Waits until process `pid` is blocked in the futex(2) syscall, i.e. a `recv
+/// --wait` is waiting for the next frame (its only futex call). A watchdog, not
+/// a speed assertion.
+fn wait_until_waiting(pid: u32) {
+    #[cfg(target_arch = "x86_64")]
+    const SYS_FUTEX: &str = "202";
+    #[cfg(target_arch = "aarch64")]
+    const SYS_FUTEX: &str = "98";
+    let started = Instant::now();
+    loop {
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        if syscall.split_whitespace().next() == Some(SYS_FUTEX) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "process {pid} never started waiting"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn long() -> bool {
     std::env::var_os("SHM_LONG_TESTS").is_some_and(|v| v == "1")
 }
@@ -66,23 +88,43 @@ impl TestName {
         cmd
     }
     /// A `torture-read` process in `mode` (poll, wait or spin) that stops at
-    /// frame index `last_index`.
+    /// frame index `last_index`; returns once it has the mapping open.
     fn spawn_torture_reader(&self, last_index: u64, mode: &str) -> Child {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let ready_file = std::env::temp_dir().join(format!(
+            "{}-ready-{}",
+            self.0,
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&ready_file);
         let last_index = last_index.to_string();
-        self.shm(
-            SMALL_MAPPING_LEN_BYTES,
-            &[
-                "torture-read",
-                "--duration-ms",
-                "300000",
-                "--until-index",
-                &last_index,
-                "--mode",
-                mode,
-            ],
-        )
-        .spawn()
-        .unwrap()
+        let child = self
+            .shm(
+                SMALL_MAPPING_LEN_BYTES,
+                &[
+                    "torture-read",
+                    "--duration-ms",
+                    "300000",
+                    "--until-index",
+                    &last_index,
+                    "--mode",
+                    mode,
+                    "--ready-file",
+                    ready_file.to_str().unwrap(),
+                ],
+            )
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !ready_file.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the {mode} reader never attached"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = std::fs::remove_file(&ready_file);
+        child
     }
 }
 
@@ -137,7 +179,6 @@ fn one_writer_three_readers_never_accept_a_torn_frame() {
         .iter()
         .map(|mode| name.spawn_torture_reader(frames - 1, mode))
         .collect();
-    std::thread::sleep(Duration::from_millis(200));
     let writer = name
         .shm(
             TORN_MAPPING_LEN_BYTES,
@@ -172,7 +213,6 @@ fn two_writers_never_interleave() {
     let frames_arg = frames.to_string();
     Mapping::create_new(&MappingName::new(&name.0).unwrap(), SMALL_MAPPING_LEN_BYTES).unwrap();
     let reader = name.spawn_torture_reader(frames - 1, "poll");
-    std::thread::sleep(Duration::from_millis(200));
     let writers: Vec<Child> = ["1", "2"]
         .iter()
         .map(|id| {
@@ -320,7 +360,7 @@ fn killed_waiting_readers_leave_nothing_behind() {
             )
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(30));
+        wait_until_waiting(reader.id());
         reader.kill().unwrap();
         reader.wait().unwrap();
         let data = TestData {

@@ -115,7 +115,8 @@ pub struct WriterApp {
     /// File path for [`OpenChoice::FromFile`].
     pub mapping_file_text: String,
     mapping: Option<Mapping>,
-    mapping_state: Status,
+    /// The mapping's status line (opened, or why not).
+    pub mapping_state: Status,
     /// Image path field.
     pub path_text: String,
     loaded: Option<LoadedImage>,
@@ -512,27 +513,41 @@ impl WriterApp {
         let center = send.rect.center();
         if self.send_button_center != Some(center) {
             // For end-to-end tests that click the real window (window coordinates).
-            log::info!("\"Send image\" button at {:.0},{:.0}", center.x, center.y);
+            // For the end-to-end test's real click (RUST_LOG=shm_writer=debug).
+            log::debug!("\"Send image\" button at {:.0},{:.0}", center.x, center.y);
             self.send_button_center = Some(center);
         }
     }
 
     fn struct_ui(&mut self, ui: &mut egui::Ui) {
         ui.strong("TestData struct");
-        ui.horizontal(|ui| {
-            let label = ui.label("Id");
-            ui.add(egui::DragValue::new(&mut self.test_data.id))
-                .labelled_by(label.id);
-            let label = ui.label("Age");
-            ui.add(egui::DragValue::new(&mut self.test_data.age))
-                .labelled_by(label.id);
-        });
-        ui.horizontal_wrapped(|ui| {
-            for (i, score) in self.test_data.scores.iter_mut().enumerate() {
-                let label = ui.label(format!("Score {i}"));
-                ui.add(egui::DragValue::new(score)).labelled_by(label.id);
-            }
-        });
+        // A grid of label and field pairs, four pairs a row, so no label wraps
+        // away from its field.
+        let data = &mut self.test_data;
+        let fields = [
+            ("Id".to_owned(), &mut data.id),
+            ("Age".to_owned(), &mut data.age),
+        ]
+        .into_iter()
+        .chain(
+            data.scores
+                .iter_mut()
+                .enumerate()
+                .map(|(i, score)| (format!("Score {i}"), score)),
+        );
+        egui::Grid::new("test data")
+            .num_columns(8)
+            .spacing([8.0, 4.0])
+            .show(ui, |ui| {
+                for (i, (name, value)) in fields.enumerate() {
+                    let label = ui.label(name);
+                    ui.add(egui::DragValue::new(value)).labelled_by(label.id);
+                    // Id and Age on the first row, then the scores, four a row.
+                    if i == 1 || (i > 1 && (i - 2) % 4 == 3) {
+                        ui.end_row();
+                    }
+                }
+            });
         if ui.button("Send struct").clicked() {
             self.commands.push(Command::SendStruct);
         }

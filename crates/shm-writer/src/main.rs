@@ -15,8 +15,9 @@ struct Args {
     /// An image to choose at start.
     #[arg(long)]
     image: Option<std::path::PathBuf>,
-    /// Test hook: send the start-up image as soon as it is loaded.
-    #[arg(long, requires = "image")]
+    /// Send the start-up image as soon as it is loaded (for the end-to-end
+    /// test; not shown in --help).
+    #[arg(long, requires = "image", hide = true)]
     send_on_start: bool,
     /// Window position "X,Y" in screen points.
     #[arg(long, value_parser = shm_ui::parse_position)]

@@ -71,6 +71,21 @@ fn step_until(harness: &mut Harness<'_, WriterApp>, what: &str, done: impl Fn(&W
 }
 
 /// Clicks the widget labelled `label` and lets the app carry out the command.
+/// A status line (the send status or the mapping's) shows an error containing
+/// `text`, and it is one line.
+fn error_shown(harness: &mut Harness<'_, WriterApp>, text: &str) {
+    harness.get_by_label_contains(text);
+    let state = harness.state();
+    let line = [&state.status, &state.mapping_state]
+        .into_iter()
+        .find_map(|status| match status {
+            shm_ui::Status::Error(line) if line.contains(text) => Some(line),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no error line with {text:?}"));
+    assert!(!line.contains('\n'), "more than one line: {line:?}");
+}
+
 fn click(harness: &mut Harness<'_, WriterApp>, label: &str) {
     harness.get_by_label(label).click();
     for _ in 0..3 {
@@ -178,13 +193,21 @@ fn send_struct_with_edited_fields() {
     click(&mut harness, "Send struct");
     harness
         .get_by_label_contains("Sent frame 1: Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
-    harness.state_mut().test_data.id = 7;
+    // Typed into the fields, as a user does: click a field to edit it (its text
+    // is selected), type, press Enter.
+    for (field, typed) in [("Id", "7"), ("Age", "-3"), ("Score 9", "99")] {
+        harness.get_by_label(field).click();
+        harness.run();
+        harness.get_by_label(field).type_text(typed);
+        harness.key_press(egui::Key::Enter);
+        harness.run();
+    }
     click(&mut harness, "Send struct");
-    harness.get_by_label_contains("Sent frame 2: Id=7,");
+    harness.get_by_label_contains("Sent frame 2: Id=7,Age=-3,Scores=60,61,62,63,64,65,66,67,68,99");
     let Payload::TestData(data) = name.reader().read_frame().unwrap().decode().unwrap() else {
         panic!()
     };
-    assert_eq!(data.id, 7);
+    assert_eq!((data.id, data.age, data.scores[9]), (7, -3, 99));
 }
 
 #[test]
@@ -193,31 +216,34 @@ fn every_failure_is_one_clear_line() {
     // 1 MiB mapping: the 9.6 MB collage cannot fit.
     let mut harness = harness(&name, 1024 * 1024);
     click(&mut harness, "Send image");
-    harness.get_by_label_contains("choose an image first");
+    error_shown(&mut harness, "choose an image first");
 
     type_path(&mut harness, &asset("collage-3500x2700.png"));
     click(&mut harness, "Send image");
-    harness.get_by_label_contains("does not fit the mapping's capacity of 1044480 bytes");
+    error_shown(
+        &mut harness,
+        "does not fit the mapping's capacity of 1044480 bytes",
+    );
 
     let not_image = std::env::temp_dir().join(format!("gw-not-image-{}.png", std::process::id()));
     std::fs::write(&not_image, b"this is text, not pixels").unwrap();
     type_path(&mut harness, &not_image);
-    harness.get_by_label_contains("not an image");
+    error_shown(&mut harness, "not an image");
     std::fs::remove_file(&not_image).unwrap();
 
     let truncated = std::env::temp_dir().join(format!("gw-truncated-{}.png", std::process::id()));
     let bytes = std::fs::read(asset("astronaut.png")).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
     type_path(&mut harness, &truncated);
-    harness.get_by_label_contains("truncated or corrupt");
+    error_shown(&mut harness, "truncated or corrupt");
     std::fs::remove_file(&truncated).unwrap();
 
     type_path(&mut harness, Path::new("/no/such/image.png"));
-    harness.get_by_label_contains("no such file");
+    error_shown(&mut harness, "no such file");
 
     harness.state_mut().file_dialog_available = false;
     click(&mut harness, "Browse...");
-    harness.get_by_label_contains("no file dialog on this system");
+    error_shown(&mut harness, "no file dialog on this system");
 
     // A mapping that belongs to another format is refused, not overwritten.
     let foreign = TestName::new();
@@ -226,7 +252,7 @@ fn every_failure_is_one_clear_line() {
     std::fs::set_permissions(format!("/dev/shm/{}", foreign.0), private).unwrap();
     harness.state_mut().name_text = foreign.0.clone();
     click(&mut harness, "Open mapping");
-    harness.get_by_label_contains("does not start with magic");
+    error_shown(&mut harness, "does not start with magic");
     assert!(
         std::fs::read(format!("/dev/shm/{}", foreign.0))
             .unwrap()
@@ -234,9 +260,9 @@ fn every_failure_is_one_clear_line() {
             .all(|&b| b == 0x5a)
     );
     click(&mut harness, "Send struct");
-    harness.get_by_label_contains("no mapping is open");
+    error_shown(&mut harness, "no mapping is open");
 
     harness.state_mut().name_text = "bad/name".to_owned();
     click(&mut harness, "Open mapping");
-    harness.get_by_label_contains("contains '/'");
+    error_shown(&mut harness, "contains '/'");
 }
