@@ -12,6 +12,9 @@ use std::process::{Command, ExitCode};
 const SAMPLE_IMAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/coffee-1920x1080.png");
 
 fn main() -> ExitCode {
+    // As the apps do: RUST_LOG=info by default, so the reader's line per
+    // displayed frame (with its latency) appears here too.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("writer") => exit_code(shm_writer::run(

@@ -5,11 +5,19 @@
 //! writer to create it), blocks on the mapping's futex notification word until a
 //! frame arrives, decodes it, and hands the result to the UI with
 //! `request_repaint`. Nothing polls; an idle reader sleeps in the kernel.
+//!
+//! Memory stays bounded however fast frames come and however rarely the window
+//! is drawn: decoded frames go into a one-slot holder ([`Newest`]) that keeps
+//! only the newest, the watcher skips decoding a frame when a newer one is
+//! already complete, and the UI uploads one texture per displayed frame. Every
+//! message carries the generation of the watcher that sent it, so a re-attach
+//! ignores whatever the old watcher still delivers.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eframe::egui;
@@ -90,13 +98,30 @@ struct Received {
     content: Result<Content, String>,
 }
 
-/// Messages from background threads to the UI.
+/// Messages from background threads to the UI (decoded frames go through
+/// [`Newest`] instead).
 #[derive(Debug)]
 enum Event {
     Attached(Arc<Mapping>),
     Detached(String),
-    Received(Box<Received>),
     Error(String),
+}
+
+/// The one-slot holder of the newest decoded frame, tagged with the generation
+/// of the watcher (or click) that produced it: putting a frame drops the one
+/// not yet shown, so a hidden window never piles frames up.
+#[derive(Debug, Default)]
+struct Newest(Mutex<Option<(u64, Box<Received>)>>);
+
+impl Newest {
+    fn put(&self, generation: u64, received: Received) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((generation, Box::new(received)));
+    }
+
+    fn take(&self) -> Option<(u64, Box<Received>)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
 }
 
 /// The image on screen.
@@ -139,8 +164,11 @@ pub struct ReaderApp {
     mapping_state: Status,
     auto_receive: Arc<AtomicBool>,
     watcher: Option<Watcher>,
-    events: Receiver<Event>,
-    event_sender: Sender<Event>,
+    /// Generation of the current watcher; messages of older ones are ignored.
+    generation: u64,
+    events: Receiver<(u64, Event)>,
+    event_sender: Sender<(u64, Event)>,
+    newest: Arc<Newest>,
     shown: Option<Shown>,
     /// The struct shown in the modal dialog, with its frame number.
     pub struct_dialog: Option<(u64, TestData)>,
@@ -150,6 +178,8 @@ pub struct ReaderApp {
     pub zoom_1to1: bool,
     /// The newest frame number when Receive was last pressed (manual mode).
     received_up_to: u64,
+    /// Images uploaded as textures so far (one per displayed frame).
+    pub textures_uploaded: u64,
 }
 
 impl ReaderApp {
@@ -163,13 +193,16 @@ impl ReaderApp {
             mapping_state: Status::Idle,
             auto_receive: Arc::new(AtomicBool::new(settings.auto_receive)),
             watcher: None,
+            generation: 0,
             events,
             event_sender,
+            newest: Arc::default(),
             shown: None,
             struct_dialog: None,
             status: Status::Idle,
             zoom_1to1: false,
             received_up_to: 0,
+            textures_uploaded: 0,
         }
     }
 
@@ -191,12 +224,15 @@ impl ReaderApp {
     fn start_watcher(&mut self, ctx: &egui::Context) {
         self.watcher = None; // stops the previous one
         self.mapping = None;
+        self.generation += 1;
         let stop = Arc::new(AtomicBool::new(false));
         let name = self.attached_name.clone();
         let job = WatchJob {
+            generation: self.generation,
             stop: Arc::clone(&stop),
             auto_receive: Arc::clone(&self.auto_receive),
             events: self.event_sender.clone(),
+            newest: Arc::clone(&self.newest),
             ctx: ctx.clone(),
             max_texture_side: ctx.input(|i| i.max_texture_side),
         };
@@ -227,18 +263,21 @@ impl ReaderApp {
         };
         self.received_up_to = mapping.seq() / 2;
         let events = self.event_sender.clone();
+        let newest = Arc::clone(&self.newest);
+        let generation = self.generation;
         let ctx = ctx.clone();
         let max_texture_side = ctx.input(|i| i.max_texture_side);
         let spawned = std::thread::Builder::new()
             .name("receive".to_owned())
             .spawn(move || {
-                let event = match mapping.read_frame() {
+                match mapping.read_frame() {
                     Ok(frame) => {
-                        Event::Received(Box::new(decode_frame(&frame, want, max_texture_side)))
+                        newest.put(generation, decode_frame(&frame, want, max_texture_side))
                     }
-                    Err(e) => Event::Error(shm_ui::error_line(&e)),
-                };
-                let _ = events.send(event);
+                    Err(e) => {
+                        let _ = events.send((generation, Event::Error(shm_ui::error_line(&e))));
+                    }
+                }
                 ctx.request_repaint();
             });
         if let Err(e) = spawned {
@@ -247,7 +286,10 @@ impl ReaderApp {
     }
 
     fn handle_events(&mut self, ctx: &egui::Context) {
-        while let Ok(event) = self.events.try_recv() {
+        while let Ok((generation, event)) = self.events.try_recv() {
+            if generation != self.generation {
+                continue; // from a watcher of an earlier attach
+            }
             match event {
                 Event::Attached(mapping) => {
                     self.mapping_state = Status::Info(format!(
@@ -262,8 +304,13 @@ impl ReaderApp {
                     self.mapping_state = Status::Info(why);
                 }
                 Event::Error(e) => self.status = Status::Error(e),
-                Event::Received(received) => self.show_received(ctx, *received),
             }
+        }
+        // One texture upload per displayed frame: only the newest is shown.
+        if let Some((generation, received)) = self.newest.take()
+            && generation == self.generation
+        {
+            self.show_received(ctx, *received);
         }
     }
 
@@ -291,6 +338,7 @@ impl ReaderApp {
             (Want::Image | Want::Any, Content::Image(image)) => {
                 let texture =
                     ctx.load_texture("received", image.pixels, egui::TextureOptions::LINEAR);
+                self.textures_uploaded += 1;
                 let latency_millis = millis_since_unix_nanos(written_unix_nanos);
                 log::info!(
                     "displayed frame {frame_number} kind=image path={} size={}x{} latency_ms={latency_millis:.2} \
@@ -579,16 +627,18 @@ fn to_color_image(
 
 /// The watcher thread's state.
 struct WatchJob {
+    generation: u64,
     stop: Arc<AtomicBool>,
     auto_receive: Arc<AtomicBool>,
-    events: Sender<Event>,
+    events: Sender<(u64, Event)>,
+    newest: Arc<Newest>,
     ctx: egui::Context,
     max_texture_side: usize,
 }
 
 impl WatchJob {
     fn send(&self, event: Event) {
-        let _ = self.events.send(event);
+        let _ = self.events.send((self.generation, event));
         self.ctx.request_repaint();
     }
 
@@ -647,9 +697,12 @@ impl WatchJob {
             match mapping.wait_for_frame_into(after_seq, Some(WATCH_TICK), &mut frame) {
                 Ok(()) => {
                     after_seq = frame.seq;
-                    if self.auto_receive.load(Ordering::Relaxed) {
+                    // A newer frame already complete: skip decoding this one.
+                    let newer_waits = mapping.seq() >= frame.seq + 2;
+                    if self.auto_receive.load(Ordering::Relaxed) && !newer_waits {
                         let received = decode_frame(&frame, Want::Any, self.max_texture_side);
-                        self.send(Event::Received(Box::new(received)));
+                        self.newest.put(self.generation, received);
+                        self.ctx.request_repaint();
                     }
                 }
                 Err(ReadError::TimedOut { .. }) => {}

@@ -252,3 +252,36 @@ fn the_zoom_checkbox_shows_the_image_at_its_own_size() {
     harness.run();
     assert_eq!(harness.get_by_label("Received image").rect(), fitted);
 }
+
+/// A stream the window does not draw keeps only the newest frame: nothing piles
+/// up, and one texture is uploaded per displayed frame, not per frame sent.
+#[test]
+fn frames_arriving_while_the_window_is_not_drawn_are_not_piled_up() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    wait_for_label(&mut harness, "attached to");
+    let rgba = image::open(asset("chelsea-cat.png")).unwrap().into_rgba8();
+    let layout = PixelLayout::packed(rgba.width(), rgba.height(), PixelFormat::Rgba8);
+    let frames: u32 = 40;
+    for i in 0..frames {
+        writer
+            .send_pixels(
+                &layout,
+                rgba.as_raw(),
+                &format!("cat {i}"),
+                &WriteOptions::default(),
+            )
+            .unwrap();
+    }
+    wait_for_label(&mut harness, &format!("Path: cat {}", frames - 1));
+    let uploaded = harness.state().textures_uploaded;
+    assert!(
+        uploaded < u64::from(frames),
+        "{uploaded} textures for {frames} frames sent while the window was not drawn"
+    );
+    assert_eq!(
+        harness.state().shown().unwrap().frame_number,
+        u64::from(frames)
+    );
+}
