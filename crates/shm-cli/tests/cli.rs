@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -76,28 +76,6 @@ fn stderr_of_failure(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
     stderr
-}
-
-/// Waits until process `pid` is blocked in the futex(2) syscall, i.e. a `recv
-/// --wait` or `watch` is waiting for the next frame (the CLI is single-threaded,
-/// and that wait is its only futex call). A watchdog, not a speed assertion.
-fn wait_until_waiting(pid: u32) {
-    #[cfg(target_arch = "x86_64")]
-    const SYS_FUTEX: &str = "202";
-    #[cfg(target_arch = "aarch64")]
-    const SYS_FUTEX: &str = "98";
-    let started = Instant::now();
-    loop {
-        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        if syscall.split_whitespace().next() == Some(SYS_FUTEX) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "process {pid} never started waiting"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn temp_path(tag: &str) -> PathBuf {
@@ -211,7 +189,7 @@ fn waiting_reader_wakes_on_send() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until_waiting(waiter.id());
+    shm_testkit::wait_until_blocked_in_futex(waiter.id());
     let image = asset("grace-hopper.jpg");
     let sent_at = Instant::now();
     mapping.json(&["send-image", image.to_str().unwrap()]);
@@ -248,7 +226,7 @@ fn watch_prints_one_line_per_frame() {
     for id in 1..=3 {
         // One slot: send the next frame only once the watcher printed the last
         // one and is waiting again, so none is overwritten unread.
-        wait_until_waiting(watcher.id());
+        shm_testkit::wait_until_blocked_in_futex(watcher.id());
         mapping.json(&["send-struct", "--id", &id.to_string()]);
         let line = lines.next().unwrap().unwrap();
         let got: Value = serde_json::from_str(&line).unwrap();

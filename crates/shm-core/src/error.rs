@@ -99,7 +99,7 @@ pub enum OpenError {
     },
     /// The file is shorter than the 4,096-byte header.
     #[error(
-        "mapping is {len_bytes} bytes, shorter than the 4096-byte header; it is not a frame-v1 mapping: {}",
+        "mapping is {len_bytes} bytes, shorter than the 4096-byte header; it is not one of our mappings: {}",
         path.display()
     )]
     TooSmall {

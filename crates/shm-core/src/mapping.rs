@@ -95,7 +95,7 @@ impl MappingOptions {
     }
 }
 
-/// An open frame-v1 mapping: the file behind it and its shared pages.
+/// An open mapping (frame format v2): the file behind it and its shared pages.
 ///
 /// Keep one open and reuse it: opening and prefaulting cost far more than a frame.
 ///

@@ -7,7 +7,7 @@
 //! `request_repaint`. Nothing polls; an idle reader sleeps in the kernel.
 //!
 //! Memory stays bounded however fast frames come and however rarely the window
-//! is drawn: decoded frames go into a one-slot holder ([`Newest`]) that keeps
+//! is drawn: decoded frames go into a one-slot holder (`Newest`) that keeps
 //! only the newest, the watcher skips decoding a frame when a newer one is
 //! already complete, and the UI uploads one texture per displayed frame. Every
 //! message carries the generation of the watcher that sent it, so a re-attach
@@ -130,7 +130,7 @@ pub struct Shown {
     pub frame_number: u64,
     /// The sender's path text.
     pub path: String,
-    /// Format name (e.g. `png`), or `raw rgba` for raw pixels.
+    /// Format name (e.g. `png`), or the pixel format (e.g. `BGR8`) for raw pixels.
     pub format_name: &'static str,
     /// Width in pixels.
     pub width: u32,

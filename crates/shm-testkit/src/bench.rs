@@ -262,6 +262,12 @@ fn check_folded(len: usize, folded: u64, size: usize, expected: u64) -> anyhow::
     Ok(())
 }
 
+/// Turns an iceoryx2 error (whose types implement `Debug`, not always `Error`)
+/// into one saying which step failed.
+fn iceoryx2_error<E: std::fmt::Debug>(step: &'static str) -> impl FnOnce(E) -> anyhow::Error {
+    move |e| anyhow::anyhow!("iceoryx2 {step}: {e:?}")
+}
+
 /// The iceoryx2 service names of one measurement: publish-subscribe of `[u8]`
 /// plus an event service for blocking wake-ups.
 fn iceoryx2_names(endpoint: &str) -> anyhow::Result<(ServiceName, ServiceName)> {
@@ -285,7 +291,7 @@ fn bench_iceoryx2(size: usize, warmup: usize, count: usize, wait: &str) -> anyho
     let len = size.max(8);
     let node = NodeBuilder::new()
         .create::<ipc::Service>()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 node: {e:?}"))?;
+        .map_err(iceoryx2_error("node"))?;
     let service = node
         .service_builder(&data_name)
         .publish_subscribe::<[u8]>()
@@ -295,21 +301,21 @@ fn bench_iceoryx2(size: usize, warmup: usize, count: usize, wait: &str) -> anyho
         .subscriber_max_buffer_size(1)
         .enable_safe_overflow(true)
         .create()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 service: {e:?}"))?;
+        .map_err(iceoryx2_error("service"))?;
     let publisher = service
         .publisher_builder()
         .initial_max_slice_len(len)
         .create()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 publisher: {e:?}"))?;
+        .map_err(iceoryx2_error("publisher"))?;
     let event = node
         .service_builder(&wake_name)
         .event()
         .create()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 event: {e:?}"))?;
+        .map_err(iceoryx2_error("event"))?;
     let notifier = event
         .notifier_builder()
         .create()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 notifier: {e:?}"))?;
+        .map_err(iceoryx2_error("notifier"))?;
     let total = warmup + count;
     let mut child = spawn_peer("iceoryx2", wait, size, total, &endpoint)?;
     let mut acks = BufReader::new(child.stdout.take().context("no peer stdout")?);
@@ -325,15 +331,11 @@ fn bench_iceoryx2(size: usize, warmup: usize, count: usize, wait: &str) -> anyho
         buf[..8].copy_from_slice(&monotonic_nanos().to_le_bytes());
         let sample = publisher
             .loan_slice_uninit(len)
-            .map_err(|e| anyhow::anyhow!("iceoryx2 loan: {e:?}"))?;
+            .map_err(iceoryx2_error("loan"))?;
         let sample = sample.write_from_slice(&buf);
-        sample
-            .send()
-            .map_err(|e| anyhow::anyhow!("iceoryx2 send: {e:?}"))?;
+        sample.send().map_err(iceoryx2_error("send"))?;
         if wait != "spin" {
-            notifier
-                .notify()
-                .map_err(|e| anyhow::anyhow!("iceoryx2 notify: {e:?}"))?;
+            notifier.notify().map_err(iceoryx2_error("notify"))?;
         }
         read_byte(&mut acks)?;
     }
@@ -360,25 +362,25 @@ fn iceoryx2_peer(args: &PeerArgs, size: usize) -> anyhow::Result<Vec<u64>> {
     let (data_name, wake_name) = iceoryx2_names(&args.endpoint)?;
     let node = NodeBuilder::new()
         .create::<ipc::Service>()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 node: {e:?}"))?;
+        .map_err(iceoryx2_error("node"))?;
     let service = node
         .service_builder(&data_name)
         .publish_subscribe::<[u8]>()
         .open()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 service: {e:?}"))?;
+        .map_err(iceoryx2_error("service"))?;
     let subscriber = service
         .subscriber_builder()
         .create()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 subscriber: {e:?}"))?;
+        .map_err(iceoryx2_error("subscriber"))?;
     let event = node
         .service_builder(&wake_name)
         .event()
         .open()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 event: {e:?}"))?;
+        .map_err(iceoryx2_error("event"))?;
     let listener = event
         .listener_builder()
         .create()
-        .map_err(|e| anyhow::anyhow!("iceoryx2 listener: {e:?}"))?;
+        .map_err(iceoryx2_error("listener"))?;
     let mut out = std::io::stdout().lock();
     out.write_all(b"R")?;
     out.flush()?;
@@ -387,16 +389,13 @@ fn iceoryx2_peer(args: &PeerArgs, size: usize) -> anyhow::Result<Vec<u64>> {
     let mut latencies = Vec::with_capacity(args.count);
     for _ in 0..args.count {
         let sample = loop {
-            if let Some(sample) = subscriber
-                .receive()
-                .map_err(|e| anyhow::anyhow!("iceoryx2 receive: {e:?}"))?
-            {
+            if let Some(sample) = subscriber.receive().map_err(iceoryx2_error("receive"))? {
                 break sample;
             }
             if args.wait != "spin" {
                 listener
                     .timed_wait(|_| {}, Duration::from_secs(30))
-                    .map_err(|e| anyhow::anyhow!("iceoryx2 wait: {e:?}"))?;
+                    .map_err(iceoryx2_error("wait"))?;
             } else {
                 std::hint::spin_loop();
             }

@@ -5,3 +5,29 @@
 
 pub mod bench;
 pub mod torture;
+
+/// Waits until process `pid` is blocked in the futex(2) syscall, e.g. a `shm
+/// recv --wait` or `shm watch` waiting for the next frame (single-threaded, and
+/// that wait is its only futex call). Reads `/proc/PID/syscall`; a watchdog,
+/// not a speed assertion.
+///
+/// # Panics
+/// If the process is not waiting within 60 s.
+pub fn wait_until_blocked_in_futex(pid: u32) {
+    #[cfg(target_arch = "x86_64")]
+    const SYS_FUTEX: &str = "202";
+    #[cfg(target_arch = "aarch64")]
+    const SYS_FUTEX: &str = "98";
+    let started = std::time::Instant::now();
+    loop {
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        if syscall.split_whitespace().next() == Some(SYS_FUTEX) {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "process {pid} never started waiting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

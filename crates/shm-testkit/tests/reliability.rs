@@ -26,28 +26,6 @@ fn shm_bin() -> std::path::PathBuf {
     shm
 }
 
-/// Waits until process `pid` is blocked in the futex(2) syscall, i.e. a `recv
-/// --wait` is waiting for the next frame (its only futex call). A watchdog, not
-/// a speed assertion.
-fn wait_until_waiting(pid: u32) {
-    #[cfg(target_arch = "x86_64")]
-    const SYS_FUTEX: &str = "202";
-    #[cfg(target_arch = "aarch64")]
-    const SYS_FUTEX: &str = "98";
-    let started = Instant::now();
-    loop {
-        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        if syscall.split_whitespace().next() == Some(SYS_FUTEX) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "process {pid} never started waiting"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 fn long() -> bool {
     std::env::var_os("SHM_LONG_TESTS").is_some_and(|v| v == "1")
 }
@@ -360,7 +338,7 @@ fn killed_waiting_readers_leave_nothing_behind() {
             )
             .spawn()
             .unwrap();
-        wait_until_waiting(reader.id());
+        shm_testkit::wait_until_blocked_in_futex(reader.id());
         reader.kill().unwrap();
         reader.wait().unwrap();
         let data = TestData {
