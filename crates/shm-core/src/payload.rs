@@ -200,6 +200,64 @@ impl PixelLayout {
         self
     }
 
+    /// Decodes the 32-byte prefix at the start of a pixels payload (kind 3) of
+    /// `payload_len_bytes` bytes in all, checking that the layout is valid and
+    /// that prefix, rows and path add up to that length. Returns the layout and
+    /// the path's length in bytes; the rows follow the prefix, the path the rows.
+    /// For readers that look at the prefix without copying the whole payload
+    /// (see [`crate::Mapping::read_in_place`]); `prefix` may be longer than 32
+    /// bytes (only the first 32 are read).
+    ///
+    /// # Errors
+    /// [`DecodeError::TooShort`] (under 32 bytes), [`DecodeError::UnknownPixelFormat`],
+    /// [`DecodeError::NoPixels`], [`DecodeError::StrideTooSmall`] or
+    /// [`DecodeError::LengthMismatch`].
+    pub fn decode_prefix(
+        prefix: &[u8],
+        payload_len_bytes: u64,
+    ) -> Result<(Self, u32), DecodeError> {
+        const WHAT: &str = "pixels";
+        let prefix = prefix
+            .get(..PIXELS_PREFIX_LEN_BYTES)
+            .ok_or(DecodeError::TooShort {
+                what: WHAT,
+                len_bytes: prefix.len(),
+                needed_bytes: PIXELS_PREFIX_LEN_BYTES,
+            })?;
+        let word =
+            |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
+        let format_code = word(12);
+        let format =
+            PixelFormat::from_code(format_code).ok_or(DecodeError::UnknownPixelFormat {
+                format: format_code,
+            })?;
+        let mut capture = [0u8; 8];
+        capture.copy_from_slice(&prefix[16..24]);
+        let layout = PixelLayout {
+            width: word(0),
+            height: word(4),
+            stride_bytes: word(8),
+            format,
+            capture_unix_nanos: u64::from_le_bytes(capture),
+        };
+        layout.check()?;
+        let path_len_bytes = word(24);
+        // u32 * u32 fits u64; the sum saturates, and any saturated value already
+        // exceeds every payload.
+        let declared_bytes = layout
+            .pixels_len_bytes()
+            .saturating_add(PIXELS_PREFIX_LEN_BYTES as u64)
+            .saturating_add(u64::from(path_len_bytes));
+        if declared_bytes != payload_len_bytes {
+            return Err(DecodeError::LengthMismatch {
+                what: WHAT,
+                declared_bytes,
+                len_bytes: usize::try_from(payload_len_bytes).unwrap_or(usize::MAX),
+            });
+        }
+        Ok((layout, path_len_bytes))
+    }
+
     /// Bytes of one row's pixels without padding: `width * bytes per pixel`.
     pub fn row_len_bytes(&self) -> u64 {
         u64::from(self.width) * u64::from(self.format.bytes_per_pixel())
@@ -272,45 +330,7 @@ impl<'a> PixelsRef<'a> {
     /// [`DecodeError::NoPixels`], [`DecodeError::StrideTooSmall`],
     /// [`DecodeError::LengthMismatch`] or [`DecodeError::PathNotUtf8`].
     pub fn decode(payload: &'a [u8]) -> Result<Self, DecodeError> {
-        const WHAT: &str = "pixels";
-        let prefix = payload
-            .get(..PIXELS_PREFIX_LEN_BYTES)
-            .ok_or(DecodeError::TooShort {
-                what: WHAT,
-                len_bytes: payload.len(),
-                needed_bytes: PIXELS_PREFIX_LEN_BYTES,
-            })?;
-        let word =
-            |i: usize| u32::from_le_bytes([prefix[i], prefix[i + 1], prefix[i + 2], prefix[i + 3]]);
-        let format_code = word(12);
-        let format =
-            PixelFormat::from_code(format_code).ok_or(DecodeError::UnknownPixelFormat {
-                format: format_code,
-            })?;
-        let mut capture = [0u8; 8];
-        capture.copy_from_slice(&prefix[16..24]);
-        let layout = PixelLayout {
-            width: word(0),
-            height: word(4),
-            stride_bytes: word(8),
-            format,
-            capture_unix_nanos: u64::from_le_bytes(capture),
-        };
-        layout.check()?;
-        let path_len = word(24);
-        // u32 * u32 fits u64; the sum saturates, and any saturated value already
-        // exceeds every payload.
-        let declared_bytes = layout
-            .pixels_len_bytes()
-            .saturating_add(PIXELS_PREFIX_LEN_BYTES as u64)
-            .saturating_add(u64::from(path_len));
-        if declared_bytes != payload.len() as u64 {
-            return Err(DecodeError::LengthMismatch {
-                what: WHAT,
-                declared_bytes,
-                len_bytes: payload.len(),
-            });
-        }
+        let (layout, _path_len_bytes) = PixelLayout::decode_prefix(payload, payload.len() as u64)?;
         // Both fit in usize: their sum equals payload.len().
         let pixels_end = PIXELS_PREFIX_LEN_BYTES + layout.pixels_len_bytes() as usize;
         let path =

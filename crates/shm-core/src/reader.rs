@@ -140,6 +140,32 @@ impl Mapping {
     pub fn read_in_place<R>(
         &self,
         timeout: Duration,
+        consume: impl FnMut(&FrameInfo, &PayloadView<'_>) -> R,
+    ) -> Result<(FrameInfo, R), ReadError> {
+        self.in_place(timeout, true, consume)
+    }
+
+    /// Like [`Mapping::read_in_place`], but without reading the whole payload
+    /// for its CRC-32: for a consumer that looks at part of the payload (a
+    /// prefix, a header) or hands out a zero-copy view of it, where checking
+    /// the CRC would cost as much as a copy. The seqlock still guarantees that
+    /// what `consume` read belongs to one complete frame; corruption that kept
+    /// the sequence word stable (a damaged file) is not detected.
+    ///
+    /// # Errors
+    /// As [`Mapping::read_frame_into`], except [`ReadError::CrcMismatch`].
+    pub fn peek_in_place<R>(
+        &self,
+        timeout: Duration,
+        consume: impl FnMut(&FrameInfo, &PayloadView<'_>) -> R,
+    ) -> Result<(FrameInfo, R), ReadError> {
+        self.in_place(timeout, false, consume)
+    }
+
+    fn in_place<R>(
+        &self,
+        timeout: Duration,
+        check_crc: bool,
         mut consume: impl FnMut(&FrameInfo, &PayloadView<'_>) -> R,
     ) -> Result<(FrameInfo, R), ReadError> {
         self.retry(timeout, || {
@@ -150,7 +176,7 @@ impl Mapping {
             };
             let info = snapshot.info(Kind::Empty);
             let result = consume(&info, &view);
-            let crc_got = (snapshot.flags & FLAG_CRC32 != 0).then(|| view.crc32());
+            let crc_got = (check_crc && snapshot.flags & FLAG_CRC32 != 0).then(|| view.crc32());
             if !self.stable(snapshot.s1) {
                 return Err(Attempt::Torn);
             }
@@ -162,6 +188,50 @@ impl Mapping {
                 }));
             }
             Ok((snapshot.info(kind), result))
+        })
+    }
+
+    /// Copies the current frame's payload into `dst`, a buffer of the caller's
+    /// (a Python `bytes` or numpy array, say), which must be exactly as long as
+    /// the payload: size it from [`Mapping::header`]'s `payload_len` first.
+    /// The CRC-32 (flag bit 0) is checked on the copy. Retries, files read
+    /// requests and reports errors like [`Mapping::read_frame_into`].
+    ///
+    /// Returns `Ok(None)`, with `dst` holding unspecified bytes, when the stable
+    /// frame's payload is not `dst.len()` bytes (a newer frame of another size
+    /// came): size again and retry.
+    ///
+    /// # Errors
+    /// As [`Mapping::read_frame_into`].
+    pub fn read_payload_into(
+        &self,
+        dst: &mut [u8],
+        timeout: Duration,
+    ) -> Result<Option<FrameInfo>, ReadError> {
+        self.retry(timeout, || {
+            let snapshot = self.snapshot()?;
+            if snapshot.payload_len != dst.len() as u64 {
+                return if self.stable(snapshot.s1) {
+                    Ok(None)
+                } else {
+                    Err(Attempt::Torn)
+                };
+            }
+            self.region.copy_out(HEADER_LEN_BYTES, dst);
+            if !self.stable(snapshot.s1) {
+                return Err(Attempt::Torn);
+            }
+            let kind = snapshot.validate()?;
+            if snapshot.flags & FLAG_CRC32 != 0 {
+                let got = crc32fast::hash(dst);
+                if got != snapshot.crc32 {
+                    return Err(Attempt::Invalid(ReadError::CrcMismatch {
+                        expected: snapshot.crc32,
+                        got,
+                    }));
+                }
+            }
+            Ok(Some(snapshot.info(kind)))
         })
     }
 

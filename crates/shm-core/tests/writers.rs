@@ -205,3 +205,65 @@ fn loaned_writes_fill_in_place_and_a_failed_fill_is_never_read_as_data() {
     };
     assert_eq!((pixels.pixels, pixels.path), (&[1, 2, 3, 4][..], "p"));
 }
+
+/// `read_payload_into` fills a caller's buffer of the payload's exact length
+/// (CRC checked on the copy), and says "size again" for any other length.
+#[test]
+fn payload_read_into_a_caller_buffer_needs_the_exact_length() {
+    let name = TestName::new();
+    let mapping = Mapping::create_new(&name.0, 1024 * 1024).unwrap();
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    mapping
+        .write_frame(Kind::Object, &[&payload], &WriteOptions::default())
+        .unwrap();
+    let mut short = vec![0u8; payload.len() - 1];
+    assert_eq!(
+        mapping
+            .read_payload_into(&mut short, Duration::from_secs(1))
+            .unwrap(),
+        None
+    );
+    let len = mapping.header().payload_len as usize;
+    let mut exact = vec![0u8; len];
+    let info = mapping
+        .read_payload_into(&mut exact, Duration::from_secs(1))
+        .unwrap()
+        .expect("exact length");
+    assert_eq!((info.kind, info.seq), (Kind::Object, 2));
+    assert_eq!(exact, payload);
+}
+
+/// `peek_in_place` reads a pixels frame's prefix without the rest, and
+/// `PixelLayout::decode_prefix` checks it against the payload length.
+#[test]
+fn a_pixels_prefix_is_read_in_place_without_the_rows() {
+    use shm_core::{PixelFormat, PixelLayout, layout::PIXELS_PREFIX_LEN_BYTES};
+    let name = TestName::new();
+    let mapping = Mapping::create_new(&name.0, 1024 * 1024).unwrap();
+    let layout = PixelLayout::packed(64, 48, PixelFormat::Bgr8).with_capture_unix_nanos(77);
+    let rows = vec![9u8; layout.pixels_len_bytes() as usize];
+    mapping
+        .send_pixels(&layout, &rows, "cam", &WriteOptions::default())
+        .unwrap();
+    let (info, decoded) = mapping
+        .peek_in_place(Duration::from_secs(1), |info, view| {
+            let mut prefix = [0u8; PIXELS_PREFIX_LEN_BYTES];
+            view.read_at(0, &mut prefix)?;
+            PixelLayout::decode_prefix(&prefix, info.payload_len_bytes)
+        })
+        .unwrap();
+    assert_eq!(info.kind, Kind::Pixels);
+    assert_eq!(decoded.unwrap(), (layout, 3));
+    let mut prefix = [0u8; PIXELS_PREFIX_LEN_BYTES];
+    mapping
+        .peek_in_place(Duration::from_secs(1), |_, view| {
+            view.read_at(0, &mut prefix)
+        })
+        .unwrap()
+        .1
+        .unwrap();
+    assert!(
+        PixelLayout::decode_prefix(&prefix, info.payload_len_bytes + 1).is_err(),
+        "a prefix that does not add up to the payload length is refused"
+    );
+}

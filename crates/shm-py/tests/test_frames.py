@@ -1,0 +1,201 @@
+"""Frames between processes: Python to Python, Python to the Rust `shm` CLI and back,
+waiting (GIL released, timeouts), iteration, and the zero-copy view."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import shm_exchange as shx
+from conftest import ASSETS, ask, finish, run_python, run_shm
+
+# A sender in another process: each line on stdin names what to send; it answers
+# with the frame number it wrote.
+SENDER = """
+import sys, numpy as np, shm_exchange as shx
+m = shx.Mapping.open(sys.argv[1])
+for line in sys.stdin:
+    what, _, arg = line.strip().partition(" ")
+    if what == "image": n = m.send_image(arg)
+    elif what == "struct": n = m.send_test_data(shx.TestData(id=7, age=42, scores=list(range(-5, 5))))
+    elif what == "object": n = m.send_object({"camera": "left", "tags": ["a", "b"], "exposure_ms": 8.5, "n": None})
+    elif what == "pixels": n = m.send_pixels(np.load(arg), "BGR8", path="generated")
+    print(n, flush=True)
+"""
+
+
+def gradient_bgr(height: int, width: int) -> np.ndarray:
+    """A BGR image whose every pixel differs from its neighbours."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([(x * 7) % 256, (y * 3) % 256, (x + y) % 256], axis=-1).astype(np.uint8)
+
+
+def test_python_to_python_every_kind(name: str, tmp_path: Path) -> None:
+    pixels = gradient_bgr(1080, 1920)
+    np.save(tmp_path / "pixels.npy", pixels)
+    image = ASSETS / "hubble-3840x2160.jpg"  # 9.6 MB
+    with shx.Mapping.create_new(name, capacity=16 << 20) as m:
+        sender = run_python(SENDER, name)
+        number = int(ask(sender, f"image {image}"))
+        frame = m.wait(timeout=30)
+        assert (frame.number, frame.kind, frame.path) == (number, "image", str(image))
+        assert frame.image_bytes == image.read_bytes(), "byte-identical image"
+        assert frame.crc32 is not None, "the CRC was recorded and checked"
+
+        ask(sender, "struct")
+        assert m.wait(timeout=30).test_data == shx.TestData(id=7, age=42, scores=list(range(-5, 5)))
+
+        ask(sender, "object")
+        assert m.wait(timeout=30).object == {"camera": "left", "tags": ["a", "b"], "exposure_ms": 8.5, "n": None}
+
+        number = int(ask(sender, f"pixels {tmp_path / 'pixels.npy'}"))
+        frame = m.wait(timeout=30)
+        assert (frame.number, frame.kind, frame.pixel_format, frame.path) == (number, "pixels", "BGR8", "generated")
+        assert (frame.width, frame.height, frame.stride_bytes) == (1920, 1080, 1920 * 3)
+        assert frame.capture_unix_nanos > 0, "the capture time defaults to the send time"
+        assert np.array_equal(frame.pixels, pixels)
+        assert not frame.pixels.flags.writeable, "the frame's own pixels are read-only"
+        assert frame.pixels.copy().flags.writeable
+        finish(sender)
+
+
+def test_cli_to_python_images_structs_and_raw_pixels(name: str, shm_bin: Path) -> None:
+    import cv2
+    with shx.Mapping.create_new(name, capacity=16 << 20) as m:
+        image = ASSETS / "hubble-3840x2160.jpg"
+        run_shm(shm_bin, "send-image", "--name", name, str(image))
+        frame = m.recv()
+        assert frame.kind == "image" and frame.path == str(image)
+        assert frame.image_bytes == image.read_bytes()
+
+        run_shm(shm_bin, "send-struct", "--name", name, "--id", "9", "--age", "33", "--scores", "1,2,3,4,5,6,7,8,9,10")
+        assert m.recv().test_data == shx.TestData(id=9, age=33, scores=list(range(1, 11)))
+
+        # --raw: the CLI decodes the PNG into the mapping (RGB8 for this file).
+        png = ASSETS / "chelsea-cat.png"
+        run_shm(shm_bin, "send-image", "--name", name, "--raw", str(png))
+        frame = m.recv()
+        expected_rgb = cv2.cvtColor(cv2.imread(str(png), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        assert frame.pixel_format == "RGB8"
+        assert np.array_equal(frame.pixels, expected_rgb)
+
+
+def test_python_to_cli_images_objects_and_opencv_bgr(name: str, shm_bin: Path, tmp_path: Path) -> None:
+    import cv2
+
+    with shx.Mapping.create_new(name, capacity=16 << 20) as m:
+        image = ASSETS / "rocket.jpg"
+        m.send_image(image)
+        out = tmp_path / "out.jpg"
+        line = json.loads(run_shm(shm_bin, "recv", "--name", name, "--out", str(out)).stdout)
+        assert (line["kind"], line["path"], line["image_format"]) == ("image", str(image), "jpeg")
+        assert out.read_bytes() == image.read_bytes(), "byte-identical through the CLI"
+
+        m.send_object({"camera": "left", "exposure_ms": 8.5})
+        line = json.loads(run_shm(shm_bin, "recv", "--name", name).stdout)
+        assert line["object"] == {"camera": "left", "exposure_ms": 8.5}
+
+        # An OpenCV image (BGR) sent as BGR8: the CLI's PNG has the same colours.
+        bgr = cv2.imread(str(ASSETS / "grace-hopper.jpg"), cv2.IMREAD_COLOR)
+        m.send_pixels(bgr, "BGR8")
+        png = tmp_path / "out.png"
+        line = json.loads(run_shm(shm_bin, "recv", "--name", name, "--out", str(png)).stdout)
+        assert (line["pixel_format"], line["width"], line["height"]) == ("BGR8", bgr.shape[1], bgr.shape[0])
+        assert np.array_equal(cv2.imread(str(png), cv2.IMREAD_COLOR), bgr)
+
+        # A padded, non-contiguous view (a crop) goes as packed rows.
+        crop = bgr[10:200:2, 20:300]
+        m.send_pixels(crop, "BGR8")
+        frame = m.recv()
+        assert frame.stride_bytes == crop.shape[1] * 3
+        assert np.array_equal(frame.pixels, crop)
+
+
+def test_wait_times_out_with_the_cli_message_and_releases_the_gil(name: str) -> None:
+    """While one thread waits, the others run: the longest pause this thread sees in its
+    own loop stays far below the wait (it would be the whole wait if the GIL were held)."""
+    with shx.Mapping.create_new(name, capacity=1 << 20) as m:
+        failure = []
+
+        def waiter() -> None:
+            try:
+                m.wait(timeout=2.0)
+            except shx.Timeout as e:
+                failure.append(e)
+
+        thread = threading.Thread(target=waiter)
+        longest_gap, last = 0.0, time.monotonic()
+        thread.start()  # (with the GIL held by the waiter, this thread would stop here)
+        while thread.is_alive():
+            now = time.monotonic()
+            longest_gap, last = max(longest_gap, now - last), now
+        thread.join()
+        assert len(failure) == 1 and str(failure[0]) == "no new frame within 2000 ms"
+        assert isinstance(failure[0], TimeoutError)
+        assert longest_gap < 1.0, f"this thread was blocked for {longest_gap:.2f} s of the 2 s wait"
+
+
+def test_wait_returns_a_frame_sent_by_another_process(name: str, shm_bin: Path) -> None:
+    with shx.Mapping.create_new(name, capacity=1 << 20) as m:
+        got = []
+        thread = threading.Thread(target=lambda: got.append(m.wait(timeout=60)))
+        thread.start()
+        # The wait is for a frame newer than the one present when `m` was opened, so
+        # it cannot miss this one, whether it starts before or after the send.
+        run_shm(shm_bin, "send-struct", "--name", name, "--id", "5")
+        thread.join()
+        assert got[0].number == 1 and got[0].test_data.id == 5
+
+
+def test_frames_iterates_new_frames_in_order_until_the_timeout(name: str, shm_bin: Path) -> None:
+    with shx.Mapping.create_new(name, capacity=4 << 20) as m:
+        stream = run_shm_background(shm_bin, name)
+        numbers = [frame.number for frame in m.frames(timeout=5.0) if frame.kind == "image"]
+        assert stream.wait(timeout=60) == 0
+        assert len(numbers) >= 2
+        assert numbers == sorted(set(numbers)), "increasing, never the same frame twice"
+        assert numbers[-1] == 50, "the last frame streamed is the last one seen"
+
+
+def run_shm_background(shm_bin: Path, name: str):
+    import subprocess
+
+    return subprocess.Popen([str(shm_bin), "stream", "--name", name, "--fps", "100", "--count", "50",
+                             str(ASSETS / "rocket.jpg"), str(ASSETS / "chelsea-cat.png")],
+                            stdout=subprocess.DEVNULL)
+
+
+def test_zero_copy_view_is_checked(name: str, shm_bin: Path) -> None:
+    pixels = gradient_bgr(480, 640)
+    with shx.Mapping.create_new(name, capacity=4 << 20) as m:
+        m.send_pixels(pixels, "BGR8")
+        view = m.view()
+        assert view.array.base is not None and not view.array.flags.writeable
+        assert view.array.shape == (480, 640, 3) and view.pixel_format == "BGR8"
+        with view as array:
+            assert np.array_equal(array, pixels)
+        assert np.array_equal(view.copy(), pixels)
+
+        run_shm(shm_bin, "send-struct", "--name", name)  # another process overwrites it
+        assert not view.is_valid()
+        with pytest.raises(shx.FrameOverwritten, match="was overwritten while it was viewed"):
+            view.check()
+        with pytest.raises(shx.FrameOverwritten):
+            with view as array:
+                array.sum()
+        with pytest.raises(shx.WrongKind, match="holds testdata, not pixels"):
+            m.view()
+        with pytest.raises(shx.WrongKind, match="the frame holds testdata, not pixels"):
+            m.recv().pixels
+
+
+def test_a_view_outlives_close_without_crashing(name: str) -> None:
+    with shx.Mapping.create_new(name, capacity=1 << 20) as m:
+        m.send_pixels(np.full((8, 8), 77, np.uint8), "GRAY8")
+        array = m.view().array
+    assert int(array.sum()) == 77 * 64, "the memory stays mapped while the array lives"
