@@ -38,7 +38,7 @@ def gradient_bgr(height: int, width: int) -> np.ndarray:
 def test_python_to_python_every_kind(name: str, tmp_path: Path) -> None:
     pixels = gradient_bgr(1080, 1920)
     np.save(tmp_path / "pixels.npy", pixels)
-    image = ASSETS / "hubble-3840x2160.jpg"  # 9.6 MB
+    image = ASSETS / "collage-3500x2700.png"  # 9.6 MB
     with shx.Mapping.create_new(name, capacity=16 << 20) as m:
         sender = run_python(SENDER, name)
         number = int(ask(sender, f"image {image}"))
@@ -67,7 +67,7 @@ def test_python_to_python_every_kind(name: str, tmp_path: Path) -> None:
 def test_cli_to_python_images_structs_and_raw_pixels(name: str, shm_bin: Path) -> None:
     import cv2
     with shx.Mapping.create_new(name, capacity=16 << 20) as m:
-        image = ASSETS / "hubble-3840x2160.jpg"
+        image = ASSETS / "collage-3500x2700.png"  # 9.6 MB
         run_shm(shm_bin, "send-image", "--name", name, str(image))
         frame = m.recv()
         assert frame.kind == "image" and frame.path == str(image)
