@@ -1,0 +1,508 @@
+//! End to end with real processes: this test process writes frames into
+//! mapping A; a `shm-bridge publish` process publishes them over Zenoh on
+//! loopback TCP (multicast scouting off: nothing leaves 127.0.0.1); a
+//! `shm-bridge subscribe` process writes them into mapping B, which this test
+//! process reads like any reader.
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use shm_core::{
+    Frame, Kind, Mapping, MappingName, PixelFormat, PixelLayout, TestData, WriteOptions,
+};
+
+/// Generous: a loaded two-core machine builds and runs other tests meanwhile.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Both mappings hold the 9.6 MB photograph.
+const CAPACITY_BYTES: u64 = 16 << 20;
+
+fn assets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets")
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A mapping of this test, removed when dropped.
+struct TestMapping {
+    name: String,
+    mapping: Mapping,
+}
+
+impl TestMapping {
+    fn create(test: &str, side: &str) -> Self {
+        let name = format!("br-{test}-{side}-{}", std::process::id());
+        let mapping_name = MappingName::new(&name).unwrap();
+        let _ = shm_core::remove(&shm_core::Location::Named(mapping_name.clone()), true);
+        let mapping = Mapping::create_new(&mapping_name, CAPACITY_BYTES).unwrap();
+        Self { name, mapping }
+    }
+}
+
+impl Drop for TestMapping {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.mapping.location().path());
+    }
+}
+
+/// A running `shm-bridge` process, killed when dropped; its stdout JSON
+/// lines and its stderr collected as they come.
+struct Bridge {
+    child: Child,
+    lines: Arc<Mutex<Vec<Value>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Bridge {
+    fn spawn(args: &[String], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shm-bridge"));
+        command
+            .args(args)
+            .arg("--json")
+            .arg("--no-multicast-scouting")
+            .env("RUST_LOG", "info,zenoh=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                sink.lock().unwrap().push(value);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    fn publish(key: &str, mapping: &str, connect_port: u16, env: &[(&str, &str)]) -> Self {
+        Self::spawn(
+            &[
+                "publish".into(),
+                "--key".into(),
+                key.into(),
+                "--name".into(),
+                mapping.into(),
+                "--connect".into(),
+                format!("tcp/127.0.0.1:{connect_port}"),
+                "--listen".into(),
+                "tcp/127.0.0.1:0".into(),
+            ],
+            env,
+        )
+    }
+
+    fn subscribe(key: &str, mapping: &str, listen_port: u16, env: &[(&str, &str)]) -> Self {
+        Self::spawn(
+            &[
+                "subscribe".into(),
+                "--key".into(),
+                key.into(),
+                "--name".into(),
+                mapping.into(),
+                "--capacity".into(),
+                CAPACITY_BYTES.to_string(),
+                "--listen".into(),
+                format!("tcp/127.0.0.1:{listen_port}"),
+            ],
+            env,
+        )
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The JSON line for source frame `number`, waiting for it.
+    fn line_for(&self, number: u64) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self
+                .lines()
+                .into_iter()
+                .rev()
+                .find(|l| l["source_frame"] == number)
+            {
+                return line;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no JSON line for source frame {number}; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGKILL, as a crash or a power cut would end it.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Mapping A -> publisher -> Zenoh over loopback TCP -> subscriber -> mapping B.
+struct Link {
+    a: TestMapping,
+    b: TestMapping,
+    key: String,
+    /// The subscriber listens here; the publisher connects to it.
+    port: u16,
+    subscriber: Bridge,
+    publisher: Bridge,
+}
+
+impl Link {
+    fn start(test: &str, subscriber_env: &[(&str, &str)], publisher_env: &[(&str, &str)]) -> Self {
+        let a = TestMapping::create(test, "a");
+        let b = TestMapping::create(test, "b");
+        let key = format!("test/{test}/{}", std::process::id());
+        let port = free_port();
+        let subscriber = Bridge::subscribe(&key, &b.name, port, subscriber_env);
+        let publisher = Bridge::publish(&key, &a.name, port, publisher_env);
+        Self {
+            a,
+            b,
+            key,
+            port,
+            subscriber,
+            publisher,
+        }
+    }
+
+    fn restart_publisher(&mut self) {
+        self.publisher.kill();
+        self.publisher = Bridge::publish(&self.key, &self.a.name, self.port, &[]);
+    }
+
+    /// The successor binds the same port again; the publisher reconnects.
+    fn restart_subscriber(&mut self) {
+        self.subscriber.kill();
+        self.subscriber = Bridge::subscribe(&self.key, &self.b.name, self.port, &[]);
+    }
+
+    /// Writes with `write` into A until a frame with the same payload becomes
+    /// readable in B, and returns that frame and the source frame number.
+    /// Writing again is how latest-value works: Zenoh drops what it publishes
+    /// before the subscriber's route exists, and the next frame goes through.
+    fn deliver(&self, mut write: impl FnMut(&Mapping)) -> (Frame, u64) {
+        let (a, b) = (&self.a.mapping, &self.b.mapping);
+        let started = Instant::now();
+        loop {
+            write(a);
+            let sent = a.read_frame().unwrap();
+            let waited = Instant::now();
+            let mut b_seq = b.seq();
+            while waited.elapsed() < Duration::from_millis(500) {
+                match b.wait_for_frame(b_seq, Some(Duration::from_millis(100))) {
+                    Ok(got) if got.payload == sent.payload && got.kind == sent.kind => {
+                        return (got, sent.number());
+                    }
+                    Ok(got) => b_seq = got.seq,
+                    Err(_) => {}
+                }
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "frame {} never arrived; publisher:\n{}\nsubscriber:\n{}",
+                sent.number(),
+                self.publisher.stderr(),
+                self.subscriber.stderr()
+            );
+        }
+    }
+}
+
+fn options() -> WriteOptions {
+    WriteOptions::default()
+}
+
+#[test]
+fn images_structs_objects_and_pixels_arrive_byte_identical() {
+    let link = Link::start("kinds", &[], &[]);
+    // The 9.6 MB photograph and a JPEG, as image records (file bytes + path).
+    for file in ["collage-3500x2700.png", "hubble-3840x2160.jpg"] {
+        let file = assets().join(file);
+        let bytes = std::fs::read(&file).unwrap();
+        let path = file.to_str().unwrap();
+        let (got, number) = link.deliver(|m| {
+            m.send_image(path, &bytes, &options()).unwrap();
+        });
+        match got.decode().unwrap() {
+            shm_core::Payload::Image(record) => {
+                assert_eq!(record.path, path);
+                assert!(record.image == bytes.as_slice(), "image bytes differ");
+            }
+            other => panic!("expected an image, got {:?}", other.kind()),
+        }
+        let line = link.subscriber.line_for(number);
+        assert_eq!(line["kind"], "image");
+        assert_eq!(line["path"], path);
+        assert_eq!(line["payload_len"], got.payload.len() as u64);
+    }
+
+    let data = TestData {
+        id: 7,
+        age: -3,
+        scores: [1, 2, 3, 4, 5, 6, 7, 8, 9, i32::MIN],
+    };
+    let (got, _) = link.deliver(|m| {
+        m.send_test_data(&data, &options()).unwrap();
+    });
+    assert_eq!(got.kind, Kind::TestData);
+    assert_eq!(TestData::from_bytes(&got.payload).unwrap(), data);
+
+    let object = serde_json::json!({"camera": "lab-1", "exposure_us": 1250, "tags": ["a", "b"]});
+    let (got, _) = link.deliver(|m| {
+        m.send_object(&object, &options()).unwrap();
+    });
+    assert_eq!(got.kind, Kind::Object);
+    let back: Value = shm_core::decode_object(&got.payload).unwrap();
+    assert_eq!(back, object);
+
+    let layout = PixelLayout::packed(640, 480, PixelFormat::Rgba8).with_capture_unix_nanos(42);
+    let pixels: Vec<u8> = (0..640 * 480 * 4).map(|i: u32| (i % 251) as u8).collect();
+    let (got, number) = link.deliver(|m| {
+        m.send_pixels(&layout, &pixels, "camera-1", &options())
+            .unwrap();
+    });
+    match got.decode().unwrap() {
+        shm_core::Payload::Pixels(p) => {
+            assert_eq!(p.layout, layout);
+            assert_eq!(p.path, "camera-1");
+            assert!(p.pixels == pixels.as_slice(), "pixels differ");
+        }
+        other => panic!("expected pixels, got {:?}", other.kind()),
+    }
+    let line = link.subscriber.line_for(number);
+    assert_eq!(
+        (&line["width"], &line["height"], &line["pixel_format"]),
+        (&Value::from(640), &Value::from(480), &Value::from("RGBA8"))
+    );
+    // The destination's own checks: the CRC-32 is set and verified there too.
+    assert_eq!(link.b.mapping.read_frame().unwrap().flags & 1, 1);
+}
+
+#[test]
+fn a_corrupted_frame_is_dropped_and_counted() {
+    let marker = "corrupt-me";
+    let link = Link::start(
+        "crc",
+        &[],
+        &[("SHM_BRIDGE_TEST_CORRUPT_IF_CONTAINS", marker)],
+    );
+    let mut good = 0u32;
+    let mut send_good = |m: &Mapping| {
+        good += 1;
+        m.send_object(&format!("good {good}"), &options()).unwrap();
+    };
+    link.deliver(&mut send_good);
+    // Route established: a corrupted frame, then good ones, until a good
+    // frame's line counts it (Zenoh may drop a frame, so repeat if needed).
+    let started = Instant::now();
+    let mut corrupted = Vec::new();
+    loop {
+        let written = link
+            .a
+            .mapping
+            .send_object(&format!("{marker} {}", corrupted.len()), &options())
+            .unwrap();
+        corrupted.push(written.frame_number());
+        let (_, number) = link.deliver(&mut send_good);
+        let line = link.subscriber.line_for(number);
+        if line["corrupt_total"].as_u64().unwrap() >= 1 {
+            assert!(
+                line["dropped_total"].as_u64().unwrap() >= 1,
+                "a refused frame leaves a gap: {line}"
+            );
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "corrupt frames never counted");
+    }
+    assert!(link.subscriber.stderr().contains("CRC-32 mismatch"));
+    for line in link.subscriber.lines() {
+        let source = line["source_frame"].as_u64().unwrap();
+        assert!(
+            !corrupted.contains(&source),
+            "a corrupted frame was written: {line}"
+        );
+    }
+    // B's latest frame is a good one.
+    let last = link.b.mapping.read_frame().unwrap();
+    let text: String = shm_core::decode_object(&last.payload).unwrap();
+    assert!(text.starts_with("good"), "{text}");
+}
+
+#[test]
+fn restarting_either_bridge_resumes_the_flow() {
+    let mut link = Link::start("restart", &[], &[]);
+    let mut count = 0i32;
+    let mut send = |m: &Mapping| {
+        count += 1;
+        let data = TestData {
+            id: count,
+            ..TestData::default()
+        };
+        m.send_test_data(&data, &options()).unwrap();
+    };
+    link.deliver(&mut send);
+    link.restart_publisher();
+    link.deliver(&mut send);
+    link.restart_subscriber();
+    let (got, _) = link.deliver(&mut send);
+    assert_eq!(TestData::from_bytes(&got.payload).unwrap().id, count);
+}
+
+/// Peak resident memory of a process, in bytes.
+fn peak_rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+#[test]
+fn a_slow_subscriber_gets_the_newest_frames_with_drops_counted() {
+    let link = Link::start("slow", &[("SHM_BRIDGE_TEST_WRITE_DELAY_MS", "100")], &[]);
+    let (a, b, subscriber) = (&link.a, &link.b, &link.subscriber);
+    let frame_len_bytes = 1 << 20;
+    let mut payload = vec![0u8; frame_len_bytes];
+    let mut write = |m: &Mapping, n: u32| {
+        payload[..4].copy_from_slice(&n.to_le_bytes());
+        payload[frame_len_bytes - 1] = n as u8;
+        m.write_frame(Kind::Object, &[&payload], &options())
+            .unwrap();
+    };
+    link.deliver(|m| write(m, 0));
+    // 300 MiB in 1 MiB frames, far faster than 10 frames a second.
+    let total = 300u32;
+    for n in 1..=total {
+        write(&a.mapping, n);
+    }
+    let newest = a.mapping.read_frame().unwrap();
+    let line = subscriber.line_for(newest.number());
+    let got = b.mapping.read_frame().unwrap();
+    assert_eq!(got.payload, newest.payload, "B ends with the newest frame");
+    let written = subscriber.lines().len();
+    let dropped = line["dropped_total"].as_u64().unwrap();
+    assert!(
+        written < total as usize / 2 && dropped > u64::from(total) / 2,
+        "{written} frames written, {dropped} dropped"
+    );
+    // Bounded memory: one frame waiting and one being written, plus Zenoh's
+    // buffers; queueing even a third of the 300 MiB would exceed this.
+    let peak = peak_rss_bytes(subscriber.child.id());
+    assert!(peak < 100 << 20, "subscriber peak RSS {peak} bytes");
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_shm-bridge"))
+            .args(args)
+            .arg("--no-multicast-scouting")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        (out.status.code(), stderr)
+    };
+    let missing = format!("br-missing-{}", std::process::id());
+    let (code, stderr) = run(&[
+        "publish",
+        "--key",
+        "k",
+        "--name",
+        &missing,
+        "--listen",
+        "tcp/127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no mapping named") && stderr.contains("start a writer"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = run(&["subscribe", "--key", "a/**/b/**#", "--name", &missing]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--key") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+
+    let (code, stderr) = run(&[
+        "subscribe",
+        "--key",
+        "k",
+        "--name",
+        &missing,
+        "--listen",
+        "nonsense",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--listen") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(!std::path::Path::new("/dev/shm").join(&missing).exists());
+
+    let (code, stderr) = run(&["subscribe", "--key", "k", "--name", "bad/name"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    for command in ["publish", "subscribe"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_shm-bridge"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("--connect"), "{help}");
+        assert!(
+            !help.to_lowercase().contains("test"),
+            "test hooks stay hidden: {help}"
+        );
+    }
+}
