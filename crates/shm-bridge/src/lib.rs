@@ -123,13 +123,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Publish { bridge, target } => {
             let location = target.location()?;
             // The mapping first: a missing one is the likelier mistake.
-            let mapping = Mapping::open(
-                &location,
-                &MappingOptions::new().mode(OpenMode::OpenExisting),
-            )
-            .context("cannot publish")?;
+            let options = MappingOptions::new().mode(OpenMode::OpenExisting);
+            let mapping = Mapping::open(&location, &options).context("cannot publish")?;
             let session = Session::open(&bridge)?;
-            publish::run(&session, &mapping, bridge.json)
+            publish::run(&session, Reopened::new(mapping, options), bridge.json)
         }
         Command::Subscribe {
             bridge,
@@ -139,12 +136,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let location = target.location()?;
             // Zenoh first: bad endpoints leave no mapping behind.
             let session = Session::open(&bridge)?;
-            let mapping = Mapping::open(
-                &location,
-                &MappingOptions::new().mapping_len_bytes(capacity),
-            )
-            .context("cannot subscribe")?;
-            subscribe::run(&session, &mapping, bridge.json)
+            let options = MappingOptions::new().mapping_len_bytes(capacity);
+            let mapping = Mapping::open(&location, &options).context("cannot subscribe")?;
+            subscribe::run(&session, Reopened::new(mapping, options), bridge.json)
         }
     }
 }
@@ -196,6 +190,50 @@ fn zenoh_config(args: &ZenohArgs) -> anyhow::Result<zenoh::Config> {
             .map_err(|e| anyhow!("cannot switch multicast scouting off: {e}"))?;
     }
     Ok(config)
+}
+
+/// A mapping that is opened again when its file is replaced (removed, and
+/// perhaps created anew by a restarted writer), so a long-running bridge
+/// follows it.
+struct Reopened {
+    mapping: Mapping,
+    options: MappingOptions,
+    /// Whether the last reopen failed (logged once, not every second).
+    missing: bool,
+}
+
+impl Reopened {
+    fn new(mapping: Mapping, options: MappingOptions) -> Self {
+        Self {
+            mapping,
+            options,
+            missing: false,
+        }
+    }
+
+    /// Checks the path (one `lstat`) and reopens if it names another file, or
+    /// none. Returns whether the mapping was reopened.
+    fn refresh(&mut self) -> bool {
+        if self.mapping.is_current().unwrap_or(true) {
+            return false;
+        }
+        let location = self.mapping.location().clone();
+        match Mapping::open(&location, &self.options) {
+            Ok(mapping) => {
+                log::info!("mapping {location} was replaced: opened the new one");
+                self.mapping = mapping;
+                self.missing = false;
+                true
+            }
+            Err(e) => {
+                if !self.missing {
+                    log::warn!("mapping {location} was removed, waiting for it: {e:#}");
+                    self.missing = true;
+                }
+                false
+            }
+        }
+    }
 }
 
 /// Now, in nanoseconds since the Unix epoch (0 if the clock is before it).

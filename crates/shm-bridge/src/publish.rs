@@ -12,14 +12,14 @@ use std::hash::BuildHasher as _;
 
 use anyhow::anyhow;
 use shm_core::layout::FLAG_CRC32;
-use shm_core::{Frame, Mapping, ReadError};
+use shm_core::{Frame, ReadError};
 use zenoh::Wait as _;
 use zenoh::bytes::ZBytes;
 use zenoh::qos::CongestionControl;
 
 use crate::stats::Status;
 use crate::wire::WireHeader;
-use crate::{FrameSummary, Session, between, print_json, test_hook, unix_nanos_now};
+use crate::{FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now};
 
 /// Test hook: flip a payload byte, after the CRC-32 was taken, of every frame
 /// whose payload contains this text.
@@ -38,8 +38,8 @@ struct Published {
     dropped_total: u64,
 }
 
-pub(crate) fn run(session: &Session, mapping: &Mapping, json: bool) -> anyhow::Result<()> {
-    let location = mapping.location();
+pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow::Result<()> {
+    let location = source.mapping.location().clone();
     let publisher = session
         .session
         .declare_publisher(session.key.clone())
@@ -57,7 +57,12 @@ pub(crate) fn run(session: &Session, mapping: &Mapping, json: bool) -> anyhow::R
     let mut frame = Frame::default();
     let mut last_seq = 0u64;
     loop {
+        // Once a second: follow a replaced mapping, print the status line.
+        if status.until_next_line().is_zero() && source.refresh() {
+            last_seq = 0;
+        }
         status.tick();
+        let mapping = &source.mapping;
         match mapping.wait_for_frame_into(last_seq, Some(status.until_next_line()), &mut frame) {
             Ok(()) => {}
             Err(ReadError::TimedOut { .. }) => continue,

@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use shm_core::{Mapping, WriteError, WriteOptions};
+use shm_core::{WriteError, WriteOptions};
 use zenoh::Wait as _;
 use zenoh::sample::Sample;
 
 use crate::slot::Slot;
 use crate::stats::Status;
 use crate::wire::{WireError, WireHeader};
-use crate::{FrameSummary, Session, between, print_json, test_hook, unix_nanos_now};
+use crate::{FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now};
 
 /// Test hook: sleep this many milliseconds before writing each frame (a slow
 /// subscriber).
@@ -61,8 +61,8 @@ struct Last {
     written_unix_nanos: u64,
 }
 
-pub(crate) fn run(session: &Session, mapping: &Mapping, json: bool) -> anyhow::Result<()> {
-    let location = mapping.location();
+pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow::Result<()> {
+    let location = target.mapping.location().clone();
     let slot = Arc::new(Slot::default());
     let _subscriber = {
         let slot = Arc::clone(&slot);
@@ -84,13 +84,17 @@ pub(crate) fn run(session: &Session, mapping: &Mapping, json: bool) -> anyhow::R
     log::info!(
         "writing frames from {} into mapping {location} (capacity {} bytes; Zenoh id {})",
         session.key,
-        mapping.capacity_bytes(),
+        target.mapping.capacity_bytes(),
         session.session.zid()
     );
     let mut status = Status::new("subscribe");
     let mut last: Option<Last> = None;
     let mut replaced_seen = 0u64;
     loop {
+        // Once a second: follow a replaced mapping, print the status line.
+        if status.until_next_line().is_zero() {
+            target.refresh();
+        }
         status.tick();
         let Some(arrival) = slot.take(status.until_next_line()) else {
             continue;
@@ -137,7 +141,11 @@ pub(crate) fn run(session: &Session, mapping: &Mapping, json: bool) -> anyhow::R
         }
         let payload = arrival.sample.payload();
         let parts: Vec<&[u8]> = payload.slices().collect();
-        let written = match mapping.write_frame(header.kind, &parts, &WriteOptions::default()) {
+        let written = match target.mapping.write_frame(
+            header.kind,
+            &parts,
+            &WriteOptions::default(),
+        ) {
             Ok(written) => written,
             Err(e @ WriteError::TooLarge { .. }) => {
                 log::warn!(

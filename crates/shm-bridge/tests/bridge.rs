@@ -5,9 +5,10 @@
 //! process reads like any reader.
 
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::net::TcpListener;
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -107,7 +108,16 @@ impl Bridge {
         }
     }
 
+    /// The publisher connects and listens nowhere (Zenoh's JSON5 config file),
+    /// so its only link is the one to `connect_port`.
     fn publish(key: &str, mapping: &str, connect_port: u16, env: &[(&str, &str)]) -> Self {
+        let config =
+            std::env::temp_dir().join(format!("shm-bridge-test-{}.json5", std::process::id()));
+        std::fs::write(
+            &config,
+            "// written by crates/shm-bridge/tests/bridge.rs\n{ listen: { endpoints: [] } }\n",
+        )
+        .unwrap();
         Self::spawn(
             &[
                 "publish".into(),
@@ -117,8 +127,8 @@ impl Bridge {
                 mapping.into(),
                 "--connect".into(),
                 format!("tcp/127.0.0.1:{connect_port}"),
-                "--listen".into(),
-                "tcp/127.0.0.1:0".into(),
+                "--config".into(),
+                config.to_str().unwrap().into(),
             ],
             env,
         )
@@ -184,12 +194,72 @@ impl Drop for Bridge {
     }
 }
 
+/// A TCP relay on loopback between the publisher and the subscriber whose
+/// connections can be cut, as a network outage would end them.
+struct Relay {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    /// Both ends of every relayed connection, to shut them down on a cut.
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+    /// Connections relayed so far.
+    relayed: Arc<AtomicU32>,
+}
+
+impl Relay {
+    fn start(target_port: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        let relayed = Arc::new(AtomicU32::new(0));
+        let (cut_flag, all, count) = (Arc::clone(&cut), Arc::clone(&streams), Arc::clone(&relayed));
+        std::thread::spawn(move || {
+            for downstream in listener.incoming().map_while(Result::ok) {
+                if cut_flag.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", target_port)) else {
+                    continue;
+                };
+                let mut all = all.lock().unwrap();
+                for (from, to) in [(&downstream, &upstream), (&upstream, &downstream)] {
+                    let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+                all.extend([downstream, upstream]);
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Self {
+            port,
+            cut,
+            streams,
+            relayed,
+        }
+    }
+
+    /// Ends every relayed connection and refuses new ones until [`Relay::restore`].
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for stream in self.streams.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Mapping A -> publisher -> Zenoh over loopback TCP -> subscriber -> mapping B.
 struct Link {
     a: TestMapping,
     b: TestMapping,
     key: String,
-    /// The subscriber listens here; the publisher connects to it.
+    /// The publisher connects here (the subscriber's port, or a relay's).
     port: u16,
     subscriber: Bridge,
     publisher: Bridge,
@@ -197,11 +267,22 @@ struct Link {
 
 impl Link {
     fn start(test: &str, subscriber_env: &[(&str, &str)], publisher_env: &[(&str, &str)]) -> Self {
+        Self::start_via(test, subscriber_env, publisher_env, |port| port)
+    }
+
+    /// `connect_to` maps the subscriber's port to the one the publisher uses.
+    fn start_via(
+        test: &str,
+        subscriber_env: &[(&str, &str)],
+        publisher_env: &[(&str, &str)],
+        connect_to: impl FnOnce(u16) -> u16,
+    ) -> Self {
         let a = TestMapping::create(test, "a");
         let b = TestMapping::create(test, "b");
         let key = format!("test/{test}/{}", std::process::id());
-        let port = free_port();
-        let subscriber = Bridge::subscribe(&key, &b.name, port, subscriber_env);
+        let listen_port = free_port();
+        let subscriber = Bridge::subscribe(&key, &b.name, listen_port, subscriber_env);
+        let port = connect_to(listen_port);
         let publisher = Bridge::publish(&key, &a.name, port, publisher_env);
         Self {
             a,
@@ -219,6 +300,7 @@ impl Link {
     }
 
     /// The successor binds the same port again; the publisher reconnects.
+    /// (Not through a relay.)
     fn restart_subscriber(&mut self) {
         self.subscriber.kill();
         self.subscriber = Bridge::subscribe(&self.key, &self.b.name, self.port, &[]);
@@ -253,6 +335,20 @@ impl Link {
                 self.subscriber.stderr()
             );
         }
+    }
+}
+
+/// Sends TestData with ids 1, 2, 3, ...: every frame differs from the last, so
+/// [`Link::deliver`] knows which one arrived.
+fn counting_sender() -> impl FnMut(&Mapping) {
+    let mut count = 0;
+    move |m| {
+        count += 1;
+        let data = TestData {
+            id: count,
+            ..TestData::default()
+        };
+        m.send_test_data(&data, &options()).unwrap();
     }
 }
 
@@ -379,21 +475,48 @@ fn a_corrupted_frame_is_dropped_and_counted() {
 #[test]
 fn restarting_either_bridge_resumes_the_flow() {
     let mut link = Link::start("restart", &[], &[]);
-    let mut count = 0i32;
-    let mut send = |m: &Mapping| {
-        count += 1;
-        let data = TestData {
-            id: count,
-            ..TestData::default()
-        };
-        m.send_test_data(&data, &options()).unwrap();
-    };
+    let mut send = counting_sender();
     link.deliver(&mut send);
     link.restart_publisher();
     link.deliver(&mut send);
     link.restart_subscriber();
-    let (got, _) = link.deliver(&mut send);
-    assert_eq!(TestData::from_bytes(&got.payload).unwrap().id, count);
+    link.deliver(&mut send);
+    // The writer side starts over: mapping A removed and created anew, its
+    // frame numbers from 1 again. The publisher opens the new one.
+    std::fs::remove_file(link.a.mapping.location().path()).unwrap();
+    let name = MappingName::new(&link.a.name).unwrap();
+    link.a.mapping = Mapping::create_new(&name, CAPACITY_BYTES).unwrap();
+    let (_, number) = link.deliver(&mut send);
+    assert!(number < 10, "frame {number} of the new mapping");
+}
+
+#[test]
+fn a_network_outage_ends_and_the_flow_resumes() {
+    let mut relay = None;
+    let link = Link::start_via("outage", &[], &[], |port| {
+        let started = Relay::start(port);
+        let relay_port = started.port;
+        relay = Some(started);
+        relay_port
+    });
+    let relay = relay.unwrap();
+    let mut send = counting_sender();
+    link.deliver(&mut send);
+    relay.cut();
+    // While the network is down, frames written in A go nowhere.
+    let b_seq = link.b.mapping.seq();
+    send(&link.a.mapping);
+    assert!(
+        link.b
+            .mapping
+            .wait_for_new_seq(b_seq, Some(Duration::from_millis(500)))
+            .is_err(),
+        "a frame crossed a cut network"
+    );
+    relay.restore();
+    link.deliver(&mut send);
+    // Through the relay again, not around it.
+    assert!(relay.relayed.load(Ordering::SeqCst) >= 2);
 }
 
 /// Peak resident memory of a process, in bytes.
