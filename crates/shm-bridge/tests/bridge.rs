@@ -531,7 +531,7 @@ fn peak_rss_bytes(pid: u32) -> u64 {
 fn a_slow_subscriber_gets_the_newest_frames_with_drops_counted() {
     let link = Link::start("slow", &[("SHM_BRIDGE_TEST_WRITE_DELAY_MS", "100")], &[]);
     let (a, b, subscriber) = (&link.a, &link.b, &link.subscriber);
-    let frame_len_bytes = 1 << 20;
+    let frame_len_bytes = 4 << 20;
     let mut payload = vec![0u8; frame_len_bytes];
     let mut write = |m: &Mapping, n: u32| {
         payload[..4].copy_from_slice(&n.to_le_bytes());
@@ -540,24 +540,34 @@ fn a_slow_subscriber_gets_the_newest_frames_with_drops_counted() {
             .unwrap();
     };
     link.deliver(|m| write(m, 0));
-    // 300 MiB in 1 MiB frames, far faster than 10 frames a second.
-    let total = 300u32;
+    // 240 MiB in 4 MiB frames, one every 10 ms: a pace the publisher keeps up
+    // with, ten times what the subscriber (100 ms a frame) can write.
+    let total = 60u32;
     for n in 1..=total {
         write(&a.mapping, n);
+        std::thread::sleep(Duration::from_millis(10));
     }
     let newest = a.mapping.read_frame().unwrap();
     let line = subscriber.line_for(newest.number());
     let got = b.mapping.read_frame().unwrap();
     assert_eq!(got.payload, newest.payload, "B ends with the newest frame");
     let written = subscriber.lines().len();
+    let published = link.publisher.lines().len();
     let dropped = line["dropped_total"].as_u64().unwrap();
     assert!(
         written < total as usize / 2 && dropped > u64::from(total) / 2,
         "{written} frames written, {dropped} dropped"
     );
+    assert!(
+        published > written,
+        "the subscriber dropped them: {published} published, {written} written"
+    );
     // Bounded memory: one frame waiting and one being written, plus Zenoh's
-    // buffers; queueing even a third of the 300 MiB would exceed this.
+    // buffers; queueing even a third of the 240 MiB would exceed this.
     let peak = peak_rss_bytes(subscriber.child.id());
+    eprintln!(
+        "slow subscriber: {published} published, {written} written, {dropped} dropped, peak RSS {peak} bytes"
+    );
     assert!(peak < 100 << 20, "subscriber peak RSS {peak} bytes");
 }
 
