@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use shm_core::{
     DEFAULT_MAPPING_LEN_BYTES, Location, Mapping, MappingName, MappingOptions, OpenMode,
@@ -151,12 +151,17 @@ struct Session {
 
 impl Session {
     fn open(bridge: &BridgeArgs) -> anyhow::Result<Self> {
-        let key = zenoh::key_expr::KeyExpr::try_from(bridge.key.clone())
-            .map_err(|e| anyhow!("--key {:?} is not a Zenoh key expression: {e}", bridge.key))?;
+        let key = zenoh::key_expr::KeyExpr::try_from(bridge.key.clone()).map_err(|e| {
+            anyhow!(
+                "--key {:?} is not a Zenoh key expression: {}",
+                bridge.key,
+                zenoh_error(&e)
+            )
+        })?;
         let config = zenoh_config(&bridge.zenoh)?;
         let session = zenoh::open(config)
             .wait()
-            .map_err(|e| anyhow!("cannot start the Zenoh session: {e}"))?;
+            .map_err(|e| anyhow!("cannot start the Zenoh session: {}", zenoh_error(&e)))?;
         Ok(Self { session, key })
     }
 }
@@ -165,8 +170,13 @@ impl Session {
 /// command-line overrides.
 fn zenoh_config(args: &ZenohArgs) -> anyhow::Result<zenoh::Config> {
     let mut config = match &args.config {
-        Some(path) => zenoh::Config::from_file(path)
-            .map_err(|e| anyhow!("cannot use the Zenoh config file {}: {e}", path.display()))?,
+        Some(path) => zenoh::Config::from_file(path).map_err(|e| {
+            anyhow!(
+                "cannot use the Zenoh config file {}: {}",
+                path.display(),
+                zenoh_error(&e)
+            )
+        })?,
         None => zenoh::Config::default(),
     };
     for (option, key, endpoints) in [
@@ -176,18 +186,23 @@ fn zenoh_config(args: &ZenohArgs) -> anyhow::Result<zenoh::Config> {
         if endpoints.is_empty() {
             continue;
         }
+        for endpoint in endpoints {
+            if let Err(e) = endpoint.parse::<zenoh::config::EndPoint>() {
+                bail!(
+                    "{option} {endpoint}: not a Zenoh endpoint (PROTOCOL/ADDRESS, like tcp/192.168.1.20:7447): {}",
+                    zenoh_error(&e)
+                );
+            }
+        }
         let json = serde_json::to_string(endpoints).context("encoding endpoints")?;
-        config.insert_json5(key, &json).map_err(|e| {
-            anyhow!(
-                "{option} {}: not a Zenoh endpoint (like tcp/192.168.1.20:7447): {e}",
-                endpoints.join(" ")
-            )
-        })?;
+        config
+            .insert_json5(key, &json)
+            .map_err(|e| anyhow!("{option}: {}", zenoh_error(&e)))?;
     }
     if args.no_multicast_scouting {
         config
             .insert_json5("scouting/multicast/enabled", "false")
-            .map_err(|e| anyhow!("cannot switch multicast scouting off: {e}"))?;
+            .map_err(|e| anyhow!("cannot switch multicast scouting off: {}", zenoh_error(&e)))?;
     }
     Ok(config)
 }
@@ -234,6 +249,27 @@ impl Reopened {
             }
         }
     }
+}
+
+/// A Zenoh error as one line, without the source location Zenoh appends
+/// (" at /path/to/file.rs:123.") and with a parser's multi-line report joined.
+fn zenoh_error(e: &impl std::fmt::Display) -> String {
+    let mut text = e.to_string();
+    // Each " at /path/file.rs:123" (and the period after it) goes.
+    while let Some(at) = text.find(" at /")
+        && let Some(rs) = text[at..].find(".rs:")
+    {
+        let digits_from = at + rs + 4;
+        let digits = text[digits_from..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len() - digits_from);
+        let mut end = digits_from + digits;
+        if text[end..].starts_with('.') {
+            end += 1;
+        }
+        text.replace_range(at..end, "");
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Now, in nanoseconds since the Unix epoch (0 if the clock is before it).
@@ -310,5 +346,28 @@ impl FrameSummary {
             _ => {}
         }
         summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zenoh_errors_become_one_line_without_source_locations() {
+        let raw = "Unicast not supported for udp protocol at /root/.cargo/registry/src/x/zenoh-link-1.10.2/src/lib.rs:183.";
+        assert_eq!(
+            super::zenoh_error(&raw),
+            "Unicast not supported for udp protocol"
+        );
+        let parser = " --> 1:1\n  |\n1 | { bad\n  | ^---\n  = expected array at /x/lib.rs:1486.";
+        assert_eq!(
+            super::zenoh_error(&parser),
+            "--> 1:1 | 1 | { bad | ^--- = expected array"
+        );
+        assert_eq!(super::zenoh_error(&"look at this"), "look at this");
+        let nested = "Json5Err(Message { msg: \"bad: x at /r/endpoint.rs:615.\", location: None })";
+        assert_eq!(
+            super::zenoh_error(&nested),
+            "Json5Err(Message { msg: \"bad: x\", location: None })"
+        );
     }
 }

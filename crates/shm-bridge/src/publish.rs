@@ -19,7 +19,9 @@ use zenoh::qos::CongestionControl;
 
 use crate::stats::Status;
 use crate::wire::WireHeader;
-use crate::{FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now};
+use crate::{
+    FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now, zenoh_error,
+};
 
 /// Test hook: flip a payload byte, after the CRC-32 was taken, of every frame
 /// whose payload contains this text.
@@ -45,7 +47,13 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
         .declare_publisher(session.key.clone())
         .congestion_control(CongestionControl::Drop)
         .wait()
-        .map_err(|e| anyhow!("cannot declare a publisher on {}: {e}", session.key))?;
+        .map_err(|e| {
+            anyhow!(
+                "cannot declare a publisher on {}: {}",
+                session.key,
+                zenoh_error(&e)
+            )
+        })?;
     let publisher_id = RandomState::new().hash_one(std::process::id());
     let corrupt_marker = test_hook(CORRUPT_HOOK);
     log::info!(
@@ -116,7 +124,7 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
             .put(payload)
             .attachment(ZBytes::from(header.encode().to_vec()))
             .wait()
-            .map_err(|e| anyhow!("cannot publish on {}: {e}", session.key))?;
+            .map_err(|e| anyhow!("cannot publish on {}: {}", session.key, zenoh_error(&e)))?;
         let latency = between(header.written_unix_nanos, header.published_unix_nanos);
         status.frame(header.payload_len_bytes, latency);
         if let Some(summary) = summary {

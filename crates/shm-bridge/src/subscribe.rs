@@ -20,7 +20,9 @@ use zenoh::sample::Sample;
 use crate::slot::Slot;
 use crate::stats::Status;
 use crate::wire::{WireError, WireHeader};
-use crate::{FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now};
+use crate::{
+    FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now, zenoh_error,
+};
 
 /// Test hook: sleep this many milliseconds before writing each frame (a slow
 /// subscriber).
@@ -76,7 +78,7 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
                 });
             })
             .wait()
-            .map_err(|e| anyhow!("cannot subscribe to {}: {e}", session.key))?
+            .map_err(|e| anyhow!("cannot subscribe to {}: {}", session.key, zenoh_error(&e)))?
     };
     let write_delay = test_hook(WRITE_DELAY_HOOK)
         .and_then(|ms| ms.parse().ok())
