@@ -159,9 +159,15 @@ impl Session {
             )
         })?;
         let config = zenoh_config(&bridge.zenoh)?;
-        let session = zenoh::open(config)
-            .wait()
-            .map_err(|e| anyhow!("cannot start the Zenoh session: {}", zenoh_error(&e)))?;
+        let session = zenoh::open(config).wait().map_err(|e| {
+            let e = zenoh_error(&e);
+            let hint = if e.contains("not supported") {
+                " (this build of shm-bridge carries TCP only: tcp/HOST:PORT)"
+            } else {
+                ""
+            };
+            anyhow!("cannot start the Zenoh session: {e}{hint}")
+        })?;
         Ok(Self { session, key })
     }
 }
