@@ -63,6 +63,8 @@ struct Bridge {
     child: Child,
     lines: Arc<Mutex<Vec<Value>>>,
     stderr: Arc<Mutex<String>>,
+    /// A Zenoh config file written for this process, removed with it.
+    config: Option<PathBuf>,
 }
 
 impl Bridge {
@@ -105,20 +107,25 @@ impl Bridge {
             child,
             lines,
             stderr,
+            config: None,
         }
     }
 
     /// The publisher connects and listens nowhere (Zenoh's JSON5 config file),
     /// so its only link is the one to `connect_port`.
     fn publish(key: &str, mapping: &str, connect_port: u16, env: &[(&str, &str)]) -> Self {
-        let config =
-            std::env::temp_dir().join(format!("shm-bridge-test-{}.json5", std::process::id()));
+        static SPAWNED: AtomicU32 = AtomicU32::new(0);
+        let config = std::env::temp_dir().join(format!(
+            "shm-bridge-test-{}-{}.json5",
+            std::process::id(),
+            SPAWNED.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::write(
             &config,
             "// written by crates/shm-bridge/tests/bridge.rs\n{ listen: { endpoints: [] } }\n",
         )
         .unwrap();
-        Self::spawn(
+        let mut bridge = Self::spawn(
             &[
                 "publish".into(),
                 "--key".into(),
@@ -131,7 +138,9 @@ impl Bridge {
                 config.to_str().unwrap().into(),
             ],
             env,
-        )
+        );
+        bridge.config = Some(config);
+        bridge
     }
 
     fn subscribe(key: &str, mapping: &str, listen_port: u16, env: &[(&str, &str)]) -> Self {
@@ -191,6 +200,9 @@ impl Drop for Bridge {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(config) = &self.config {
+            let _ = std::fs::remove_file(config);
+        }
     }
 }
 
