@@ -151,7 +151,7 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
             Ok(written) => written,
             Err(e @ WriteError::TooLarge { .. }) => {
                 log::warn!(
-                    "frame {} dropped: {e:#}; restart with a larger --capacity (after removing the mapping)",
+                    "frame {} dropped: {e:#} (an existing mapping keeps its size: remove it first)",
                     header.frame_number
                 );
                 status.dropped(1);

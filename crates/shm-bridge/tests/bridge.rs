@@ -168,21 +168,38 @@ impl Bridge {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// The JSON line for source frame `number`, waiting for it.
-    fn line_for(&self, number: u64) -> Value {
+    /// Waits until stderr holds every one of `texts`; returns it.
+    fn wait_for_stderr(&self, texts: &[&str]) -> String {
         let started = Instant::now();
         loop {
-            if let Some(line) = self
-                .lines()
-                .into_iter()
-                .rev()
-                .find(|l| l["source_frame"] == number)
-            {
+            let stderr = self.stderr();
+            if texts.iter().all(|text| stderr.contains(text)) {
+                return stderr;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "stderr never said {texts:?}:\n{stderr}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The JSON line for source frame `number` (the subscriber's
+    /// `source_frame`), waiting for it.
+    fn line_for(&self, number: u64) -> Value {
+        self.line_where("source_frame", number)
+    }
+
+    /// The last JSON line whose `field` is `number`, waiting for it.
+    fn line_where(&self, field: &str, number: u64) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self.lines().into_iter().rev().find(|l| l[field] == number) {
                 return line;
             }
             assert!(
                 started.elapsed() < DEADLINE,
-                "no JSON line for source frame {number}; stderr:\n{}",
+                "no JSON line with {field} {number}; stderr:\n{}",
                 self.stderr()
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -470,7 +487,8 @@ fn a_corrupted_frame_is_dropped_and_counted() {
         }
         assert!(started.elapsed() < DEADLINE, "corrupt frames never counted");
     }
-    assert!(link.subscriber.stderr().contains("CRC-32 mismatch"));
+    link.subscriber
+        .wait_for_stderr(&["frame refused: CRC-32 mismatch"]);
     for line in link.subscriber.lines() {
         let source = line["source_frame"].as_u64().unwrap();
         assert!(
@@ -529,6 +547,39 @@ fn a_network_outage_ends_and_the_flow_resumes() {
     link.deliver(&mut send);
     // Through the relay again, not around it.
     assert!(relay.relayed.load(Ordering::SeqCst) >= 2);
+}
+
+#[test]
+fn a_frame_larger_than_the_destination_is_dropped_with_a_warning() {
+    let mut link = Link::start("large", &[], &[]);
+    let mut send = counting_sender();
+    link.deliver(&mut send);
+    // Mapping B replaced by a 64 KiB one: the subscriber follows it.
+    std::fs::remove_file(link.b.mapping.location().path()).unwrap();
+    let name = MappingName::new(&link.b.name).unwrap();
+    link.b.mapping = Mapping::create_new(&name, 64 << 10).unwrap();
+    link.deliver(&mut send);
+    let big = link
+        .a
+        .mapping
+        .write_frame(Kind::Object, &[&vec![7u8; 1 << 20]], &options())
+        .unwrap();
+    // Published (not skipped for a newer frame), then refused by the subscriber.
+    link.publisher.line_where("frame", big.frame_number());
+    let dropped = format!("frame {} dropped", big.frame_number());
+    link.subscriber
+        .wait_for_stderr(&[&dropped, "does not fit the mapping's capacity"]);
+    let (_, number) = link.deliver(&mut send);
+    let line = link.subscriber.line_for(number);
+    assert!(line["dropped_total"].as_u64().unwrap() >= 1, "{line}");
+    assert!(
+        !link
+            .subscriber
+            .lines()
+            .iter()
+            .any(|l| l["source_frame"] == big.frame_number()),
+        "the large frame was not written"
+    );
 }
 
 /// Peak resident memory of a process, in bytes.
