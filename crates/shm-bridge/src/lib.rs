@@ -1,0 +1,379 @@
+//! `shm-bridge`: carries frames between shared-memory mappings on different
+//! machines over [Zenoh](https://zenoh.io).
+//!
+//! `shm-bridge publish` waits on a local mapping (futex wake-up) and publishes
+//! each new frame on a Zenoh key expression; `shm-bridge subscribe` writes each
+//! frame it receives into a local mapping, where the unchanged readers see it
+//! like any local frame. On the wire each frame is a 64-byte header
+//! ([`wire::WireHeader`], the Zenoh attachment) and the frame's payload
+//! unchanged (the Zenoh payload). Both directions keep only the newest frame
+//! when they fall behind, and count what they drop. See docs/DESIGN.md,
+//! "Bridge over Zenoh", and the README for a two-machine example.
+//!
+//! Only this crate depends on Zenoh.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use shm_core::{
+    DEFAULT_MAPPING_LEN_BYTES, Location, Mapping, MappingName, MappingOptions, OpenMode,
+};
+use zenoh::Wait as _;
+
+mod publish;
+pub mod slot;
+pub mod stats;
+mod subscribe;
+pub mod wire;
+
+/// Carry shared-memory frames (format v2) between machines over Zenoh.
+///
+/// Exit status: 0 ok, 1 error (one line on stderr), 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "shm-bridge", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Publish each new frame of a local mapping on a Zenoh key expression.
+    Publish {
+        #[command(flatten)]
+        bridge: BridgeArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Write each frame received on a Zenoh key expression into a local mapping.
+    Subscribe {
+        #[command(flatten)]
+        bridge: BridgeArgs,
+        #[command(flatten)]
+        target: Target,
+        /// Total mapping length in bytes when it is created (header included);
+        /// frames larger than its capacity are dropped.
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAPPING_LEN_BYTES, help_heading = "Mapping")]
+        capacity: u64,
+    },
+}
+
+/// Options both directions share.
+#[derive(Debug, Clone, Args)]
+struct BridgeArgs {
+    /// Zenoh key expression the frames travel on, e.g. `lab/camera1`.
+    #[arg(long, value_name = "KEYEXPR")]
+    key: String,
+    /// Print one JSON line per frame on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    zenoh: ZenohArgs,
+}
+
+/// Where to reach the other side.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Zenoh")]
+struct ZenohArgs {
+    /// Zenoh's own JSON5 configuration file; the options below override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Endpoint to connect to, e.g. `tcp/192.168.1.20:7447` (repeatable).
+    #[arg(long, value_name = "ENDPOINT")]
+    connect: Vec<String>,
+    /// Endpoint to listen on, e.g. `tcp/0.0.0.0:7447` (repeatable).
+    #[arg(long, value_name = "ENDPOINT")]
+    listen: Vec<String>,
+    /// Do not scout for peers by UDP multicast (use --connect/--listen only).
+    #[arg(long)]
+    no_multicast_scouting: bool,
+}
+
+/// Which mapping the bridge reads or writes.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Mapping")]
+struct Target {
+    /// Mapping name: /dev/shm/NAME (1 to 30 bytes of [A-Za-z0-9._-]).
+    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
+    name: String,
+    /// A regular file as a persistent mapping, instead of a name.
+    #[arg(long, value_name = "PATH")]
+    file: Option<PathBuf>,
+}
+
+impl Target {
+    fn location(&self) -> anyhow::Result<Location> {
+        Ok(match &self.file {
+            Some(path) => Location::File(path.clone()),
+            None => Location::Named(MappingName::new(&self.name)?),
+        })
+    }
+}
+
+/// Runs the command until it fails (or forever: the bridges run until killed).
+///
+/// # Errors
+/// Bad options (mapping name, key expression, Zenoh configuration or
+/// endpoints), a mapping that cannot be opened, a Zenoh session that cannot
+/// start, or a failure writing stdout.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Publish { bridge, target } => {
+            let location = target.location()?;
+            // The mapping first: a missing one is the likelier mistake.
+            let options = MappingOptions::new().mode(OpenMode::OpenExisting);
+            let mapping = Mapping::open(&location, &options).context("cannot publish")?;
+            let session = Session::open(&bridge)?;
+            publish::run(&session, Reopened::new(mapping, options), bridge.json)
+        }
+        Command::Subscribe {
+            bridge,
+            target,
+            capacity,
+        } => {
+            let location = target.location()?;
+            // Zenoh first: bad endpoints leave no mapping behind.
+            let session = Session::open(&bridge)?;
+            let options = MappingOptions::new().mapping_len_bytes(capacity);
+            let mapping = Mapping::open(&location, &options).context("cannot subscribe")?;
+            subscribe::run(&session, Reopened::new(mapping, options), bridge.json)
+        }
+    }
+}
+
+/// An open Zenoh session and the key expression to use on it.
+struct Session {
+    session: zenoh::Session,
+    key: zenoh::key_expr::KeyExpr<'static>,
+}
+
+impl Session {
+    fn open(bridge: &BridgeArgs) -> anyhow::Result<Self> {
+        let key = zenoh::key_expr::KeyExpr::try_from(bridge.key.clone()).map_err(|e| {
+            anyhow!(
+                "--key {:?} is not a Zenoh key expression: {}",
+                bridge.key,
+                zenoh_error(&e)
+            )
+        })?;
+        let config = zenoh_config(&bridge.zenoh)?;
+        let session = zenoh::open(config).wait().map_err(|e| {
+            let e = zenoh_error(&e);
+            let hint = if e.contains("not supported") {
+                " (this build of shm-bridge carries TCP only: tcp/HOST:PORT)"
+            } else {
+                ""
+            };
+            anyhow!("cannot start the Zenoh session: {e}{hint}")
+        })?;
+        Ok(Self { session, key })
+    }
+}
+
+/// The Zenoh configuration: the file's (or Zenoh's defaults), then the
+/// command-line overrides.
+fn zenoh_config(args: &ZenohArgs) -> anyhow::Result<zenoh::Config> {
+    let mut config = match &args.config {
+        Some(path) => zenoh::Config::from_file(path).map_err(|e| {
+            anyhow!(
+                "cannot use the Zenoh config file {}: {}",
+                path.display(),
+                zenoh_error(&e)
+            )
+        })?,
+        None => zenoh::Config::default(),
+    };
+    for (option, key, endpoints) in [
+        ("--connect", "connect/endpoints", &args.connect),
+        ("--listen", "listen/endpoints", &args.listen),
+    ] {
+        if endpoints.is_empty() {
+            continue;
+        }
+        for endpoint in endpoints {
+            if let Err(e) = endpoint.parse::<zenoh::config::EndPoint>() {
+                bail!(
+                    "{option} {endpoint}: not a Zenoh endpoint (PROTOCOL/ADDRESS, like tcp/192.168.1.20:7447): {}",
+                    zenoh_error(&e)
+                );
+            }
+        }
+        let json = serde_json::to_string(endpoints).context("encoding endpoints")?;
+        config
+            .insert_json5(key, &json)
+            .map_err(|e| anyhow!("{option}: {}", zenoh_error(&e)))?;
+    }
+    if args.no_multicast_scouting {
+        config
+            .insert_json5("scouting/multicast/enabled", "false")
+            .map_err(|e| anyhow!("cannot switch multicast scouting off: {}", zenoh_error(&e)))?;
+    }
+    Ok(config)
+}
+
+/// A mapping that is opened again when its file is replaced (removed, and
+/// perhaps created anew by a restarted writer), so a long-running bridge
+/// follows it.
+struct Reopened {
+    mapping: Mapping,
+    options: MappingOptions,
+    /// Whether the last reopen failed (logged once, not every second).
+    missing: bool,
+}
+
+impl Reopened {
+    fn new(mapping: Mapping, options: MappingOptions) -> Self {
+        Self {
+            mapping,
+            options,
+            missing: false,
+        }
+    }
+
+    /// Checks the path (one `lstat`) and reopens if it names another file, or
+    /// none. Returns whether the mapping was reopened.
+    fn refresh(&mut self) -> bool {
+        if self.mapping.is_current().unwrap_or(true) {
+            return false;
+        }
+        let location = self.mapping.location().clone();
+        match Mapping::open(&location, &self.options) {
+            Ok(mapping) => {
+                log::info!("mapping {location} was replaced: opened the new one");
+                self.mapping = mapping;
+                self.missing = false;
+                true
+            }
+            Err(e) => {
+                if !self.missing {
+                    log::warn!("mapping {location} was removed, waiting for it: {e:#}");
+                    self.missing = true;
+                }
+                false
+            }
+        }
+    }
+}
+
+/// A Zenoh error as one line, without the source location Zenoh appends
+/// (" at /path/to/file.rs:123.") and with a parser's multi-line report joined.
+fn zenoh_error(e: &impl std::fmt::Display) -> String {
+    let mut text = e.to_string();
+    // Each " at /path/file.rs:123" (and the period after it) goes.
+    while let Some(at) = text.find(" at /")
+        && let Some(rs) = text[at..].find(".rs:")
+    {
+        let digits_from = at + rs + 4;
+        let digits = text[digits_from..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len() - digits_from);
+        let mut end = digits_from + digits;
+        if text[end..].starts_with('.') {
+            end += 1;
+        }
+        text.replace_range(at..end, "");
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Now, in nanoseconds since the Unix epoch (0 if the clock is before it).
+fn unix_nanos_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Time from `earlier_unix_nanos` to `later_unix_nanos`; zero if the clocks
+/// (of two machines) put them the other way round.
+fn between(earlier_unix_nanos: u64, later_unix_nanos: u64) -> Duration {
+    Duration::from_nanos(later_unix_nanos.saturating_sub(earlier_unix_nanos))
+}
+
+/// A test hook read from the environment (never shown in `--help`).
+fn test_hook(name: &str) -> Option<String> {
+    let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+    log::debug!("test hook {name}={value}");
+    Some(value)
+}
+
+/// Prints one JSON line on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(&mut stdout, value)?;
+    writeln!(stdout)?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// What both directions' JSON lines say about a frame: its kind, length and
+/// times, and beyond its kind the image's or pixels' path and the pixels' size
+/// and format (absent for other kinds, or a payload that does not decode).
+#[derive(Debug, serde::Serialize)]
+struct FrameSummary {
+    kind: &'static str,
+    payload_len: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pixel_format: Option<&'static str>,
+    /// When the frame was completed in the source mapping.
+    written_unix_nanos: u64,
+    /// When the publisher handed it to Zenoh.
+    published_unix_nanos: u64,
+}
+
+impl FrameSummary {
+    fn of(header: &wire::WireHeader, payload: &[u8]) -> Self {
+        let mut summary = Self {
+            kind: header.kind.name(),
+            payload_len: header.payload_len_bytes,
+            path: None,
+            width: None,
+            height: None,
+            pixel_format: None,
+            written_unix_nanos: header.written_unix_nanos,
+            published_unix_nanos: header.published_unix_nanos,
+        };
+        match shm_core::Payload::decode(header.kind, payload) {
+            Ok(shm_core::Payload::Image(record)) => summary.path = Some(record.path.to_owned()),
+            Ok(shm_core::Payload::Pixels(pixels)) => {
+                summary.path = (!pixels.path.is_empty()).then(|| pixels.path.to_owned());
+                summary.width = Some(pixels.layout.width);
+                summary.height = Some(pixels.layout.height);
+                summary.pixel_format = Some(pixels.layout.format.name());
+            }
+            _ => {}
+        }
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zenoh_errors_become_one_line_without_source_locations() {
+        let raw = "Unicast not supported for udp protocol at /root/.cargo/registry/src/x/zenoh-link-1.10.2/src/lib.rs:183.";
+        assert_eq!(
+            super::zenoh_error(&raw),
+            "Unicast not supported for udp protocol"
+        );
+        let parser = " --> 1:1\n  |\n1 | { bad\n  | ^---\n  = expected array at /x/lib.rs:1486.";
+        assert_eq!(
+            super::zenoh_error(&parser),
+            "--> 1:1 | 1 | { bad | ^--- = expected array"
+        );
+        assert_eq!(super::zenoh_error(&"look at this"), "look at this");
+        let nested = "Json5Err(Message { msg: \"bad: x at /r/endpoint.rs:615.\", location: None })";
+        assert_eq!(
+            super::zenoh_error(&nested),
+            "Json5Err(Message { msg: \"bad: x\", location: None })"
+        );
+    }
+}

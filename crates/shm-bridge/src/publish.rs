@@ -1,0 +1,139 @@
+//! `shm-bridge publish`: one loop that waits on the mapping (futex wake-up)
+//! and puts each new frame on Zenoh.
+//!
+//! Latest-value: the loop reads whatever frame is newest when it gets back to
+//! the mapping, so frames written while a put was in progress are skipped (the
+//! mapping itself is the one-slot holder) and counted from the gap in frame
+//! numbers. Zenoh's congestion control is `Drop`: a link that cannot keep up
+//! drops messages instead of queueing them.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher as _;
+
+use anyhow::anyhow;
+use shm_core::layout::FLAG_CRC32;
+use shm_core::{Frame, ReadError};
+use zenoh::Wait as _;
+use zenoh::bytes::ZBytes;
+use zenoh::qos::CongestionControl;
+
+use crate::stats::Status;
+use crate::wire::WireHeader;
+use crate::{
+    FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now, zenoh_error,
+};
+
+/// Test hook: flip a payload byte, after the CRC-32 was taken, of every frame
+/// whose payload contains this text.
+const CORRUPT_HOOK: &str = "SHM_BRIDGE_TEST_CORRUPT_IF_CONTAINS";
+
+/// One JSON line per published frame (`--json`).
+#[derive(Debug, serde::Serialize)]
+struct Published {
+    /// Frame number in the source mapping.
+    frame: u64,
+    #[serde(flatten)]
+    summary: FrameSummary,
+    /// From written in the source mapping to handed to Zenoh.
+    latency_micros: u64,
+    /// Frames of the source mapping skipped so far (written while busy).
+    dropped_total: u64,
+}
+
+pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow::Result<()> {
+    let location = source.mapping.location().clone();
+    let publisher = session
+        .session
+        .declare_publisher(session.key.clone())
+        .congestion_control(CongestionControl::Drop)
+        .wait()
+        .map_err(|e| {
+            anyhow!(
+                "cannot declare a publisher on {}: {}",
+                session.key,
+                zenoh_error(&e)
+            )
+        })?;
+    let publisher_id = RandomState::new().hash_one(std::process::id());
+    let corrupt_marker = test_hook(CORRUPT_HOOK);
+    log::info!(
+        "publishing mapping {location} on {} (Zenoh id {})",
+        session.key,
+        session.session.zid()
+    );
+    let mut status = Status::new("publish");
+    let mut frame = Frame::default();
+    let mut last_seq = 0u64;
+    loop {
+        // Once a second: follow a replaced mapping, print the status line.
+        if status.until_next_line().is_zero() && source.refresh() {
+            last_seq = 0;
+        }
+        status.tick();
+        let mapping = &source.mapping;
+        match mapping.wait_for_frame_into(last_seq, Some(status.until_next_line()), &mut frame) {
+            Ok(()) => {}
+            Err(ReadError::TimedOut { .. }) => continue,
+            Err(e @ ReadError::WriterDied { .. }) => {
+                // The sequence word stays odd until a writer continues: the
+                // next wait sleeps until then.
+                log::warn!("{e:#}");
+                continue;
+            }
+            Err(e) => {
+                // A corrupted frame in the source mapping: skip it.
+                log::warn!("frame {} skipped: {e:#}", mapping.seq() / 2);
+                status.corrupt();
+                last_seq = mapping.seq() & !1;
+                continue;
+            }
+        }
+        if last_seq != 0 && frame.seq > last_seq + 2 {
+            status.dropped((frame.seq - last_seq) / 2 - 1);
+        }
+        last_seq = frame.seq;
+        let crc32 = if frame.flags & FLAG_CRC32 != 0 {
+            frame.crc32
+        } else {
+            crc32fast::hash(&frame.payload)
+        };
+        if let Some(marker) = &corrupt_marker
+            && frame
+                .payload
+                .windows(marker.len())
+                .any(|w| w == marker.as_bytes())
+            && let Some(first) = frame.payload.first_mut()
+        {
+            *first ^= 0xff;
+        }
+        let header = WireHeader {
+            kind: frame.kind,
+            crc32,
+            frame_number: frame.number(),
+            written_unix_nanos: frame.written_unix_nanos,
+            published_unix_nanos: unix_nanos_now(),
+            payload_len_bytes: frame.payload.len() as u64,
+            publisher_id,
+            writer_pid: frame.writer_pid,
+        };
+        let summary = json.then(|| FrameSummary::of(&header, &frame.payload));
+        // The payload moves into Zenoh without a copy; the next read fills a
+        // fresh buffer.
+        let payload = ZBytes::from(std::mem::take(&mut frame.payload));
+        publisher
+            .put(payload)
+            .attachment(ZBytes::from(header.encode().to_vec()))
+            .wait()
+            .map_err(|e| anyhow!("cannot publish on {}: {}", session.key, zenoh_error(&e)))?;
+        let latency = between(header.written_unix_nanos, header.published_unix_nanos);
+        status.frame(header.payload_len_bytes, latency);
+        if let Some(summary) = summary {
+            print_json(&Published {
+                frame: header.frame_number,
+                summary,
+                latency_micros: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                dropped_total: status.dropped_total,
+            })?;
+        }
+    }
+}

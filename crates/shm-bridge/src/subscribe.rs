@@ -1,0 +1,189 @@
+//! `shm-bridge subscribe`: Zenoh's receive callback puts each message in a
+//! one-slot holder ([`Slot`]); one loop takes the newest, checks it and writes
+//! it into the mapping.
+//!
+//! Latest-value: a message that arrives while the previous one is still being
+//! written replaces the one waiting in the slot, so a slow mapping writer never
+//! queues messages (memory: one message waiting, one being written). Dropped
+//! frames are counted from the gaps in the publisher's frame numbers, wherever
+//! they were lost (skipped by the publisher, dropped by Zenoh, replaced in the
+//! slot, or refused as corrupt).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use shm_core::{WriteError, WriteOptions};
+use zenoh::Wait as _;
+use zenoh::sample::Sample;
+
+use crate::slot::Slot;
+use crate::stats::Status;
+use crate::wire::{WireError, WireHeader};
+use crate::{
+    FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now, zenoh_error,
+};
+
+/// Test hook: sleep this many milliseconds before writing each frame (a slow
+/// subscriber).
+const WRITE_DELAY_HOOK: &str = "SHM_BRIDGE_TEST_WRITE_DELAY_MS";
+
+/// One JSON line per frame written into the mapping (`--json`).
+#[derive(Debug, serde::Serialize)]
+struct Received {
+    /// Frame number in this (the destination) mapping.
+    frame: u64,
+    /// Frame number in the source mapping.
+    source_frame: u64,
+    #[serde(flatten)]
+    summary: FrameSummary,
+    received_unix_nanos: u64,
+    /// When the frame became readable in this mapping.
+    readable_unix_nanos: u64,
+    /// From written in the source mapping to readable in this one (the two
+    /// machines' clocks must agree).
+    latency_micros: u64,
+    /// Frames lost on the way so far (gaps in the source frame numbers).
+    dropped_total: u64,
+    /// Frames refused so far because they failed the checks (CRC-32, header).
+    corrupt_total: u64,
+}
+
+/// A message from Zenoh and when it arrived.
+struct Arrival {
+    sample: Sample,
+    received_unix_nanos: u64,
+}
+
+/// The last frame written, to count gaps and skip repeats.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    publisher_id: u64,
+    frame_number: u64,
+    written_unix_nanos: u64,
+}
+
+pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow::Result<()> {
+    let location = target.mapping.location().clone();
+    let slot = Arc::new(Slot::default());
+    let _subscriber = {
+        let slot = Arc::clone(&slot);
+        session
+            .session
+            .declare_subscriber(session.key.clone())
+            .callback(move |sample| {
+                slot.put(Arrival {
+                    sample,
+                    received_unix_nanos: unix_nanos_now(),
+                });
+            })
+            .wait()
+            .map_err(|e| anyhow!("cannot subscribe to {}: {}", session.key, zenoh_error(&e)))?
+    };
+    let write_delay = test_hook(WRITE_DELAY_HOOK)
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis);
+    log::info!(
+        "writing frames from {} into mapping {location} (capacity {} bytes; Zenoh id {})",
+        session.key,
+        target.mapping.capacity_bytes(),
+        session.session.zid()
+    );
+    let mut status = Status::new("subscribe");
+    let mut last: Option<Last> = None;
+    let mut replaced_seen = 0u64;
+    loop {
+        // Once a second: follow a replaced mapping, print the status line.
+        if status.until_next_line().is_zero() {
+            target.refresh();
+        }
+        status.tick();
+        let Some(arrival) = slot.take(status.until_next_line()) else {
+            continue;
+        };
+        // Replaced frames also leave a gap in the frame numbers, counted below;
+        // this only says where they went.
+        let replaced = slot.replaced_count();
+        if replaced > replaced_seen {
+            log::debug!(
+                "{} frames replaced in the slot while writing",
+                replaced - replaced_seen
+            );
+            replaced_seen = replaced;
+        }
+        let header = match check(&arrival.sample) {
+            Ok(header) => header,
+            Err(e) => {
+                log::warn!("frame refused: {e}");
+                status.corrupt();
+                continue;
+            }
+        };
+        if let Some(last) = last
+            && last.publisher_id == header.publisher_id
+        {
+            if header.frame_number == last.frame_number
+                && header.written_unix_nanos == last.written_unix_nanos
+            {
+                continue; // the same frame again
+            }
+            if header.frame_number > last.frame_number + 1 {
+                let gap = header.frame_number - last.frame_number - 1;
+                log::debug!("{gap} frames lost before frame {}", header.frame_number);
+                status.dropped(gap);
+            }
+        }
+        last = Some(Last {
+            publisher_id: header.publisher_id,
+            frame_number: header.frame_number,
+            written_unix_nanos: header.written_unix_nanos,
+        });
+        if let Some(delay) = write_delay {
+            std::thread::sleep(delay);
+        }
+        let payload = arrival.sample.payload();
+        let parts: Vec<&[u8]> = payload.slices().collect();
+        let written = match target.mapping.write_frame(
+            header.kind,
+            &parts,
+            &WriteOptions::default(),
+        ) {
+            Ok(written) => written,
+            Err(e @ WriteError::TooLarge { .. }) => {
+                log::warn!(
+                    "frame {} dropped: {e:#} (an existing mapping keeps its size: remove it first)",
+                    header.frame_number
+                );
+                status.dropped(1);
+                continue;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot write into mapping {location}"));
+            }
+        };
+        let readable_unix_nanos = unix_nanos_now();
+        let latency = between(header.written_unix_nanos, readable_unix_nanos);
+        status.frame(header.payload_len_bytes, latency);
+        if json {
+            let summary = FrameSummary::of(&header, &payload.to_bytes());
+            print_json(&Received {
+                frame: written.frame_number(),
+                source_frame: header.frame_number,
+                summary,
+                received_unix_nanos: arrival.received_unix_nanos,
+                readable_unix_nanos,
+                latency_micros: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                dropped_total: status.dropped_total,
+                corrupt_total: status.corrupt_total,
+            })?;
+        }
+    }
+}
+
+/// Decodes the header from the attachment and checks the payload against it.
+fn check(sample: &Sample) -> Result<WireHeader, WireError> {
+    let attachment = sample.attachment().ok_or(WireError::MissingHeader)?;
+    let header = WireHeader::decode(&attachment.to_bytes())?;
+    header.check_payload(sample.payload().slices())?;
+    Ok(header)
+}

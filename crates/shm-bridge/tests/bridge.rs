@@ -1,0 +1,694 @@
+//! End to end with real processes: this test process writes frames into
+//! mapping A; a `shm-bridge publish` process publishes them over Zenoh on
+//! loopback TCP (multicast scouting off: nothing leaves 127.0.0.1); a
+//! `shm-bridge subscribe` process writes them into mapping B, which this test
+//! process reads like any reader.
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use shm_core::{
+    Frame, Kind, Mapping, MappingName, PixelFormat, PixelLayout, TestData, WriteOptions,
+};
+
+/// Generous: a loaded two-core machine builds and runs other tests meanwhile.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Both mappings hold the 9.6 MB photograph.
+const CAPACITY_BYTES: u64 = 16 << 20;
+
+fn assets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets")
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A mapping of this test, removed when dropped.
+struct TestMapping {
+    name: String,
+    mapping: Mapping,
+}
+
+impl TestMapping {
+    fn create(test: &str, side: &str) -> Self {
+        let name = format!("br-{test}-{side}-{}", std::process::id());
+        let mapping_name = MappingName::new(&name).unwrap();
+        let _ = shm_core::remove(&shm_core::Location::Named(mapping_name.clone()), true);
+        let mapping = Mapping::create_new(&mapping_name, CAPACITY_BYTES).unwrap();
+        Self { name, mapping }
+    }
+}
+
+impl Drop for TestMapping {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.mapping.location().path());
+    }
+}
+
+/// A running `shm-bridge` process, killed when dropped; its stdout JSON
+/// lines and its stderr collected as they come.
+struct Bridge {
+    child: Child,
+    lines: Arc<Mutex<Vec<Value>>>,
+    stderr: Arc<Mutex<String>>,
+    /// A Zenoh config file written for this process, removed with it.
+    config: Option<PathBuf>,
+}
+
+impl Bridge {
+    fn spawn(args: &[String], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shm-bridge"));
+        command
+            .args(args)
+            .arg("--json")
+            .arg("--no-multicast-scouting")
+            .env("RUST_LOG", "info,zenoh=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                sink.lock().unwrap().push(value);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self {
+            child,
+            lines,
+            stderr,
+            config: None,
+        }
+    }
+
+    /// The publisher connects and listens nowhere (Zenoh's JSON5 config file),
+    /// so its only link is the one to `connect_port`.
+    fn publish(key: &str, mapping: &str, connect_port: u16, env: &[(&str, &str)]) -> Self {
+        static SPAWNED: AtomicU32 = AtomicU32::new(0);
+        let config = std::env::temp_dir().join(format!(
+            "shm-bridge-test-{}-{}.json5",
+            std::process::id(),
+            SPAWNED.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::write(
+            &config,
+            "// written by crates/shm-bridge/tests/bridge.rs\n{ listen: { endpoints: [] } }\n",
+        )
+        .unwrap();
+        let mut bridge = Self::spawn(
+            &[
+                "publish".into(),
+                "--key".into(),
+                key.into(),
+                "--name".into(),
+                mapping.into(),
+                "--connect".into(),
+                format!("tcp/127.0.0.1:{connect_port}"),
+                "--config".into(),
+                config.to_str().unwrap().into(),
+            ],
+            env,
+        );
+        bridge.config = Some(config);
+        bridge
+    }
+
+    fn subscribe(key: &str, mapping: &str, listen_port: u16, env: &[(&str, &str)]) -> Self {
+        Self::spawn(
+            &[
+                "subscribe".into(),
+                "--key".into(),
+                key.into(),
+                "--name".into(),
+                mapping.into(),
+                "--capacity".into(),
+                CAPACITY_BYTES.to_string(),
+                "--listen".into(),
+                format!("tcp/127.0.0.1:{listen_port}"),
+            ],
+            env,
+        )
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr holds every one of `texts`; returns it.
+    fn wait_for_stderr(&self, texts: &[&str]) -> String {
+        let started = Instant::now();
+        loop {
+            let stderr = self.stderr();
+            if texts.iter().all(|text| stderr.contains(text)) {
+                return stderr;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "stderr never said {texts:?}:\n{stderr}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The JSON line for source frame `number` (the subscriber's
+    /// `source_frame`), waiting for it.
+    fn line_for(&self, number: u64) -> Value {
+        self.line_where("source_frame", number)
+    }
+
+    /// The last JSON line whose `field` is `number`, waiting for it.
+    fn line_where(&self, field: &str, number: u64) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self.lines().into_iter().rev().find(|l| l[field] == number) {
+                return line;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no JSON line with {field} {number}; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGKILL, as a crash or a power cut would end it.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(config) = &self.config {
+            let _ = std::fs::remove_file(config);
+        }
+    }
+}
+
+/// A TCP relay on loopback between the publisher and the subscriber whose
+/// connections can be cut, as a network outage would end them.
+struct Relay {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    /// Both ends of every relayed connection, to shut them down on a cut.
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+    /// Connections relayed so far.
+    relayed: Arc<AtomicU32>,
+}
+
+impl Relay {
+    fn start(target_port: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        let relayed = Arc::new(AtomicU32::new(0));
+        let (cut_flag, all, count) = (Arc::clone(&cut), Arc::clone(&streams), Arc::clone(&relayed));
+        std::thread::spawn(move || {
+            for downstream in listener.incoming().map_while(Result::ok) {
+                if cut_flag.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", target_port)) else {
+                    continue;
+                };
+                let mut all = all.lock().unwrap();
+                for (from, to) in [(&downstream, &upstream), (&upstream, &downstream)] {
+                    let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+                all.extend([downstream, upstream]);
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Self {
+            port,
+            cut,
+            streams,
+            relayed,
+        }
+    }
+
+    /// Ends every relayed connection and refuses new ones until [`Relay::restore`].
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for stream in self.streams.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Mapping A -> publisher -> Zenoh over loopback TCP -> subscriber -> mapping B.
+struct Link {
+    a: TestMapping,
+    b: TestMapping,
+    key: String,
+    /// The publisher connects here (the subscriber's port, or a relay's).
+    port: u16,
+    subscriber: Bridge,
+    publisher: Bridge,
+}
+
+impl Link {
+    fn start(test: &str, subscriber_env: &[(&str, &str)], publisher_env: &[(&str, &str)]) -> Self {
+        Self::start_via(test, subscriber_env, publisher_env, |port| port)
+    }
+
+    /// `connect_to` maps the subscriber's port to the one the publisher uses.
+    fn start_via(
+        test: &str,
+        subscriber_env: &[(&str, &str)],
+        publisher_env: &[(&str, &str)],
+        connect_to: impl FnOnce(u16) -> u16,
+    ) -> Self {
+        let a = TestMapping::create(test, "a");
+        let b = TestMapping::create(test, "b");
+        let key = format!("test/{test}/{}", std::process::id());
+        let listen_port = free_port();
+        let subscriber = Bridge::subscribe(&key, &b.name, listen_port, subscriber_env);
+        let port = connect_to(listen_port);
+        let publisher = Bridge::publish(&key, &a.name, port, publisher_env);
+        Self {
+            a,
+            b,
+            key,
+            port,
+            subscriber,
+            publisher,
+        }
+    }
+
+    fn restart_publisher(&mut self) {
+        self.publisher.kill();
+        self.publisher = Bridge::publish(&self.key, &self.a.name, self.port, &[]);
+    }
+
+    /// The successor binds the same port again; the publisher reconnects.
+    /// (Not through a relay.)
+    fn restart_subscriber(&mut self) {
+        self.subscriber.kill();
+        self.subscriber = Bridge::subscribe(&self.key, &self.b.name, self.port, &[]);
+    }
+
+    /// Writes with `write` into A until a frame with the same payload becomes
+    /// readable in B, and returns that frame and the source frame number.
+    /// Writing again is how latest-value works: Zenoh drops what it publishes
+    /// before the subscriber's route exists, and the next frame goes through.
+    fn deliver(&self, mut write: impl FnMut(&Mapping)) -> (Frame, u64) {
+        let (a, b) = (&self.a.mapping, &self.b.mapping);
+        let started = Instant::now();
+        loop {
+            write(a);
+            let sent = a.read_frame().unwrap();
+            let waited = Instant::now();
+            let mut b_seq = b.seq();
+            while waited.elapsed() < Duration::from_millis(500) {
+                match b.wait_for_frame(b_seq, Some(Duration::from_millis(100))) {
+                    Ok(got) if got.payload == sent.payload && got.kind == sent.kind => {
+                        return (got, sent.number());
+                    }
+                    Ok(got) => b_seq = got.seq,
+                    Err(_) => {}
+                }
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "frame {} never arrived; publisher:\n{}\nsubscriber:\n{}",
+                sent.number(),
+                self.publisher.stderr(),
+                self.subscriber.stderr()
+            );
+        }
+    }
+}
+
+/// Sends TestData with ids 1, 2, 3, ...: every frame differs from the last, so
+/// [`Link::deliver`] knows which one arrived.
+fn counting_sender() -> impl FnMut(&Mapping) {
+    let mut count = 0;
+    move |m| {
+        count += 1;
+        let data = TestData {
+            id: count,
+            ..TestData::default()
+        };
+        m.send_test_data(&data, &options()).unwrap();
+    }
+}
+
+fn options() -> WriteOptions {
+    WriteOptions::default()
+}
+
+#[test]
+fn images_structs_objects_and_pixels_arrive_byte_identical() {
+    let link = Link::start("kinds", &[], &[]);
+    // The 9.6 MB photograph and a JPEG, as image records (file bytes + path).
+    for file in ["collage-3500x2700.png", "hubble-3840x2160.jpg"] {
+        let file = assets().join(file);
+        let bytes = std::fs::read(&file).unwrap();
+        let path = file.to_str().unwrap();
+        let (got, number) = link.deliver(|m| {
+            m.send_image(path, &bytes, &options()).unwrap();
+        });
+        match got.decode().unwrap() {
+            shm_core::Payload::Image(record) => {
+                assert_eq!(record.path, path);
+                assert!(record.image == bytes.as_slice(), "image bytes differ");
+            }
+            other => panic!("expected an image, got {:?}", other.kind()),
+        }
+        let line = link.subscriber.line_for(number);
+        assert_eq!(line["kind"], "image");
+        assert_eq!(line["path"], path);
+        assert_eq!(line["payload_len"], got.payload.len() as u64);
+    }
+
+    let data = TestData {
+        id: 7,
+        age: -3,
+        scores: [1, 2, 3, 4, 5, 6, 7, 8, 9, i32::MIN],
+    };
+    let (got, _) = link.deliver(|m| {
+        m.send_test_data(&data, &options()).unwrap();
+    });
+    assert_eq!(got.kind, Kind::TestData);
+    assert_eq!(TestData::from_bytes(&got.payload).unwrap(), data);
+
+    let object = serde_json::json!({"camera": "lab-1", "exposure_us": 1250, "tags": ["a", "b"]});
+    let (got, _) = link.deliver(|m| {
+        m.send_object(&object, &options()).unwrap();
+    });
+    assert_eq!(got.kind, Kind::Object);
+    let back: Value = shm_core::decode_object(&got.payload).unwrap();
+    assert_eq!(back, object);
+
+    let layout = PixelLayout::packed(640, 480, PixelFormat::Rgba8).with_capture_unix_nanos(42);
+    let pixels: Vec<u8> = (0..640 * 480 * 4).map(|i: u32| (i % 251) as u8).collect();
+    let (got, number) = link.deliver(|m| {
+        m.send_pixels(&layout, &pixels, "camera-1", &options())
+            .unwrap();
+    });
+    match got.decode().unwrap() {
+        shm_core::Payload::Pixels(p) => {
+            assert_eq!(p.layout, layout);
+            assert_eq!(p.path, "camera-1");
+            assert!(p.pixels == pixels.as_slice(), "pixels differ");
+        }
+        other => panic!("expected pixels, got {:?}", other.kind()),
+    }
+    let line = link.subscriber.line_for(number);
+    assert_eq!(
+        (&line["width"], &line["height"], &line["pixel_format"]),
+        (&Value::from(640), &Value::from(480), &Value::from("RGBA8"))
+    );
+    // The destination's own checks: the CRC-32 is set and verified there too.
+    assert_eq!(link.b.mapping.read_frame().unwrap().flags & 1, 1);
+}
+
+#[test]
+fn a_corrupted_frame_is_dropped_and_counted() {
+    let marker = "corrupt-me";
+    let link = Link::start(
+        "crc",
+        &[],
+        &[("SHM_BRIDGE_TEST_CORRUPT_IF_CONTAINS", marker)],
+    );
+    let mut good = 0u32;
+    let mut send_good = |m: &Mapping| {
+        good += 1;
+        m.send_object(&format!("good {good}"), &options()).unwrap();
+    };
+    link.deliver(&mut send_good);
+    // Route established: a corrupted frame, then good ones, until a good
+    // frame's line counts it (Zenoh may drop a frame, so repeat if needed).
+    let started = Instant::now();
+    let mut corrupted = Vec::new();
+    loop {
+        let written = link
+            .a
+            .mapping
+            .send_object(&format!("{marker} {}", corrupted.len()), &options())
+            .unwrap();
+        corrupted.push(written.frame_number());
+        let (_, number) = link.deliver(&mut send_good);
+        let line = link.subscriber.line_for(number);
+        if line["corrupt_total"].as_u64().unwrap() >= 1 {
+            assert!(
+                line["dropped_total"].as_u64().unwrap() >= 1,
+                "a refused frame leaves a gap: {line}"
+            );
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "corrupt frames never counted");
+    }
+    link.subscriber
+        .wait_for_stderr(&["frame refused: CRC-32 mismatch"]);
+    for line in link.subscriber.lines() {
+        let source = line["source_frame"].as_u64().unwrap();
+        assert!(
+            !corrupted.contains(&source),
+            "a corrupted frame was written: {line}"
+        );
+    }
+    // B's latest frame is a good one.
+    let last = link.b.mapping.read_frame().unwrap();
+    let text: String = shm_core::decode_object(&last.payload).unwrap();
+    assert!(text.starts_with("good"), "{text}");
+}
+
+#[test]
+fn restarting_either_bridge_resumes_the_flow() {
+    let mut link = Link::start("restart", &[], &[]);
+    let mut send = counting_sender();
+    link.deliver(&mut send);
+    link.restart_publisher();
+    link.deliver(&mut send);
+    link.restart_subscriber();
+    link.deliver(&mut send);
+    // The writer side starts over: mapping A removed and created anew, its
+    // frame numbers from 1 again. The publisher opens the new one.
+    std::fs::remove_file(link.a.mapping.location().path()).unwrap();
+    let name = MappingName::new(&link.a.name).unwrap();
+    link.a.mapping = Mapping::create_new(&name, CAPACITY_BYTES).unwrap();
+    let (_, number) = link.deliver(&mut send);
+    assert!(number < 10, "frame {number} of the new mapping");
+}
+
+#[test]
+fn a_network_outage_ends_and_the_flow_resumes() {
+    let mut relay = None;
+    let link = Link::start_via("outage", &[], &[], |port| {
+        let started = Relay::start(port);
+        let relay_port = started.port;
+        relay = Some(started);
+        relay_port
+    });
+    let relay = relay.unwrap();
+    let mut send = counting_sender();
+    link.deliver(&mut send);
+    relay.cut();
+    // While the network is down, frames written in A go nowhere.
+    let b_seq = link.b.mapping.seq();
+    send(&link.a.mapping);
+    assert!(
+        link.b
+            .mapping
+            .wait_for_new_seq(b_seq, Some(Duration::from_millis(500)))
+            .is_err(),
+        "a frame crossed a cut network"
+    );
+    relay.restore();
+    link.deliver(&mut send);
+    // Through the relay again, not around it.
+    assert!(relay.relayed.load(Ordering::SeqCst) >= 2);
+}
+
+#[test]
+fn a_frame_larger_than_the_destination_is_dropped_with_a_warning() {
+    let mut link = Link::start("large", &[], &[]);
+    let mut send = counting_sender();
+    link.deliver(&mut send);
+    // Mapping B replaced by a 64 KiB one: the subscriber follows it.
+    std::fs::remove_file(link.b.mapping.location().path()).unwrap();
+    let name = MappingName::new(&link.b.name).unwrap();
+    link.b.mapping = Mapping::create_new(&name, 64 << 10).unwrap();
+    link.deliver(&mut send);
+    let big = link
+        .a
+        .mapping
+        .write_frame(Kind::Object, &[&vec![7u8; 1 << 20]], &options())
+        .unwrap();
+    // Published (not skipped for a newer frame), then refused by the subscriber.
+    link.publisher.line_where("frame", big.frame_number());
+    let dropped = format!("frame {} dropped", big.frame_number());
+    link.subscriber
+        .wait_for_stderr(&[&dropped, "does not fit the mapping's capacity"]);
+    let (_, number) = link.deliver(&mut send);
+    let line = link.subscriber.line_for(number);
+    assert!(line["dropped_total"].as_u64().unwrap() >= 1, "{line}");
+    assert!(
+        !link
+            .subscriber
+            .lines()
+            .iter()
+            .any(|l| l["source_frame"] == big.frame_number()),
+        "the large frame was not written"
+    );
+}
+
+/// Peak resident memory of a process, in bytes.
+fn peak_rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+#[test]
+fn a_slow_subscriber_gets_the_newest_frames_with_drops_counted() {
+    let link = Link::start("slow", &[("SHM_BRIDGE_TEST_WRITE_DELAY_MS", "100")], &[]);
+    let (a, b, subscriber) = (&link.a, &link.b, &link.subscriber);
+    let frame_len_bytes = 4 << 20;
+    let mut payload = vec![0u8; frame_len_bytes];
+    let mut write = |m: &Mapping, n: u32| {
+        payload[..4].copy_from_slice(&n.to_le_bytes());
+        payload[frame_len_bytes - 1] = n as u8;
+        m.write_frame(Kind::Object, &[&payload], &options())
+            .unwrap();
+    };
+    link.deliver(|m| write(m, 0));
+    // 240 MiB in 4 MiB frames, one every 10 ms: a pace the publisher keeps up
+    // with, ten times what the subscriber (100 ms a frame) can write.
+    let total = 60u32;
+    for n in 1..=total {
+        write(&a.mapping, n);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let newest = a.mapping.read_frame().unwrap();
+    let line = subscriber.line_for(newest.number());
+    let got = b.mapping.read_frame().unwrap();
+    assert_eq!(got.payload, newest.payload, "B ends with the newest frame");
+    let written = subscriber.lines().len();
+    let published = link.publisher.lines().len();
+    let dropped = line["dropped_total"].as_u64().unwrap();
+    assert!(
+        written < total as usize / 2 && dropped > u64::from(total) / 2,
+        "{written} frames written, {dropped} dropped"
+    );
+    assert!(
+        published > written,
+        "the subscriber dropped them: {published} published, {written} written"
+    );
+    // Bounded memory: one frame waiting and one being written, plus Zenoh's
+    // buffers; queueing even a third of the 240 MiB would exceed this.
+    let peak = peak_rss_bytes(subscriber.child.id());
+    eprintln!(
+        "slow subscriber: {published} published, {written} written, {dropped} dropped, peak RSS {peak} bytes"
+    );
+    assert!(peak < 100 << 20, "subscriber peak RSS {peak} bytes");
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let missing = format!("br-missing-{}", std::process::id());
+    let config = std::env::temp_dir().join(format!("br-bad-{}.json5", std::process::id()));
+    std::fs::write(&config, "{ not json5").unwrap();
+    let config = config.to_str().unwrap();
+    let sub = format!("subscribe --key k --name {missing}");
+    let cases: [(String, &[&str]); 6] = [
+        (
+            format!("publish --key k --name {missing}"),
+            &["no mapping named", "start a writer"],
+        ),
+        (
+            format!("subscribe --key a/**/b/**# --name {missing}"),
+            &["--key", "not a Zenoh key expression"],
+        ),
+        (
+            format!("{sub} --listen nonsense"),
+            &["--listen nonsense", "not a Zenoh endpoint"],
+        ),
+        (format!("{sub} --config {config}"), &["Zenoh config file"]),
+        (
+            format!("{sub} --listen udp/127.0.0.1:0"),
+            &["cannot start the Zenoh session", "udp", "TCP only"],
+        ),
+        ("subscribe --key k --name bad/name".into(), &["bad/name"]),
+    ];
+    for (args, expected) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_shm-bridge"))
+            .args(args.split_whitespace())
+            .arg("--no-multicast-scouting")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args}: {stderr}");
+        for text in expected {
+            assert!(stderr.contains(text), "{args}: {stderr}");
+        }
+        assert!(!stderr.contains(".rs:"), "no source locations: {stderr}");
+        // Bad options leave no mapping behind.
+        assert!(!std::path::Path::new("/dev/shm").join(&missing).exists());
+    }
+    std::fs::remove_file(config).unwrap();
+
+    for command in ["publish", "subscribe"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_shm-bridge"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("--connect"), "{help}");
+        assert!(
+            !help.to_lowercase().contains("test"),
+            "test hooks stay hidden: {help}"
+        );
+    }
+}
