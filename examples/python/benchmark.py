@@ -6,7 +6,7 @@ same steps in Rust (`shm-pixels-bench`, run here in the same session).
 
 Rows (p50 and p99 in microseconds, one frame per iteration, one process unless said):
 - shm_exchange send_pixels: the array copied into the mapping (GIL held, CRC-32 computed).
-- shm_exchange recv: the frame copied out into a new bytes + ndarray (CRC checked).
+- shm_exchange recv: the frame copied out into a new ndarray (CRC checked on the copy).
 - shm_exchange view: the zero-copy view made and checked (no copy).
 - multiprocessing.shared_memory: the array copied into a SharedMemory block, and
   copied out into a new array (no synchronisation or framing at all).
@@ -89,7 +89,7 @@ def main() -> None:
     name = f"pybench-{os.getpid()}"
     with shx.Mapping.create_new(name, capacity=16 << 20) as m:
         rows.append({"operation": "send_pixels", **timed(n, lambda: m.send_pixels(frame, "BGR8"))})
-        rows.append({"operation": "recv (new bytes + ndarray)", **timed(n, lambda: m.recv().pixels)})
+        rows.append({"operation": "recv (copy into a new ndarray)", **timed(n, lambda: m.recv().pixels)})
 
         def view_and_check() -> None:
             with m.view() as pixels:
