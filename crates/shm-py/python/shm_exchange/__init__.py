@@ -35,23 +35,8 @@ from typing import Any, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _native
-from .errors import (
-    AlreadyExists,
-    Busy,
-    Closed,
-    Corrupt,
-    FrameOverwritten,
-    InvalidArgument,
-    InvalidName,
-    NoSpace,
-    NotFound,
-    PermissionDenied,
-    ShmError,
-    Timeout,
-    TooLarge,
-    WriterDied,
-    WrongKind,
-)
+from . import errors
+from .errors import *  # noqa: F401,F403 (the exception classes, listed in errors.__all__)
 
 __all__ = [
     "DEFAULT_CAPACITY",
@@ -61,21 +46,7 @@ __all__ = [
     "Mapping",
     "PixelsView",
     "TestData",
-    "AlreadyExists",
-    "Busy",
-    "Closed",
-    "Corrupt",
-    "FrameOverwritten",
-    "InvalidArgument",
-    "InvalidName",
-    "NoSpace",
-    "NotFound",
-    "PermissionDenied",
-    "ShmError",
-    "Timeout",
-    "TooLarge",
-    "WriterDied",
-    "WrongKind",
+    *errors.__all__,
 ]
 
 #: The mapping name the apps and the CLI use when none is given.
