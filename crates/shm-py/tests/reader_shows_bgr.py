@@ -48,7 +48,7 @@ def main() -> None:
             wait_for(f"the reader logging frame {number}",
                      lambda: f"displayed frame {number} " in open(log.name).read())
             window = wait_for("a reader window", lambda: subprocess.run(
-                ["xdotool", "search", "--name", "^Shared Memory Reader"], capture_output=True, text=True
+                ["xdotool", "search", "--pid", str(process.pid), "--name", "^Shared Memory Reader"], capture_output=True, text=True
             ).stdout.split()[:1])[0]
 
             def colours_in_place():
