@@ -794,8 +794,10 @@ impl WriterApp {
             self.title_shown = title;
         }
         if self.stream.is_some() {
-            // The counters move without any input.
-            ctx.request_repaint_after(Duration::from_millis(100));
+            // The counters move without any input: four times a second is
+            // enough to read them, and a repaint costs more than a frame of
+            // the stream under software rendering (docs/PERFORMANCE.md).
+            ctx.request_repaint_after(Duration::from_millis(250));
         } else if self.loading.is_some() || self.sending.is_some() || self.picking.is_some() {
             // Jobs ask for a repaint when they end; this also shows "waiting".
             ctx.request_repaint_after(Duration::from_millis(100));
@@ -1090,8 +1092,11 @@ impl WriterApp {
         match &self.stream {
             Some(stream) => {
                 let stats = stream.stats();
+                // No spinner: it repaints every frame, which under software
+                // rendering costs more than the stream; the line is repainted
+                // four times a second instead.
                 ui.horizontal(|ui| {
-                    ui.spinner();
+                    ui.colored_label(egui::Color32::from_rgb(40, 190, 60), "●");
                     ui.label(stream_line(stream.source(), &stats));
                 });
             }
