@@ -1096,7 +1096,13 @@ impl WriterApp {
                 // rendering costs more than the stream; the line is repainted
                 // four times a second instead.
                 ui.horizontal(|ui| {
-                    ui.colored_label(egui::Color32::from_rgb(40, 190, 60), "●");
+                    let (rect, _) =
+                        ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                    ui.painter().circle_filled(
+                        rect.center(),
+                        5.0,
+                        egui::Color32::from_rgb(40, 190, 60),
+                    );
                     ui.label(stream_line(stream.source(), &stats));
                 });
             }
