@@ -640,6 +640,22 @@ fn keyboard_shortcuts_start_and_stop_the_stream_and_send() {
     harness.step();
     assert!(harness.state().stream().is_none(), "Space stops the stream");
 
+    // In a text field Space is a space, not a shortcut.
+    click(&mut harness, "Image path");
+    harness.key_press(egui::Key::Space);
+    harness.step();
+    harness.step();
+    assert!(
+        harness.state().stream().is_none(),
+        "Space in a text field started the stream"
+    );
+
+    // Ctrl+O opens the file dialog (here: says there is none).
+    harness.state_mut().file_dialog_available = false;
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    harness.step();
+    error_shown(&mut harness, "no file dialog on this system");
+
     type_path(&mut harness, &asset("astronaut.webp"));
     // Ctrl+Enter sends the chosen image.
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
