@@ -171,7 +171,8 @@ impl Stream {
             .map(|outcome| outcome.and_then(|result| result))
     }
 
-    /// Stops the worker and waits for it (at most one frame's write).
+    /// Stops the worker and waits for it: at most one frame's write, or
+    /// [`FRAME_LOCK_TIMEOUT`] while another writer holds the mapping.
     ///
     /// # Errors
     /// The worker's error, if it had already failed.
