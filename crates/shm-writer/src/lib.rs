@@ -56,6 +56,9 @@ pub struct WriterSettings {
     pub mapping_len_bytes: u64,
     /// An image to choose at start (instead of the one chosen last time).
     pub initial_image: Option<PathBuf>,
+    /// An image to choose at start when neither `initial_image` nor a
+    /// remembered one (that still exists) is there.
+    pub fallback_image: Option<PathBuf>,
     /// Test hook: send the initial image once it is loaded.
     pub send_on_start: bool,
     /// Test hook: start streaming this at start.
@@ -71,6 +74,7 @@ impl Default for WriterSettings {
             name: None,
             mapping_len_bytes: shm_core::DEFAULT_MAPPING_LEN_BYTES,
             initial_image: None,
+            fallback_image: None,
             send_on_start: false,
             stream_on_start: None,
             stream_fps: None,
@@ -324,7 +328,11 @@ impl WriterApp {
         }
         app.apply(Command::OpenMapping);
         let remembered_image = Some(PathBuf::from(&app.path_text)).filter(|p| p.is_file());
-        if let Some(path) = settings.initial_image.or(remembered_image) {
+        if let Some(path) = settings
+            .initial_image
+            .or(remembered_image)
+            .or(settings.fallback_image)
+        {
             app.apply(Command::LoadImage(path));
         }
         if let Some(source) = settings.stream_on_start {

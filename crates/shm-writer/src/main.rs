@@ -69,6 +69,7 @@ fn main() -> eframe::Result {
             name: args.name,
             mapping_len_bytes: args.capacity,
             initial_image: args.image,
+            fallback_image: None,
             send_on_start: args.send_on_start,
             stream_on_start: args.stream_on_start,
             stream_fps: args.stream_fps,

@@ -705,6 +705,19 @@ fn settings_are_remembered_between_runs() {
     assert_eq!(app.stream_gif_text, "/some/anim.gif");
     assert_eq!(app.stream_fps, 42);
     harness.get_by_label_contains("JPEG, 640x427 pixels");
+
+    // The launcher's sample image is a fallback: the remembered image wins,
+    // and with nothing remembered the sample is chosen.
+    let sample = asset("astronaut.webp");
+    let with_fallback = || WriterSettings {
+        name: Some(name.0.clone()),
+        fallback_image: Some(sample.clone()),
+        ..WriterSettings::default()
+    };
+    let remembered = WriterApp::restore(with_fallback(), Some(&storage));
+    assert_eq!(remembered.path_text, image.display().to_string());
+    let fresh = WriterApp::restore(with_fallback(), None);
+    assert_eq!(fresh.path_text, sample.display().to_string());
 }
 
 #[test]
