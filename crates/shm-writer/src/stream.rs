@@ -121,6 +121,7 @@ impl Stream {
         let worker = Worker {
             mapping,
             source: source.clone(),
+            predecode_limit_bytes: MAX_PREDECODED_LEN_BYTES,
             fps: Arc::clone(&fps),
             stats: Arc::clone(&stats),
             options: WriteOptions::default()
@@ -186,6 +187,8 @@ impl Stream {
 struct Worker {
     mapping: Arc<Mapping>,
     source: StreamSource,
+    /// [`MAX_PREDECODED_LEN_BYTES`] (smaller in tests).
+    predecode_limit_bytes: u64,
     fps: Arc<AtomicU32>,
     stats: Arc<Mutex<StreamStats>>,
     options: WriteOptions,
@@ -334,11 +337,11 @@ impl Worker {
             }
             let frame = frame?;
             total_len_bytes += frame.rgba.as_raw().len() as u64;
-            if total_len_bytes > MAX_PREDECODED_LEN_BYTES {
+            if total_len_bytes > self.predecode_limit_bytes {
                 return Err(format!(
                     "the frames of {} decode to more than {} MiB (the limit, reached at frame {}); stream fewer or smaller images",
                     self.source.describe(),
-                    MAX_PREDECODED_LEN_BYTES / (1024 * 1024),
+                    self.predecode_limit_bytes / (1024 * 1024),
                     decoded.len() + 1
                 ));
             }
@@ -614,6 +617,33 @@ mod tests {
     fn impossible_pattern_sizes_say_why() {
         let error = TestPattern::new(0, 10).err().unwrap();
         assert!(error.contains("use 16 to 8192 pixels a side"), "{error}");
+    }
+
+    #[test]
+    fn frames_over_the_predecode_limit_are_refused_with_the_reason() {
+        let name =
+            shm_core::MappingName::new(&format!("t-gw-limit-{}", std::process::id())).unwrap();
+        let mapping = Mapping::create_or_open(&name, 1 << 20).unwrap();
+        let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets");
+        let (_stop, stopped) = channel();
+        let worker = Worker {
+            mapping: Arc::new(mapping),
+            // The sample images decode to far more than 2 MiB.
+            source: StreamSource::Folder(assets),
+            predecode_limit_bytes: 2 * 1024 * 1024,
+            fps: Arc::new(AtomicU32::new(30)),
+            stats: Arc::new(Mutex::new(StreamStats::default())),
+            options: WriteOptions::default(),
+            stopped,
+        };
+        let error = worker.run().unwrap_err();
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", name.as_str()));
+        assert!(
+            error.contains("decode to more than 2 MiB (the limit, reached at frame "),
+            "{error}"
+        );
+        assert!(error.ends_with("stream fewer or smaller images"), "{error}");
+        assert!(!error.contains('\n'));
     }
 
     #[test]
