@@ -257,6 +257,8 @@ pub struct WriterApp {
     /// Stream rate in frames per second ([`stream::MIN_FPS`]..=[`stream::MAX_FPS`]).
     pub stream_fps: u32,
     stream: Option<Stream>,
+    /// The preview of the streamed frames, while a stream runs.
+    stream_texture: Option<egui::TextureHandle>,
     /// The stream's status line when no stream runs (stopped, or why it failed).
     pub stream_status: Status,
     send_on_load: bool,
@@ -314,6 +316,7 @@ impl WriterApp {
                 .unwrap_or(remembered.stream_fps)
                 .clamp(stream::MIN_FPS, stream::MAX_FPS),
             stream: None,
+            stream_texture: None,
             stream_status: Status::Idle,
             send_on_load: settings.send_on_start,
             commands: Vec::new(),
@@ -398,6 +401,11 @@ impl WriterApp {
     /// The running stream, if any.
     pub fn stream(&self) -> Option<&Stream> {
         self.stream.as_ref()
+    }
+
+    /// The size of the stream preview shown (`[width, height]` pixels), if any.
+    pub fn stream_preview_size(&self) -> Option<[usize; 2]> {
+        self.stream_texture.as_ref().map(egui::TextureHandle::size)
     }
 
     /// The loaded image, if any.
@@ -768,11 +776,24 @@ impl WriterApp {
         };
     }
 
-    fn poll_stream(&mut self) {
+    fn poll_stream(&mut self, ctx: &egui::Context) {
         let Some(stream) = &mut self.stream else {
+            self.stream_texture = None;
             return;
         };
         stream.set_fps(self.stream_fps);
+        if let Some(preview) = stream.take_preview() {
+            match &mut self.stream_texture {
+                Some(texture) => texture.set(preview, egui::TextureOptions::LINEAR),
+                None => {
+                    self.stream_texture = Some(ctx.load_texture(
+                        "stream preview",
+                        preview,
+                        egui::TextureOptions::LINEAR,
+                    ));
+                }
+            }
+        }
         let Some(outcome) = stream.poll_ended() else {
             return;
         };
@@ -795,7 +816,7 @@ impl WriterApp {
         self.poll_loading(ctx);
         self.poll_picking();
         self.poll_sending();
-        self.poll_stream();
+        self.poll_stream(ctx);
         let title = self.window_title();
         if title != self.title_shown {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
@@ -1115,6 +1136,13 @@ impl WriterApp {
                 });
             }
             None => shm_ui::status_ui(ui, &self.stream_status),
+        }
+        if let (Some(_), Some(texture)) = (&self.stream, &self.stream_texture) {
+            ui.add(
+                egui::Image::new(texture)
+                    .max_size(egui::vec2(stream::PREVIEW_WIDTH_PIXELS as f32, 200.0))
+                    .maintain_aspect_ratio(true),
+            );
         }
     }
 

@@ -29,6 +29,10 @@ pub const MAX_FPS: u32 = 120;
 pub const MAX_PREDECODED_LEN_BYTES: u64 = 512 * 1024 * 1024;
 /// How long a stream frame waits for another writer before it is skipped.
 pub const FRAME_LOCK_TIMEOUT: Duration = Duration::from_millis(200);
+/// Width of the preview of the streamed frames in the writer's window, pixels.
+pub const PREVIEW_WIDTH_PIXELS: usize = 320;
+/// How often the worker samples a preview of the frame it writes.
+const PREVIEW_INTERVAL: Duration = Duration::from_millis(250);
 
 /// What a stream sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +101,7 @@ pub struct Stream {
     stop: Option<Sender<()>>,
     fps: Arc<AtomicU32>,
     stats: Arc<Mutex<StreamStats>>,
+    preview: Arc<Mutex<Option<egui::ColorImage>>>,
     task: Task<Result<(), String>>,
     source: StreamSource,
 }
@@ -118,12 +123,14 @@ impl Stream {
         let (stop, stopped) = channel();
         let fps = Arc::new(AtomicU32::new(fps.clamp(MIN_FPS, MAX_FPS)));
         let stats = Arc::new(Mutex::new(StreamStats::default()));
+        let preview = Arc::new(Mutex::new(None));
         let worker = Worker {
             mapping,
             source: source.clone(),
             predecode_limit_bytes: MAX_PREDECODED_LEN_BYTES,
             fps: Arc::clone(&fps),
             stats: Arc::clone(&stats),
+            preview: Arc::clone(&preview),
             options: WriteOptions::default()
                 .crc32(crc32)
                 .lock_timeout(FRAME_LOCK_TIMEOUT),
@@ -134,6 +141,7 @@ impl Stream {
             stop: Some(stop),
             fps,
             stats,
+            preview,
             task,
             source,
         })
@@ -164,6 +172,16 @@ impl Stream {
             .clone()
     }
 
+    /// A small copy of a recently written frame (about
+    /// [`PREVIEW_WIDTH_PIXELS`] wide, four a second), taken once: `None` until
+    /// the next one.
+    pub fn take_preview(&self) -> Option<egui::ColorImage> {
+        self.preview
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
     /// The worker's outcome if it ended by itself (an error, or a panic as a
     /// one-line error); `None` while it runs.
     pub fn poll_ended(&mut self) -> Option<Result<(), String>> {
@@ -191,6 +209,7 @@ struct Worker {
     predecode_limit_bytes: u64,
     fps: Arc<AtomicU32>,
     stats: Arc<Mutex<StreamStats>>,
+    preview: Arc<Mutex<Option<egui::ColorImage>>>,
     options: WriteOptions,
     stopped: Receiver<()>,
 }
@@ -244,6 +263,7 @@ impl Worker {
         let mut sent_at: VecDeque<Instant> = VecDeque::new();
         let mut next_due = Instant::now();
         let mut last_log = Instant::now();
+        let mut last_preview: Option<Instant> = None;
         for index in 0u64.. {
             // Sleeps until the deadline unless told to stop (a message, or the
             // Stream dropped): stopping never waits for a frame period.
@@ -260,12 +280,19 @@ impl Worker {
             // Deadlines, not sleeps: the rate does not drift; a late frame moves
             // the next deadline instead of sending a burst to catch up.
             next_due += period;
+            let mut preview = None;
+            let want_preview = last_preview.is_none_or(|t| t.elapsed() >= PREVIEW_INTERVAL);
             let written = frames.write(
                 &self.mapping,
                 index % frames_len as u64,
                 index,
                 &self.options,
+                want_preview.then_some(&mut preview),
             );
+            if let Some(preview) = preview {
+                last_preview = Some(Instant::now());
+                *self.preview.lock().unwrap_or_else(PoisonError::into_inner) = Some(preview);
+            }
             match written {
                 Ok(written) => {
                     let sent = Instant::now();
@@ -365,13 +392,15 @@ impl Frames {
         }
     }
 
-    /// Writes frame `index` (the `counter`-th frame of the stream) in place.
+    /// Writes frame `index` (the `counter`-th frame of the stream) in place,
+    /// and samples a preview of it into `preview` if given.
     fn write(
         &mut self,
         mapping: &Mapping,
         index: u64,
         counter: u64,
         options: &WriteOptions,
+        preview: Option<&mut Option<egui::ColorImage>>,
     ) -> Result<shm_core::Written, WriteError> {
         let now = unix_nanos_now();
         match self {
@@ -380,6 +409,9 @@ impl Frames {
                     .with_capture_unix_nanos(now);
                 mapping.write_pixels_with(&layout, "test-pattern", options, |pixels| {
                     pattern.draw(counter, pixels);
+                    if let Some(preview) = preview {
+                        *preview = Some(sample_preview(pixels, pattern.width, pattern.height));
+                    }
                     Ok::<(), WriteError>(())
                 })
             }
@@ -394,11 +426,32 @@ impl Frames {
                 .with_capture_unix_nanos(now);
                 mapping.write_pixels_with(&layout, &frame.path, options, |pixels| {
                     pixels.copy_from_slice(frame.rgba.as_raw());
+                    if let Some(preview) = preview {
+                        let (width, height) = frame.rgba.dimensions();
+                        *preview = Some(sample_preview(frame.rgba.as_raw(), width, height));
+                    }
                     Ok::<(), WriteError>(())
                 })
             }
         }
     }
+}
+
+/// A copy of packed RGBA8 `pixels` at most [`PREVIEW_WIDTH_PIXELS`] wide,
+/// nearest pixel (cheap: about 60,000 pixels read).
+fn sample_preview(pixels: &[u8], width: u32, height: u32) -> egui::ColorImage {
+    let (w, h) = (width as usize, height as usize);
+    let preview_w = PREVIEW_WIDTH_PIXELS.min(w);
+    let preview_h = (h * preview_w / w).max(1);
+    let mut out = Vec::with_capacity(preview_w * preview_h * 4);
+    for py in 0..preview_h {
+        let row = &pixels[(py * h / preview_h) * w * 4..];
+        for px in 0..preview_w {
+            let x = px * w / preview_w;
+            out.extend_from_slice(&row[x * 4..x * 4 + 4]);
+        }
+    }
+    egui::ColorImage::from_rgba_unmultiplied([preview_w, preview_h], &out)
 }
 
 /// Frames per second over the send times of the last second.
@@ -633,6 +686,7 @@ mod tests {
             predecode_limit_bytes: 2 * 1024 * 1024,
             fps: Arc::new(AtomicU32::new(30)),
             stats: Arc::new(Mutex::new(StreamStats::default())),
+            preview: Arc::new(Mutex::new(None)),
             options: WriteOptions::default(),
             stopped,
         };

@@ -390,12 +390,17 @@ fn test_pattern_stream_reaches_a_reader_and_stops() {
         assert_eq!(frame.path, "test-pattern");
     }
     wait_for_label(&mut harness, "Streaming test pattern 640x360:");
+    // The window shows a small preview of what it streams.
+    step_until(&mut harness, "the stream preview shown", |app| {
+        app.stream_preview_size() == Some([320, 180])
+    });
     assert!(
         harness.state().window_title().ends_with("streaming 60 fps"),
         "{}",
         harness.state().window_title()
     );
     stop_stream_and_check_silence(&mut harness, &reader);
+    assert_eq!(harness.state().stream_preview_size(), None);
 }
 
 /// Chooses the stream kind `choice`, types `path` into the field `field`
