@@ -1,5 +1,6 @@
 //! `cargo run --release`: opens the writer and the reader as two separate
-//! processes, side by side, with a sample image already chosen in the writer.
+//! processes, side by side, with a sample image already chosen in the writer
+//! (unless the writer remembers the one chosen last time).
 //!
 //! Run with no arguments it starts two copies of itself, `writer` and `reader`;
 //! each copy runs one app on the default mapping `shm-exchange`. Arguments after
@@ -19,7 +20,7 @@ fn main() -> ExitCode {
     match args.next().as_deref() {
         Some("writer") => exit_code(shm_writer::run(
             shm_writer::WriterSettings {
-                initial_image: Some(SAMPLE_IMAGE.into()),
+                fallback_image: Some(SAMPLE_IMAGE.into()),
                 ..Default::default()
             },
             Some([0.0, 0.0]),

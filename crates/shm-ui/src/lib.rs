@@ -3,6 +3,9 @@
 
 use eframe::egui;
 
+pub mod persistent_window;
+pub mod task;
+
 /// A one-line message under an app's controls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -79,22 +82,7 @@ pub fn run_window<A: eframe::App + 'static>(
     spec: WindowSpec,
     make_app: impl FnOnce() -> A + 'static,
 ) -> eframe::Result {
-    let mut viewport = egui::ViewportBuilder::default()
-        .with_title(spec.title)
-        .with_inner_size(spec.inner_size)
-        .with_drag_and_drop(spec.drag_and_drop);
-    if let Some(position) = spec.position {
-        viewport = viewport.with_position(position);
-    }
-    let options = eframe::NativeOptions {
-        viewport,
-        ..Default::default()
-    };
-    eframe::run_native(
-        spec.title,
-        options,
-        Box::new(move |_cc| Ok(Box::new(make_app()))),
-    )
+    persistent_window::run_persistent_window(spec, move |_storage| make_app())
 }
 
 #[cfg(test)]

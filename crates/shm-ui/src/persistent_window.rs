@@ -1,0 +1,34 @@
+//! Opening a window whose app restores its settings from eframe's storage
+//! (the `persistence` feature of eframe, enabled by the app's crate).
+
+use crate::WindowSpec;
+
+/// Opens a native window like [`crate::run_window`], handing `make_app`
+/// eframe's storage (`None` when the app's crate does not enable eframe's
+/// `persistence` feature or no storage folder exists), so the app can restore
+/// what it remembered; eframe stores under `$XDG_DATA_HOME` (or
+/// `~/.local/share`) in a folder named after the title.
+///
+/// # Errors
+/// When no window can be created (no display, no GPU or software renderer).
+pub fn run_persistent_window<A: eframe::App + 'static>(
+    spec: WindowSpec,
+    make_app: impl FnOnce(Option<&dyn eframe::Storage>) -> A + 'static,
+) -> eframe::Result {
+    let mut viewport = eframe::egui::ViewportBuilder::default()
+        .with_title(spec.title)
+        .with_inner_size(spec.inner_size)
+        .with_drag_and_drop(spec.drag_and_drop);
+    if let Some(position) = spec.position {
+        viewport = viewport.with_position(position);
+    }
+    let options = eframe::NativeOptions {
+        viewport,
+        ..Default::default()
+    };
+    eframe::run_native(
+        spec.title,
+        options,
+        Box::new(move |cc| Ok(Box::new(make_app(cc.storage)))),
+    )
+}
