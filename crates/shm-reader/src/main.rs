@@ -15,6 +15,10 @@ struct Args {
     /// Window position "X,Y" in screen points.
     #[arg(long, value_parser = shm_ui::parse_position)]
     position: Option<[f32; 2]>,
+    /// Measurement hook (hidden): append one JSON line of stream statistics a
+    /// second to this file.
+    #[arg(long, hide = true, value_name = "FILE")]
+    stats_log: Option<std::path::PathBuf>,
 }
 
 fn main() -> eframe::Result {
@@ -24,6 +28,7 @@ fn main() -> eframe::Result {
         shm_reader::ReaderSettings {
             name: args.name,
             auto_receive: !args.manual,
+            stats_log: args.stats_log,
         },
         args.position,
     )
