@@ -221,6 +221,16 @@ pub struct ReaderApp {
     discovery: Option<Discovery>,
     title: String,
     clipboard: Option<arboard::Clipboard>,
+    /// Paths picked in file dialogs (each runs on its own thread).
+    picked: Receiver<Picked>,
+    picked_sender: Sender<Picked>,
+}
+
+/// What a file dialog was for, and the path picked.
+#[derive(Debug)]
+enum Picked {
+    AttachFile(PathBuf),
+    SaveTo(PathBuf),
 }
 
 /// The hidden `--stats-log FILE`: one JSON line of statistics a second.
@@ -233,6 +243,7 @@ impl ReaderApp {
     /// Builds the app; the watcher starts with the first frame drawn.
     pub fn new(settings: ReaderSettings) -> Self {
         let (event_sender, events) = channel();
+        let (picked_sender, picked) = channel();
         let stats_log = settings
             .stats_log
             .as_ref()
@@ -271,6 +282,8 @@ impl ReaderApp {
             discovery: None,
             title: WINDOW_TITLE.to_owned(),
             clipboard: None,
+            picked,
+            picked_sender,
         }
     }
 
@@ -419,6 +432,18 @@ impl ReaderApp {
                     self.mapping_state = Status::Info(why);
                 }
                 Event::Error(e) => self.status = Status::Error(e),
+            }
+        }
+        while let Ok(picked) = self.picked.try_recv() {
+            match picked {
+                Picked::AttachFile(path) => {
+                    self.file_text = path.display().to_string();
+                    self.attach(ctx, Location::File(path));
+                }
+                Picked::SaveTo(path) => {
+                    self.save_path_text = path.display().to_string();
+                    self.save();
+                }
             }
         }
         let stats = self.stats();
@@ -693,6 +718,9 @@ impl ReaderApp {
                     .hint_text("/path/to/mapping"),
             )
             .labelled_by(label.id);
+            if ui.button("Attach file...").clicked() {
+                self.pick_file(ctx, false);
+            }
             if ui.button("Attach file").clicked() {
                 let path = self.file_text.trim();
                 if path.is_empty() {
@@ -756,6 +784,9 @@ impl ReaderApp {
             if ui.button("Save").on_hover_text("Ctrl+S").clicked() {
                 self.save();
             }
+            if ui.button("Save as...").clicked() {
+                self.pick_file(ctx, true);
+            }
             if ui.button("Copy").on_hover_text("Ctrl+C").clicked() {
                 self.copy_to_clipboard();
             }
@@ -801,6 +832,51 @@ impl ReaderApp {
             )),
             Err(e) => Status::Error(e),
         };
+    }
+
+    /// Opens a file dialog on its own thread (the window keeps drawing); the
+    /// path comes back through `picked`. Cancelling does nothing.
+    fn pick_file(&mut self, ctx: &egui::Context, save: bool) {
+        if !shm_ui::dialog::file_dialog_available() {
+            self.status = Status::Error(format!(
+                "no file dialog here (it needs the XDG desktop portal or zenity): type the path in \"{}\"",
+                if save { "Save to" } else { "File" }
+            ));
+            return;
+        }
+        if save && self.shown.is_none() {
+            self.status = Status::Error("no image to save yet".to_owned());
+            return;
+        }
+        let suggested = self
+            .shown
+            .as_ref()
+            .map(suggested_file_name)
+            .unwrap_or_default();
+        let (sender, ctx) = (self.picked_sender.clone(), ctx.clone());
+        let spawned = std::thread::Builder::new()
+            .name("file-dialog".to_owned())
+            .spawn(move || {
+                let picked = if save {
+                    rfd::FileDialog::new()
+                        .set_title("Save the received image")
+                        .set_file_name(suggested)
+                        .save_file()
+                        .map(Picked::SaveTo)
+                } else {
+                    rfd::FileDialog::new()
+                        .set_title("Attach to a file-backed mapping")
+                        .pick_file()
+                        .map(Picked::AttachFile)
+                };
+                if let Some(picked) = picked {
+                    let _ = sender.send(picked);
+                    ctx.request_repaint();
+                }
+            });
+        if let Err(e) = spawned {
+            self.status = Status::Error(format!("cannot open the file dialog: {e}"));
+        }
     }
 
     fn copy_to_clipboard(&mut self) {
@@ -986,6 +1062,18 @@ fn human_bytes(bytes: u64) -> String {
         format!("{:.1} MiB", bytes as f64 / MIB)
     } else {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// A file name for "Save as...": the sender's file name for an image record,
+/// `frame-N.png` for raw pixels.
+fn suggested_file_name(shown: &Shown) -> String {
+    let sent_name = Path::new(&shown.path)
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned());
+    match (&shown.encoded, sent_name) {
+        (Some(_), Some(name)) => name,
+        _ => format!("frame-{}.png", shown.frame_number),
     }
 }
 

@@ -570,3 +570,24 @@ fn a_large_object_is_shown_cut_in_a_scrolling_viewer() {
     assert!(text.starts_with("[\n  0,\n  1,"), "{}", &text[..20]);
     assert!(text.ends_with("more bytes of JSON not shown)"));
 }
+
+/// Without a desktop portal or zenity, the file dialogs say what to do instead
+/// of doing nothing.
+#[test]
+fn file_dialogs_say_so_when_there_is_none() {
+    if shm_ui::dialog::file_dialog_available() {
+        return; // a real dialog would open: nothing to click through here
+    }
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    click(&mut harness, "Attach file...");
+    wait_for_label(
+        &mut harness,
+        "no file dialog here (it needs the XDG desktop portal or zenity): type the path in \"File\"",
+    );
+    send_image(&writer, "rocket.jpg");
+    wait_for_label(&mut harness, "Path: ");
+    click(&mut harness, "Save as...");
+    wait_for_label(&mut harness, "type the path in \"Save to\"");
+}

@@ -3,6 +3,8 @@
 
 use eframe::egui;
 
+pub mod dialog;
+
 /// A one-line message under an app's controls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
