@@ -34,9 +34,13 @@ for size in 1280x720 1920x1080; do
   convert assets/hubble-3840x2160.jpg -resize "$size!" "$out/b-$size.png"
 done
 
-wait_for_window() {
+wait_for_window() { # prints the id of the reader window whose title names mapping $1
   for _ in $(seq 1 300); do
-    xdotool search --name "^Shared Memory Reader — $1 " 2>/dev/null | head -1 && return 0
+    for id in $(xdotool search --name "^Shared Memory Reader" 2>/dev/null || true); do
+      case "$(xdotool getwindowname "$id" 2>/dev/null)" in
+        "Shared Memory Reader — $1 — "*) echo "$id"; return 0 ;;
+      esac
+    done
     sleep 0.2
   done
   echo "no reader window for $1" >&2; return 1

@@ -54,6 +54,10 @@ pub struct ReaderSettings {
     /// Append one JSON line of stream statistics a second to this file (the
     /// hidden `--stats-log`, for measurements).
     pub stats_log: Option<PathBuf>,
+    /// Start with the mapping name attached to in the last run, when the
+    /// window's storage has one (`shm-reader` without `--name`; off by default,
+    /// so the launcher's reader pairs with its writer on the default name).
+    pub use_remembered_name: bool,
 }
 
 impl Default for ReaderSettings {
@@ -62,6 +66,7 @@ impl Default for ReaderSettings {
             name: shm_core::DEFAULT_NAME.to_owned(),
             auto_receive: true,
             stats_log: None,
+            use_remembered_name: false,
         }
     }
 }
@@ -224,7 +229,12 @@ pub struct ReaderApp {
     /// Paths picked in file dialogs (each runs on its own thread).
     picked: Receiver<Picked>,
     picked_sender: Sender<Picked>,
+    /// Whether the remembered name may still replace the start-up name.
+    restore_pending: bool,
 }
+
+/// The storage key of the last mapping name attached to.
+const LAST_NAME_KEY: &str = "shm-reader/last-mapping-name";
 
 /// What a file dialog was for, and the path picked.
 #[derive(Debug)]
@@ -284,6 +294,7 @@ impl ReaderApp {
             clipboard: None,
             picked,
             picked_sender,
+            restore_pending: settings.use_remembered_name,
         }
     }
 
@@ -311,6 +322,28 @@ impl ReaderApp {
     /// — frame 1234, 60 fps`.
     pub fn title(&self) -> &str {
         &self.title
+    }
+
+    /// Takes the mapping name remembered in `storage` (eframe persistence) as
+    /// the start-up name, before the first attach and only when the settings
+    /// allow it (no `--name` given).
+    pub fn restore(&mut self, storage: &dyn eframe::Storage) {
+        if !std::mem::take(&mut self.restore_pending) || self.watcher.is_some() {
+            return;
+        }
+        if let Some(name) = storage.get_string(LAST_NAME_KEY)
+            && MappingName::new(&name).is_ok()
+        {
+            self.name_text = name;
+        }
+    }
+
+    /// Remembers the mapping name attached to (a file-backed mapping is not
+    /// remembered) in `storage`.
+    pub fn remember(&self, storage: &mut dyn eframe::Storage) {
+        if let Location::Named(name) = &self.attached {
+            storage.set_string(LAST_NAME_KEY, name.as_str().to_owned());
+        }
     }
 
     /// The text shown in the object viewer (pretty JSON, cut), if any.
@@ -981,8 +1014,18 @@ impl ReaderApp {
 }
 
 impl eframe::App for ReaderApp {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        if self.restore_pending
+            && let Some(storage) = frame.storage()
+        {
+            self.restore(storage);
+        }
+        self.restore_pending = false;
         self.logic_step(ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.remember(storage);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {

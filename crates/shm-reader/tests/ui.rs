@@ -591,3 +591,50 @@ fn file_dialogs_say_so_when_there_is_none() {
     click(&mut harness, "Save as...");
     wait_for_label(&mut harness, "type the path in \"Save to\"");
 }
+
+/// An in-memory stand-in for eframe's storage (tests never touch the user's).
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+/// The mapping attached to is remembered, and the next start without --name
+/// attaches to it; with --name, the name given wins.
+#[test]
+fn the_last_mapping_name_is_remembered() {
+    let first = TestName::new();
+    let _writer = first.writer();
+    let mut harness = harness(&first, true);
+    wait_for_label(&mut harness, "attached to");
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(harness.state_mut(), &mut storage);
+
+    let mut next = ReaderApp::new(ReaderSettings {
+        use_remembered_name: true,
+        ..ReaderSettings::default()
+    });
+    next.restore(&storage);
+    assert_eq!(next.name_text, first.0);
+    let mut next = Harness::builder()
+        .with_size(egui::vec2(1100.0, 900.0))
+        .build_eframe(|_cc| next);
+    wait_for_label(&mut next, &format!("attached to /dev/shm/{}", first.0));
+
+    let mut given = ReaderApp::new(ReaderSettings {
+        name: "given-name".to_owned(),
+        ..ReaderSettings::default()
+    });
+    given.restore(&storage);
+    assert_eq!(given.name_text, "given-name");
+}
