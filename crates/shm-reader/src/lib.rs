@@ -4,7 +4,14 @@
 //! A named background thread ("shm-watch") attaches to the mapping (waiting for a
 //! writer to create it), blocks on the mapping's futex notification word until a
 //! frame arrives, decodes it, and hands the result to the UI with
-//! `request_repaint`. Nothing polls; an idle reader sleeps in the kernel.
+//! `request_repaint`: frames are never polled for. Beside it, the sender list
+//! ("shm-list") reads `/dev/shm` and each mapping's header once a second, and
+//! the window redraws twice a second so that ages ("2.3 s ago") stay true.
+//!
+//! The window's status line shows the stream's statistics ([`StreamStats`]):
+//! frames displayed and received per second, frames dropped (never seen:
+//! frame-number gaps; replaced before display) and send-to-screen latency
+//! p50/p99 over the last second. The title names the mapping and its state.
 //!
 //! Memory stays bounded however fast frames come and however rarely the window
 //! is drawn: decoded frames go into a one-slot holder (`Newest`) that keeps
@@ -552,12 +559,19 @@ impl ReaderApp {
                     Status::Info("the mapping is empty: no frame has been written yet".to_owned());
             }
             (Want::Image | Want::Any, Content::Image(image)) => {
-                let texture = ctx.load_texture(
-                    "received",
-                    egui::ImageData::Color(Arc::clone(&image.pixels)),
-                    egui::TextureOptions::LINEAR
-                        .with_mipmap_mode(Some(egui::TextureFilter::Linear)),
-                );
+                // Smooth downscaling: linear filtering with mipmaps (where
+                // the renderer has them).
+                let options = egui::TextureOptions::LINEAR
+                    .with_mipmap_mode(Some(egui::TextureFilter::Linear));
+                let pixels = egui::ImageData::Color(Arc::clone(&image.pixels));
+                // The shown texture is updated in place (no new texture per frame).
+                let texture = match self.shown.take() {
+                    Some(Shown { mut texture, .. }) => {
+                        texture.set(pixels, options);
+                        texture
+                    }
+                    None => ctx.load_texture("received", pixels, options),
+                };
                 self.textures_uploaded += 1;
                 log::info!(
                     "displayed frame {frame_number} kind=image path={} size={}x{} latency_ms={latency_millis:.2} \
