@@ -547,17 +547,11 @@ fn ls(name: Option<&str>, file: Option<PathBuf>) -> anyhow::Result<()> {
     let locations = match (name, file) {
         (_, Some(file)) => vec![Location::File(file)],
         (Some(name), None) => vec![Location::Named(MappingName::new(name)?)],
-        (None, None) => {
-            let entries = std::fs::read_dir(shm_core::SHM_DIR).context("cannot list /dev/shm")?;
-            let mut names: Vec<MappingName> = entries
-                .filter_map(Result::ok)
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter_map(|name| MappingName::new(&name).ok())
-                .filter(|name| starts_with_magic(&name.shm_path()))
-                .collect();
-            names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-            names.into_iter().map(Location::Named).collect()
-        }
+        (None, None) => shm_core::list_named()
+            .context("cannot list /dev/shm")?
+            .into_iter()
+            .map(Location::Named)
+            .collect(),
     };
     for location in locations {
         let options = MappingOptions::new()
@@ -573,15 +567,4 @@ fn ls(name: Option<&str>, file: Option<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether the file's first four bytes are `SHMX` (plain `read`, no mapping).
-fn starts_with_magic(path: &Path) -> bool {
-    use std::io::Read as _;
-    let mut magic = [0u8; 4];
-    let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
-    is_file
-        && std::fs::File::open(path)
-            .and_then(|mut f| f.read_exact(&mut magic))
-            .is_ok_and(|()| magic == shm_core::layout::MAGIC)
 }

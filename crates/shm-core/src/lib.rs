@@ -43,7 +43,7 @@ mod writer;
 
 pub use error::{DecodeError, NameError, OpenError, ReadError, WriteError};
 pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat};
-pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, remove};
+pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove};
 pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};
 pub use payload::{ImageRecordRef, Payload, PixelLayout, PixelsRef, TestData, decode_object};
 pub use reader::{DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};

@@ -408,6 +408,40 @@ pub struct HeaderFields {
     pub read_requests_done: u32,
 }
 
+/// The names of the mappings of this format in [`crate::SHM_DIR`] (`/dev/shm`),
+/// sorted: regular files whose name is a valid [`MappingName`] and whose first
+/// four bytes are the magic `SHMX` (read with a plain `read`, no mapping, no
+/// lock: a writer holding its lock never blocks this). Other files there (other
+/// programs' shared memory, hidden `.creating-` files) are left out.
+///
+/// Open each with [`Mapping::open`] (`OpenExisting`, `prefault(false)`) for its
+/// header; one may have been removed in between.
+///
+/// # Errors
+/// The `readdir(3)` error of `/dev/shm` itself.
+pub fn list_named() -> io::Result<Vec<MappingName>> {
+    let mut names: Vec<MappingName> = std::fs::read_dir(crate::SHM_DIR)?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter_map(|name| MappingName::new(&name).ok())
+        .filter(|name| starts_with_magic(&name.shm_path()))
+        .collect();
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    Ok(names)
+}
+
+/// Whether `path` is a regular file (not followed if a symlink) whose first
+/// four bytes are [`MAGIC`].
+fn starts_with_magic(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut magic = [0u8; 4];
+    let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+    is_file
+        && File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok_and(|()| magic == MAGIC)
+}
+
 /// Removes the mapping at `location` (`/dev/shm/<name>` or a file).
 ///
 /// Unless `force`, only a file that opens as one of our mappings (or one whose

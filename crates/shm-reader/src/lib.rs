@@ -4,7 +4,14 @@
 //! A named background thread ("shm-watch") attaches to the mapping (waiting for a
 //! writer to create it), blocks on the mapping's futex notification word until a
 //! frame arrives, decodes it, and hands the result to the UI with
-//! `request_repaint`. Nothing polls; an idle reader sleeps in the kernel.
+//! `request_repaint`: frames are never polled for. Beside it, the sender list
+//! ("shm-list") reads `/dev/shm` and each mapping's header once a second, and
+//! the window redraws twice a second so that ages ("2.3 s ago") stay true.
+//!
+//! The window's status line shows the stream's statistics ([`StreamStats`]):
+//! frames displayed and received per second, frames dropped (never seen:
+//! frame-number gaps; replaced before display) and send-to-screen latency
+//! p50/p99 over the last second. The title names the mapping and its state.
 //!
 //! Memory stays bounded however fast frames come and however rarely the window
 //! is drawn: decoded frames go into a one-slot holder (`Newest`) that keeps
@@ -13,12 +20,15 @@
 //! message carries the generation of the watcher that sent it, so a re-attach
 //! ignores whatever the old watcher still delivers.
 
-use std::path::Path;
+mod senders;
+mod stats;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use eframe::egui;
 use shm_core::picture;
@@ -27,7 +37,12 @@ use shm_core::{
     TestData,
 };
 
-/// Window title; the end-to-end test finds the window by it.
+pub use stats::{STATS_WINDOW, StatsSnapshot, StreamStats};
+
+use senders::Discovery;
+
+/// Window title (before the mapping and its state are appended: the end-to-end
+/// test finds the window by this prefix).
 pub const WINDOW_TITLE: &str = "Shared Memory Reader";
 
 /// How often the watcher re-checks its stop flag and whether the mapping was
@@ -43,6 +58,13 @@ pub struct ReaderSettings {
     pub name: String,
     /// Show each new frame without a click (default on).
     pub auto_receive: bool,
+    /// Append one JSON line of stream statistics a second to this file (the
+    /// hidden `--stats-log`, for measurements).
+    pub stats_log: Option<PathBuf>,
+    /// Start with the mapping name attached to in the last run, when the
+    /// window's storage has one (`shm-reader` without `--name`; off by default,
+    /// so the launcher's reader pairs with its writer on the default name).
+    pub use_remembered_name: bool,
 }
 
 impl Default for ReaderSettings {
@@ -50,6 +72,8 @@ impl Default for ReaderSettings {
         Self {
             name: shm_core::DEFAULT_NAME.to_owned(),
             auto_receive: true,
+            stats_log: None,
+            use_remembered_name: false,
         }
     }
 }
@@ -70,7 +94,9 @@ enum Content {
     Empty,
     Image(DecodedImage),
     TestData(TestData),
-    Object(String),
+    /// The object as pretty JSON, cut to [`OBJECT_SHOWN_MAX_CHARS`], and its
+    /// payload length in bytes.
+    Object(String, usize),
 }
 
 /// An image ready to upload.
@@ -81,7 +107,9 @@ struct DecodedImage {
     width: u32,
     height: u32,
     payload_len_bytes: usize,
-    pixels: egui::ColorImage,
+    pixels: Arc<egui::ColorImage>,
+    /// The image file's bytes when the frame was an image record (kind 1).
+    encoded: Option<Arc<Vec<u8>>>,
 }
 
 /// A frame as the watcher or a click delivers it.
@@ -90,6 +118,8 @@ struct Received {
     want: Want,
     frame_number: u64,
     written_unix_nanos: u64,
+    /// The pixel frame's capture time (0: none or not a pixel frame).
+    capture_unix_nanos: u64,
     /// Milliseconds from `written_unix_nanos` until the frame was copied out
     /// (notification wake-up plus the seqlock copy and CRC check).
     read_millis: f64,
@@ -140,9 +170,21 @@ pub struct Shown {
     pub payload_len_bytes: usize,
     /// When the writer completed the frame.
     pub written_unix_nanos: u64,
-    /// Milliseconds from `written_unix_nanos` to the texture upload.
+    /// Milliseconds from the frame's send time (capture time of a pixel frame
+    /// that has one, else `written_unix_nanos`) to the texture upload.
     pub latency_millis: f64,
     texture: egui::TextureHandle,
+    pixels: Arc<egui::ColorImage>,
+    encoded: Option<Arc<Vec<u8>>>,
+}
+
+/// How the image is scaled in the window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Zoom {
+    /// Fitted into the window (never larger than the window).
+    Fit,
+    /// Screen points per image pixel (1.0: 1:1).
+    Factor(f32),
 }
 
 struct Watcher {
@@ -159,7 +201,11 @@ impl Drop for Watcher {
 pub struct ReaderApp {
     /// Mapping name field.
     pub name_text: String,
-    attached_name: String,
+    /// File-backed mapping path field.
+    pub file_text: String,
+    /// Where "Save" writes the image.
+    pub save_path_text: String,
+    attached: Location,
     mapping: Option<Arc<Mapping>>,
     mapping_state: Status,
     auto_receive: Arc<AtomicBool>,
@@ -170,25 +216,69 @@ pub struct ReaderApp {
     event_sender: Sender<(u64, Event)>,
     newest: Arc<Newest>,
     shown: Option<Shown>,
+    /// The object (kind 4) shown in the object viewer: frame number and text.
+    object: Option<(u64, String)>,
     /// The struct shown in the modal dialog, with its frame number.
     pub struct_dialog: Option<(u64, TestData)>,
     /// The status line.
     pub status: Status,
-    /// Show the image at 1:1 instead of fitted.
-    pub zoom_1to1: bool,
+    /// How the image is scaled.
+    pub zoom: Zoom,
     /// The newest frame number when Receive was last pressed (manual mode).
     received_up_to: u64,
     /// Images uploaded as textures so far (one per displayed frame).
     pub textures_uploaded: u64,
+    stats: Arc<Mutex<StreamStats>>,
+    stats_log: Option<StatsLog>,
+    discovery: Option<Discovery>,
+    title: String,
+    clipboard: Option<arboard::Clipboard>,
+    /// Paths picked in file dialogs (each runs on its own thread).
+    picked: Receiver<Picked>,
+    picked_sender: Sender<Picked>,
+    /// Whether the remembered name may still replace the start-up name.
+    restore_pending: bool,
+}
+
+/// The storage key of the last mapping name attached to.
+const LAST_NAME_KEY: &str = "shm-reader/last-mapping-name";
+
+/// What a file dialog was for, and the path picked.
+#[derive(Debug)]
+enum Picked {
+    AttachFile(PathBuf),
+    SaveTo(PathBuf),
+}
+
+/// The hidden `--stats-log FILE`: one JSON line of statistics a second.
+struct StatsLog {
+    file: std::fs::File,
+    last: Option<Instant>,
 }
 
 impl ReaderApp {
     /// Builds the app; the watcher starts with the first frame drawn.
     pub fn new(settings: ReaderSettings) -> Self {
         let (event_sender, events) = channel();
+        let (picked_sender, picked) = channel();
+        let stats_log = settings
+            .stats_log
+            .as_ref()
+            .map(|path| std::fs::File::create(path).map(|file| StatsLog { file, last: None }));
+        let mut status = Status::Idle;
+        let stats_log = match stats_log {
+            Some(Ok(log)) => Some(log),
+            Some(Err(e)) => {
+                status = Status::Error(format!("cannot write the stats log: {e}"));
+                None
+            }
+            None => None,
+        };
         Self {
-            attached_name: settings.name.clone(),
+            attached: Location::File(PathBuf::new()),
             name_text: settings.name,
+            file_text: String::new(),
+            save_path_text: String::new(),
             mapping: None,
             mapping_state: Status::Idle,
             auto_receive: Arc::new(AtomicBool::new(settings.auto_receive)),
@@ -198,11 +288,20 @@ impl ReaderApp {
             event_sender,
             newest: Arc::default(),
             shown: None,
+            object: None,
             struct_dialog: None,
-            status: Status::Idle,
-            zoom_1to1: false,
+            status,
+            zoom: Zoom::Fit,
             received_up_to: 0,
             textures_uploaded: 0,
+            stats: Arc::default(),
+            stats_log,
+            discovery: None,
+            title: WINDOW_TITLE.to_owned(),
+            clipboard: None,
+            picked,
+            picked_sender,
+            restore_pending: settings.use_remembered_name,
         }
     }
 
@@ -216,39 +315,89 @@ impl ReaderApp {
         self.mapping.is_some()
     }
 
+    /// The mapping attached to (or being looked for): a name or a file.
+    pub fn attached_location(&self) -> &Location {
+        &self.attached
+    }
+
     /// Whether automatic receipt is on.
     pub fn auto_receive(&self) -> bool {
         self.auto_receive.load(Ordering::Relaxed)
+    }
+
+    /// The window title as last set, e.g. `Shared Memory Reader — shm-exchange
+    /// — frame 1234, 60 fps`.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Takes the mapping name remembered in `storage` (eframe persistence) as
+    /// the start-up name, before the first attach and only when the settings
+    /// allow it (no `--name` given).
+    pub fn restore(&mut self, storage: &dyn eframe::Storage) {
+        if !std::mem::take(&mut self.restore_pending) || self.watcher.is_some() {
+            return;
+        }
+        if let Some(name) = storage.get_string(LAST_NAME_KEY)
+            && MappingName::new(&name).is_ok()
+        {
+            self.name_text = name;
+        }
+    }
+
+    /// Remembers the mapping name attached to (a file-backed mapping is not
+    /// remembered) in `storage`.
+    pub fn remember(&self, storage: &mut dyn eframe::Storage) {
+        if let Location::Named(name) = &self.attached {
+            storage.set_string(LAST_NAME_KEY, name.as_str().to_owned());
+        }
+    }
+
+    /// The text shown in the object viewer (pretty JSON, cut), if any.
+    pub fn object_text(&self) -> Option<&str> {
+        self.object.as_ref().map(|(_, text)| text.as_str())
+    }
+
+    /// The stream statistics now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .snapshot(Instant::now())
+    }
+
+    /// Attaches to `location` (a watcher waits for it to exist).
+    pub fn attach(&mut self, ctx: &egui::Context, location: Location) {
+        self.mapping_state =
+            Status::Info(format!("looking for mapping {}", location_text(&location)));
+        self.attached = location;
+        self.start_watcher(ctx);
     }
 
     fn start_watcher(&mut self, ctx: &egui::Context) {
         self.watcher = None; // stops the previous one
         self.mapping = None;
         self.generation += 1;
+        self.stats = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let name = self.attached_name.clone();
         let job = WatchJob {
             generation: self.generation,
             stop: Arc::clone(&stop),
             auto_receive: Arc::clone(&self.auto_receive),
             events: self.event_sender.clone(),
             newest: Arc::clone(&self.newest),
+            stats: Arc::clone(&self.stats),
             ctx: ctx.clone(),
             max_texture_side: ctx.input(|i| i.max_texture_side),
         };
-        match MappingName::new(&name) {
-            Err(e) => self.mapping_state = Status::Error(shm_ui::error_line(&e)),
-            Ok(name) => {
-                let spawned = std::thread::Builder::new()
-                    .name("shm-watch".to_owned())
-                    .spawn(move || job.run(&name));
-                match spawned {
-                    Ok(_) => self.watcher = Some(Watcher { stop }),
-                    Err(e) => {
-                        self.mapping_state =
-                            Status::Error(format!("cannot start the watcher thread: {e}"))
-                    }
-                }
+        let location = self.attached.clone();
+        let spawned = std::thread::Builder::new()
+            .name("shm-watch".to_owned())
+            .spawn(move || job.run(&location));
+        match spawned {
+            Ok(_) => self.watcher = Some(Watcher { stop }),
+            Err(e) => {
+                self.mapping_state = Status::Error(format!("cannot start the watcher thread: {e}"))
             }
         }
     }
@@ -256,8 +405,8 @@ impl ReaderApp {
     fn receive_now(&mut self, ctx: &egui::Context, want: Want) {
         let Some(mapping) = self.mapping.clone() else {
             self.status = Status::Error(format!(
-                "not attached: no mapping named {} yet; start a writer first",
-                self.attached_name
+                "not attached: no mapping {} yet; start a writer first",
+                location_text(&self.attached)
             ));
             return;
         };
@@ -285,7 +434,26 @@ impl ReaderApp {
         }
     }
 
-    fn handle_events(&mut self, ctx: &egui::Context) {
+    /// What runs each time, drawn or not: starts the watcher and the sender
+    /// list, applies background events, updates the title and the stats log.
+    /// Decoded frames wait in the one-slot holder until a draw shows them.
+    pub fn logic_step(&mut self, ctx: &egui::Context) {
+        if self.watcher.is_none() && self.mapping_state == Status::Idle {
+            let location = match MappingName::new(self.name_text.trim()) {
+                Ok(name) => Location::Named(name),
+                Err(e) => {
+                    self.mapping_state = Status::Error(shm_ui::error_line(&e));
+                    return;
+                }
+            };
+            self.attach(ctx, location);
+        }
+        if self.discovery.is_none() {
+            match Discovery::start(ctx) {
+                Ok(discovery) => self.discovery = Some(discovery),
+                Err(e) => self.status = Status::Error(format!("cannot start the sender list: {e}")),
+            }
+        }
         while let Ok((generation, event)) = self.events.try_recv() {
             if generation != self.generation {
                 continue; // from a watcher of an earlier attach
@@ -306,6 +474,42 @@ impl ReaderApp {
                 Event::Error(e) => self.status = Status::Error(e),
             }
         }
+        while let Ok(picked) = self.picked.try_recv() {
+            match picked {
+                Picked::AttachFile(path) => {
+                    self.file_text = path.display().to_string();
+                    self.attach(ctx, Location::File(path));
+                }
+                Picked::SaveTo(path) => {
+                    self.save_path_text = path.display().to_string();
+                    self.save();
+                }
+            }
+        }
+        let stats = self.stats();
+        self.update_title(ctx, &stats);
+        if let Some(log) = &mut self.stats_log {
+            log.write_due(&stats, Instant::now());
+        }
+    }
+
+    fn update_title(&mut self, ctx: &egui::Context, stats: &StatsSnapshot) {
+        let name = location_text(&self.attached);
+        let title = match (&self.mapping, &self.shown) {
+            (None, _) => format!("{WINDOW_TITLE} — {name} — waiting for the mapping"),
+            (Some(_), None) => format!("{WINDOW_TITLE} — {name} — attached"),
+            (Some(_), Some(shown)) => format!(
+                "{WINDOW_TITLE} — {name} — frame {}, {:.0} fps",
+                shown.frame_number, stats.displayed_fps
+            ),
+        };
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    fn show_newest(&mut self, ctx: &egui::Context) {
         // One texture upload per displayed frame: only the newest is shown.
         if let Some((generation, received)) = self.newest.take()
             && generation == self.generation
@@ -319,6 +523,7 @@ impl ReaderApp {
             want,
             frame_number,
             written_unix_nanos,
+            capture_unix_nanos,
             read_millis,
             decode_millis,
             content,
@@ -330,16 +535,44 @@ impl ReaderApp {
                 return;
             }
         };
+        let sent_unix_nanos = if capture_unix_nanos != 0 {
+            capture_unix_nanos
+        } else {
+            written_unix_nanos
+        };
+        let latency_millis = millis_since_unix_nanos(sent_unix_nanos);
+        let shows = match (want, &content) {
+            (_, Content::Empty) => false,
+            (Want::Any, _) => true,
+            (Want::Image, Content::Image(_)) | (Want::Struct, Content::TestData(_)) => true,
+            _ => false,
+        };
+        if shows && want == Want::Any {
+            self.stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .on_displayed(latency_millis, Instant::now());
+        }
         match (want, content) {
             (_, Content::Empty) => {
                 self.status =
                     Status::Info("the mapping is empty: no frame has been written yet".to_owned());
             }
             (Want::Image | Want::Any, Content::Image(image)) => {
-                let texture =
-                    ctx.load_texture("received", image.pixels, egui::TextureOptions::LINEAR);
+                // Smooth downscaling: linear filtering with mipmaps (where
+                // the renderer has them).
+                let options = egui::TextureOptions::LINEAR
+                    .with_mipmap_mode(Some(egui::TextureFilter::Linear));
+                let pixels = egui::ImageData::Color(Arc::clone(&image.pixels));
+                // The shown texture is updated in place (no new texture per frame).
+                let texture = match self.shown.take() {
+                    Some(Shown { mut texture, .. }) => {
+                        texture.set(pixels, options);
+                        texture
+                    }
+                    None => ctx.load_texture("received", pixels, options),
+                };
                 self.textures_uploaded += 1;
-                let latency_millis = millis_since_unix_nanos(written_unix_nanos);
                 log::info!(
                     "displayed frame {frame_number} kind=image path={} size={}x{} latency_ms={latency_millis:.2} \
                      read_ms={read_millis:.2} decode_ms={decode_millis:.2} ui_ms={:.2}",
@@ -359,18 +592,22 @@ impl ReaderApp {
                     written_unix_nanos,
                     latency_millis,
                     texture,
+                    pixels: image.pixels,
+                    encoded: image.encoded,
                 });
             }
             (Want::Struct | Want::Any, Content::TestData(data)) => {
                 log::info!(
-                    "displayed frame {frame_number} kind=testdata {data} latency_ms={:.2}",
-                    millis_since_unix_nanos(written_unix_nanos)
+                    "displayed frame {frame_number} kind=testdata {data} latency_ms={latency_millis:.2}",
                 );
                 self.status = Status::Info(format!("received frame {frame_number}: {data}"));
                 self.struct_dialog = Some((frame_number, data));
             }
-            (_, Content::Object(json)) => {
-                self.status = Status::Info(format!("frame {frame_number} holds an object: {json}"));
+            (_, Content::Object(text, len_bytes)) => {
+                self.status = Status::Info(format!(
+                    "frame {frame_number} holds an object ({len_bytes} bytes): shown below"
+                ));
+                self.object = Some((frame_number, text));
             }
             (Want::Image, Content::TestData(data)) => {
                 self.status = Status::Error(format!(
@@ -386,34 +623,76 @@ impl ReaderApp {
         }
     }
 
-    /// Draws the whole window.
+    /// Draws the whole window (and runs [`ReaderApp::logic_step`] first: for
+    /// a host that has no separate logic pass).
     pub fn app_ui(&mut self, ui: &mut egui::Ui) {
+        self.logic_step(&ui.ctx().clone());
+        self.draw(ui);
+    }
+
+    fn draw(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        if self.watcher.is_none() && self.mapping_state == Status::Idle {
-            self.mapping_state =
-                Status::Info(format!("looking for mapping {}", self.attached_name));
-            self.start_watcher(&ctx);
-        }
-        self.handle_events(&ctx);
+        self.show_newest(&ctx);
+        self.update_title(&ctx, &self.stats());
+        self.shortcuts(&ctx);
         egui::Panel::top("controls").show(ui, |ui| {
             ui.heading(WINDOW_TITLE);
             self.controls_ui(ui, &ctx);
             shm_ui::status_ui(ui, &self.status);
+            ui.label(self.stats().line());
             if let Some(shown) = &self.shown {
                 shown_info_ui(ui, shown);
+                // "written 2.3 s ago" stays true.
+                ctx.request_repaint_after(Duration::from_millis(500));
             }
         });
-        egui::CentralPanel::default().show(ui, |ui| match &self.shown {
-            Some(shown) if self.zoom_1to1 => {
+        egui::Panel::left("senders")
+            .resizable(true)
+            .default_size(230.0)
+            .show(ui, |ui| self.senders_ui(ui, &ctx));
+        if let Some((frame_number, text)) = &self.object {
+            egui::Panel::bottom("object")
+                .resizable(true)
+                .show(ui, |ui| {
+                    ui.label(format!("Object (frame {frame_number})"));
+                    egui::ScrollArea::both()
+                        .max_height(240.0)
+                        .show(ui, |ui| ui.monospace(text.as_str()));
+                });
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.image_ui(ui));
+        self.struct_dialog_ui(&ctx);
+    }
+
+    fn image_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(shown) = &self.shown else {
+            ui.centered_and_justified(|ui| {
+                ui.weak(
+                    "No image yet: send one from the writer, or attach to a sender on the left",
+                );
+            });
+            return;
+        };
+        // Ctrl + wheel (or a pinch) zooms; dragging or the wheel pans.
+        let zoom_delta = ui.input(|i| i.zoom_delta());
+        if zoom_delta != 1.0 && ui.rect_contains_pointer(ui.max_rect()) {
+            let current = self.zoom_factor(ui.available_size());
+            self.zoom = Zoom::Factor((current * zoom_delta).clamp(MIN_ZOOM, MAX_ZOOM));
+        }
+        match self.zoom {
+            Zoom::Factor(factor) => {
                 egui::ScrollArea::both().show(ui, |ui| {
                     ui.add(
                         egui::Image::new(&shown.texture)
-                            .fit_to_original_size(1.0)
+                            .fit_to_exact_size(egui::vec2(
+                                shown.width as f32 * factor,
+                                shown.height as f32 * factor,
+                            ))
                             .alt_text("Received image"),
                     );
                 });
             }
-            Some(shown) => {
+            Zoom::Fit => {
                 ui.centered_and_justified(|ui| {
                     ui.add(
                         egui::Image::new(&shown.texture)
@@ -423,13 +702,49 @@ impl ReaderApp {
                     );
                 });
             }
-            None => {
-                ui.centered_and_justified(|ui| {
-                    ui.weak("No image yet: send one from the writer");
-                });
-            }
-        });
-        self.struct_dialog_ui(&ctx);
+        }
+    }
+
+    /// Screen points per image pixel now (the fitted scale when fitted).
+    fn zoom_factor(&self, available: egui::Vec2) -> f32 {
+        match (self.zoom, &self.shown) {
+            (Zoom::Factor(factor), _) => factor,
+            (Zoom::Fit, Some(shown)) if shown.width > 0 && shown.height > 0 => (available.x
+                / shown.width as f32)
+                .min(available.y / shown.height as f32)
+                .min(1.0),
+            (Zoom::Fit, _) => 1.0,
+        }
+    }
+
+    fn zoom_by(&mut self, ctx: &egui::Context, factor: f32) {
+        let current = self.zoom_factor(ctx.content_rect().size());
+        self.zoom = Zoom::Factor((current * factor).clamp(MIN_ZOOM, MAX_ZOOM));
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let pressed = |key| {
+            ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, key)))
+        };
+        if pressed(Key::Plus) || pressed(Key::Equals) {
+            self.zoom_by(ctx, ZOOM_STEP);
+        }
+        if pressed(Key::Minus) {
+            self.zoom_by(ctx, 1.0 / ZOOM_STEP);
+        }
+        if pressed(Key::Num0) {
+            self.zoom = Zoom::Fit;
+        }
+        if pressed(Key::Num1) {
+            self.zoom = Zoom::Factor(1.0);
+        }
+        if pressed(Key::S) {
+            self.save();
+        }
+        if pressed(Key::C) {
+            self.copy_to_clipboard();
+        }
     }
 
     fn controls_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
@@ -438,13 +753,33 @@ impl ReaderApp {
             ui.add(egui::TextEdit::singleline(&mut self.name_text).desired_width(200.0))
                 .labelled_by(label.id);
             if ui.button("Attach").clicked() {
-                self.attached_name = self.name_text.trim().to_owned();
-                self.mapping_state =
-                    Status::Info(format!("looking for mapping {}", self.attached_name));
-                self.start_watcher(ctx);
+                match MappingName::new(self.name_text.trim()) {
+                    Ok(name) => self.attach(ctx, Location::Named(name)),
+                    Err(e) => self.mapping_state = Status::Error(shm_ui::error_line(&e)),
+                }
             }
-            shm_ui::status_ui(ui, &self.mapping_state);
+            let label = ui.label("File");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.file_text)
+                    .desired_width(200.0)
+                    .hint_text("/path/to/mapping"),
+            )
+            .labelled_by(label.id);
+            if ui.button("Attach file...").clicked() {
+                self.pick_file(ctx, false);
+            }
+            if ui.button("Attach file").clicked() {
+                let path = self.file_text.trim();
+                if path.is_empty() {
+                    self.mapping_state = Status::Error(
+                        "type the path of a file-backed mapping, then press Attach file".to_owned(),
+                    );
+                } else {
+                    self.attach(ctx, Location::File(PathBuf::from(path)));
+                }
+            }
         });
+        shm_ui::status_ui(ui, &self.mapping_state);
         ui.horizontal(|ui| {
             if ui.button("Receive image").clicked() {
                 self.receive_now(ctx, Want::Image);
@@ -456,7 +791,23 @@ impl ReaderApp {
             if ui.checkbox(&mut auto, "Auto receive").changed() {
                 self.auto_receive.store(auto, Ordering::Relaxed);
             }
-            ui.checkbox(&mut self.zoom_1to1, "Zoom 1:1");
+            ui.separator();
+            if ui.button("Fit").on_hover_text("Ctrl+0").clicked() {
+                self.zoom = Zoom::Fit;
+            }
+            if ui.button("1:1").on_hover_text("Ctrl+1").clicked() {
+                self.zoom = Zoom::Factor(1.0);
+            }
+            if ui.button("Zoom in").on_hover_text("Ctrl++").clicked() {
+                self.zoom_by(ctx, ZOOM_STEP);
+            }
+            if ui.button("Zoom out").on_hover_text("Ctrl+-").clicked() {
+                self.zoom_by(ctx, 1.0 / ZOOM_STEP);
+            }
+            ui.label(match self.zoom {
+                Zoom::Fit => "fitted".to_owned(),
+                Zoom::Factor(f) => format!("{:.0} %", f * 100.0),
+            });
             if !self.auto_receive()
                 && let Some(mapping) = &self.mapping
             {
@@ -466,9 +817,184 @@ impl ReaderApp {
                 if newest > self.received_up_to {
                     ui.label(format!("frame {newest} is waiting: press Receive"));
                 }
-                ctx.request_repaint_after(std::time::Duration::from_millis(250));
+                ctx.request_repaint_after(Duration::from_millis(250));
             }
         });
+        ui.horizontal(|ui| {
+            let label = ui.label("Save to");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.save_path_text)
+                    .desired_width(300.0)
+                    .hint_text("/path/to/image.png"),
+            )
+            .labelled_by(label.id);
+            if ui.button("Save").on_hover_text("Ctrl+S").clicked() {
+                self.save();
+            }
+            if ui.button("Save as...").clicked() {
+                self.pick_file(ctx, true);
+            }
+            if ui.button("Copy").on_hover_text("Ctrl+C").clicked() {
+                self.copy_to_clipboard();
+            }
+        });
+    }
+
+    /// Writes the shown image to the "Save to" path: the sender's encoded
+    /// bytes when it came as an image record, else PNG.
+    fn save(&mut self) {
+        let Some(shown) = &self.shown else {
+            self.status = Status::Error("no image to save yet".to_owned());
+            return;
+        };
+        let path = PathBuf::from(self.save_path_text.trim());
+        if path.as_os_str().is_empty() {
+            self.status = Status::Error(
+                "type a file path in \"Save to\", then press Save (Ctrl+S)".to_owned(),
+            );
+            return;
+        }
+        let bytes = match &shown.encoded {
+            Some(encoded) => Ok(encoded.as_slice().to_vec()),
+            None => {
+                let [w, h] = shown.pixels.size;
+                picture::encode_png(w as u32, h as u32, &unmultiplied_rgba(&shown.pixels))
+                    .map_err(|e| shm_ui::error_line(&e))
+            }
+        };
+        self.status = match bytes.and_then(|bytes| {
+            std::fs::write(&path, &bytes)
+                .map(|()| bytes.len())
+                .map_err(|e| format!("cannot save to {}: {e}", path.display()))
+        }) {
+            Ok(len) => Status::Info(format!(
+                "saved frame {} to {} ({len} bytes, {})",
+                shown.frame_number,
+                path.display(),
+                if shown.encoded.is_some() {
+                    "the bytes as sent"
+                } else {
+                    "PNG"
+                }
+            )),
+            Err(e) => Status::Error(e),
+        };
+    }
+
+    /// Opens a file dialog on its own thread (the window keeps drawing); the
+    /// path comes back through `picked`. Cancelling does nothing.
+    fn pick_file(&mut self, ctx: &egui::Context, save: bool) {
+        if !shm_ui::dialog::file_dialog_available() {
+            self.status = Status::Error(format!(
+                "no file dialog here (it needs the XDG desktop portal or zenity): type the path in \"{}\"",
+                if save { "Save to" } else { "File" }
+            ));
+            return;
+        }
+        if save && self.shown.is_none() {
+            self.status = Status::Error("no image to save yet".to_owned());
+            return;
+        }
+        let suggested = self
+            .shown
+            .as_ref()
+            .map(suggested_file_name)
+            .unwrap_or_default();
+        let (sender, ctx) = (self.picked_sender.clone(), ctx.clone());
+        let spawned = std::thread::Builder::new()
+            .name("file-dialog".to_owned())
+            .spawn(move || {
+                let picked = if save {
+                    rfd::FileDialog::new()
+                        .set_title("Save the received image")
+                        .set_file_name(suggested)
+                        .save_file()
+                        .map(Picked::SaveTo)
+                } else {
+                    rfd::FileDialog::new()
+                        .set_title("Attach to a file-backed mapping")
+                        .pick_file()
+                        .map(Picked::AttachFile)
+                };
+                if let Some(picked) = picked {
+                    let _ = sender.send(picked);
+                    ctx.request_repaint();
+                }
+            });
+        if let Err(e) = spawned {
+            self.status = Status::Error(format!("cannot open the file dialog: {e}"));
+        }
+    }
+
+    fn copy_to_clipboard(&mut self) {
+        let Some(shown) = &self.shown else {
+            self.status = Status::Error("no image to copy yet".to_owned());
+            return;
+        };
+        let clipboard = match self.clipboard.take() {
+            Some(clipboard) => Ok(clipboard),
+            None => arboard::Clipboard::new(),
+        };
+        let [width, height] = shown.pixels.size;
+        let copied = clipboard.and_then(|mut clipboard| {
+            let result = clipboard.set_image(arboard::ImageData {
+                width,
+                height,
+                bytes: unmultiplied_rgba(&shown.pixels).into(),
+            });
+            // Kept: on X11 the clipboard serves the image while it lives.
+            self.clipboard = Some(clipboard);
+            result
+        });
+        self.status = match copied {
+            Ok(()) => Status::Info(format!(
+                "copied frame {} to the clipboard ({width}x{height})",
+                shown.frame_number
+            )),
+            Err(e) => Status::Error(format!(
+                "cannot copy to the clipboard: {e} (is a desktop session running?)"
+            )),
+        };
+    }
+
+    fn senders_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        ui.heading("Senders");
+        ui.weak("Mappings in /dev/shm; click one to attach");
+        let Some(list) = self.discovery.as_ref().and_then(|d| d.list.latest()) else {
+            ui.label("looking...");
+            return;
+        };
+        let senders = match list {
+            Ok(senders) => senders,
+            Err(e) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+                return;
+            }
+        };
+        if senders.is_empty() {
+            ui.label("no mappings yet: start a writer or `shm stream`");
+        }
+        let mut clicked = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            for sender in &senders {
+                let attached =
+                    matches!(&self.attached, Location::Named(n) if n.as_str() == sender.name);
+                ui.separator();
+                if ui.selectable_label(attached, &sender.name).clicked() {
+                    clicked = Some(sender.name.clone());
+                }
+                ui.label(sender_line(sender));
+            }
+        });
+        // The ages are computed when drawn: keep them fresh.
+        ctx.request_repaint_after(Duration::from_millis(500));
+        if let Some(name) = clicked {
+            self.name_text.clone_from(&name);
+            match MappingName::new(&name) {
+                Ok(name) => self.attach(ctx, Location::Named(name)),
+                Err(e) => self.mapping_state = Status::Error(shm_ui::error_line(&e)),
+            }
+        }
     }
 
     fn struct_dialog_ui(&mut self, ctx: &egui::Context) {
@@ -502,16 +1028,126 @@ impl ReaderApp {
 }
 
 impl eframe::App for ReaderApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.app_ui(ui);
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        if self.restore_pending
+            && let Some(storage) = frame.storage()
+        {
+            self.restore(storage);
+        }
+        self.restore_pending = false;
+        self.logic_step(ctx);
     }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.remember(storage);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.draw(ui);
+    }
+}
+
+impl StatsLog {
+    /// Appends one JSON line when a second has passed since the last.
+    fn write_due(&mut self, stats: &StatsSnapshot, now: Instant) {
+        use std::io::Write as _;
+        if self.last.is_some_and(|last| now - last < STATS_WINDOW) {
+            return;
+        }
+        self.last = Some(now);
+        let line = serde_json::json!({
+            "unix_ms": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            "displayed_fps": stats.displayed_fps,
+            "received_fps": stats.received_fps,
+            "received": stats.received,
+            "displayed": stats.displayed,
+            "missed_in_mapping": stats.missed_in_mapping,
+            "replaced_before_display": stats.replaced_before_display,
+            "latency_p50_ms": stats.latency_p50_millis,
+            "latency_p99_ms": stats.latency_p99_millis,
+        });
+        if let Err(e) = writeln!(self.file, "{line}") {
+            log::warn!("cannot write the stats log: {e}");
+        }
+    }
+}
+
+/// Smallest and largest zoom factor (screen points per image pixel).
+const MIN_ZOOM: f32 = 0.05;
+const MAX_ZOOM: f32 = 32.0;
+/// One zoom step (a button or Ctrl +/-).
+const ZOOM_STEP: f32 = 1.25;
+/// An object's text beyond this many characters is cut (a megabyte object in
+/// one label would stall every frame drawn).
+const OBJECT_SHOWN_MAX_CHARS: usize = 64 * 1024;
+
+/// A location as people name it: the mapping name, or the file's path.
+fn location_text(location: &Location) -> String {
+    match location {
+        Location::Named(name) => name.as_str().to_owned(),
+        Location::File(path) => path.display().to_string(),
+    }
+}
+
+/// One sender's details: kind, size, writer state, last frame's age.
+fn sender_line(sender: &senders::Sender) -> String {
+    let writer = match (sender.writer_pid, sender.writer_alive) {
+        (0, _) => "never written".to_owned(),
+        (pid, true) => format!("writer alive (pid {pid})"),
+        (pid, false) => format!("writer gone (pid {pid})"),
+    };
+    let age = if sender.written_unix_nanos == 0 {
+        "no frame yet".to_owned()
+    } else {
+        format!(
+            "frame {}, {:.1} s ago",
+            sender.frame_number,
+            millis_since_unix_nanos(sender.written_unix_nanos) / 1000.0
+        )
+    };
+    format!(
+        "{} · {} · {writer} · {age}",
+        sender.kind,
+        human_bytes(sender.capacity_bytes)
+    )
+}
+
+/// `1.5 MiB`-style sizes.
+fn human_bytes(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes as f64 >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// A file name for "Save as...": the sender's file name for an image record,
+/// `frame-N.png` for raw pixels.
+fn suggested_file_name(shown: &Shown) -> String {
+    let sent_name = Path::new(&shown.path)
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned());
+    match (&shown.encoded, sent_name) {
+        (Some(_), Some(name)) => name,
+        _ => format!("frame-{}.png", shown.frame_number),
+    }
+}
+
+/// The image's pixels as unpremultiplied RGBA8 rows.
+fn unmultiplied_rgba(image: &egui::ColorImage) -> Vec<u8> {
+    image
+        .pixels
+        .iter()
+        .flat_map(|pixel| pixel.to_srgba_unmultiplied())
+        .collect()
 }
 
 fn shown_info_ui(ui: &mut egui::Ui, shown: &Shown) {
     let age_secs = millis_since_unix_nanos(shown.written_unix_nanos) / 1000.0;
     ui.label(format!("Path: {}", shown.path));
     ui.label(format!(
-        "Frame {} · {} · {}x{} pixels · {} bytes · written {age_secs:.1} s ago · on screen {:.1} ms after writing",
+        "Frame {} · {} · {}x{} pixels · {} bytes · written {age_secs:.1} s ago · on screen {:.1} ms after sending",
         shown.frame_number,
         shown.format_name.to_uppercase(),
         shown.width,
@@ -532,6 +1168,7 @@ fn millis_since_unix_nanos(unix_nanos: u64) -> f64 {
 fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received {
     let read_millis = millis_since_unix_nanos(frame.written_unix_nanos);
     let decode_started = std::time::Instant::now();
+    let mut capture_unix_nanos = 0;
     let content = (|| -> Result<Content, String> {
         Ok(match frame.decode().map_err(|e| shm_ui::error_line(&e))? {
             Payload::Empty => Content::Empty,
@@ -539,7 +1176,17 @@ fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received 
             Payload::Object(bytes) => {
                 let value: serde_json::Value =
                     shm_core::decode_object(bytes).map_err(|e| shm_ui::error_line(&e))?;
-                Content::Object(value.to_string())
+                let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+                if text.len() > OBJECT_SHOWN_MAX_CHARS {
+                    let mut cut = OBJECT_SHOWN_MAX_CHARS;
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    let rest = text.len() - cut;
+                    text.truncate(cut);
+                    text.push_str(&format!("\n… ({rest} more bytes of JSON not shown)"));
+                }
+                Content::Object(text, bytes.len())
             }
             Payload::Image(record) if want != Want::Struct => {
                 let rgba = picture::decode_rgba(record.image, Path::new(record.path))
@@ -552,23 +1199,31 @@ fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received 
                     width: rgba.width(),
                     height: rgba.height(),
                     payload_len_bytes: frame.payload.len(),
-                    pixels: to_color_image(
+                    pixels: Arc::new(to_color_image(
                         rgba.width(),
                         rgba.height(),
                         rgba.as_raw(),
                         max_texture_side,
-                    ),
+                    )),
+                    encoded: Some(Arc::new(record.image.to_vec())),
                 })
             }
             Payload::Pixels(pixels) if want != Want::Struct => {
                 let (width, height) = (pixels.layout.width, pixels.layout.height);
+                capture_unix_nanos = pixels.layout.capture_unix_nanos;
                 Content::Image(DecodedImage {
                     path: pixels.path.to_owned(),
                     format_name: pixels.layout.format.name(),
                     width,
                     height,
                     payload_len_bytes: frame.payload.len(),
-                    pixels: to_color_image(width, height, &pixels.to_rgba8(), max_texture_side),
+                    pixels: Arc::new(to_color_image(
+                        width,
+                        height,
+                        &pixels.to_rgba8(),
+                        max_texture_side,
+                    )),
+                    encoded: None,
                 })
             }
             // An image when a struct was asked for: say what it is without decoding.
@@ -582,6 +1237,7 @@ fn decode_frame(frame: &Frame, want: Want, max_texture_side: usize) -> Received 
         want,
         frame_number: frame.number(),
         written_unix_nanos: frame.written_unix_nanos,
+        capture_unix_nanos,
         read_millis,
         decode_millis: decode_started.elapsed().as_secs_f64() * 1000.0,
         content,
@@ -595,7 +1251,11 @@ fn placeholder(path: &str, payload_len_bytes: usize) -> DecodedImage {
         width: 0,
         height: 0,
         payload_len_bytes,
-        pixels: egui::ColorImage::new([1, 1], vec![egui::Color32::TRANSPARENT]),
+        pixels: Arc::new(egui::ColorImage::new(
+            [1, 1],
+            vec![egui::Color32::TRANSPARENT],
+        )),
+        encoded: None,
     }
 }
 
@@ -632,6 +1292,7 @@ struct WatchJob {
     auto_receive: Arc<AtomicBool>,
     events: Sender<(u64, Event)>,
     newest: Arc<Newest>,
+    stats: Arc<Mutex<StreamStats>>,
     ctx: egui::Context,
     max_texture_side: usize,
 }
@@ -646,9 +1307,9 @@ impl WatchJob {
         self.stop.load(Ordering::Relaxed)
     }
 
-    fn run(self, name: &MappingName) {
+    fn run(self, location: &Location) {
         while !self.stopped() {
-            let Some(mapping) = self.attach(name) else {
+            let Some(mapping) = self.attach(location) else {
                 return;
             };
             self.send(Event::Attached(Arc::clone(&mapping)));
@@ -657,19 +1318,23 @@ impl WatchJob {
     }
 
     /// Opens the mapping, waiting for a writer to create it.
-    fn attach(&self, name: &MappingName) -> Option<Arc<Mapping>> {
+    fn attach(&self, location: &Location) -> Option<Arc<Mapping>> {
         let mut last_error = String::new();
         while !self.stopped() {
             let options = MappingOptions::new().mode(OpenMode::OpenExisting);
-            match Mapping::open(&Location::Named(name.clone()), &options) {
+            match Mapping::open(location, &options) {
                 Ok(mapping) => return Some(Arc::new(mapping)),
                 Err(e) => {
-                    let message = match e {
-                        OpenError::DoesNotExist { .. } => format!(
+                    let message = match (e, location) {
+                        (OpenError::DoesNotExist { .. }, Location::Named(name)) => format!(
                             "no mapping named {name} ({}) yet; it attaches by itself once a writer creates it",
                             name.shm_path().display()
                         ),
-                        other => other.to_string(),
+                        (OpenError::DoesNotExist { .. }, Location::File(path)) => format!(
+                            "no file {} yet; it attaches by itself once a writer creates it",
+                            path.display()
+                        ),
+                        (other, _) => other.to_string(),
                     };
                     if message != last_error {
                         self.send(Event::Detached(message.clone()));
@@ -697,9 +1362,16 @@ impl WatchJob {
             match mapping.wait_for_frame_into(after_seq, Some(WATCH_TICK), &mut frame) {
                 Ok(()) => {
                     after_seq = frame.seq;
+                    let auto_receive = self.auto_receive.load(Ordering::Relaxed);
+                    if auto_receive {
+                        self.stats
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .on_received(frame.number(), Instant::now());
+                    }
                     // A newer frame already complete: skip decoding this one.
                     let newer_waits = mapping.seq() >= frame.seq + 2;
-                    if self.auto_receive.load(Ordering::Relaxed) && !newer_waits {
+                    if auto_receive && !newer_waits {
                         let received = decode_frame(&frame, Want::Any, self.max_texture_side);
                         self.newest.put(self.generation, received);
                         self.ctx.request_repaint();

@@ -33,11 +33,10 @@ impl TestName {
         ))
     }
     fn writer(&self) -> Mapping {
-        Mapping::create_or_open(
-            &MappingName::new(&self.0).unwrap(),
-            shm_core::DEFAULT_MAPPING_LEN_BYTES,
-        )
-        .unwrap()
+        self.writer_with_capacity(shm_core::DEFAULT_MAPPING_LEN_BYTES)
+    }
+    fn writer_with_capacity(&self, mapping_len_bytes: u64) -> Mapping {
+        Mapping::create_or_open(&MappingName::new(&self.0).unwrap(), mapping_len_bytes).unwrap()
     }
 }
 
@@ -47,14 +46,17 @@ impl Drop for TestName {
     }
 }
 
+/// The real `eframe::App` (its `logic` and `ui` passes), without persistence
+/// storage: tests never touch the user's saved settings.
 fn harness(name: &TestName, auto_receive: bool) -> Harness<'static, ReaderApp> {
     let app = ReaderApp::new(ReaderSettings {
         name: name.0.clone(),
         auto_receive,
+        ..ReaderSettings::default()
     });
     let mut harness = Harness::builder()
-        .with_size(egui::vec2(900.0, 900.0))
-        .build_ui_state(|ui, app: &mut ReaderApp| app.app_ui(ui), app);
+        .with_size(egui::vec2(1100.0, 900.0))
+        .build_eframe(|_cc| app);
     harness.step();
     harness
 }
@@ -75,6 +77,13 @@ fn wait_for_label(harness: &mut Harness<'_, ReaderApp>, text: &str) {
 
 fn click(harness: &mut Harness<'_, ReaderApp>, label: &str) {
     harness.get_by_label(label).click();
+    harness.step();
+}
+
+/// Clicks a text field (it takes the focus) and types into it, as a user does.
+fn type_into(harness: &mut Harness<'_, ReaderApp>, field: &str, text: &str) {
+    click(harness, field);
+    harness.get_by_label(field).type_text(text);
     harness.step();
 }
 
@@ -231,7 +240,7 @@ fn a_bad_image_is_reported_not_shown() {
 }
 
 #[test]
-fn the_zoom_checkbox_shows_the_image_at_its_own_size() {
+fn fit_one_to_one_zoom_buttons_and_shortcuts() {
     let name = TestName::new();
     let writer = name.writer();
     let mut harness = harness(&name, true);
@@ -241,14 +250,27 @@ fn the_zoom_checkbox_shows_the_image_at_its_own_size() {
     // Fitted into the 900-point-wide window.
     let fitted = harness.get_by_label("Received image").rect();
     assert!(
-        fitted.width() <= 900.0 && fitted.height() < 1080.0,
+        fitted.width() <= 1100.0 && fitted.height() < 1080.0,
         "{fitted:?}"
     );
-    click(&mut harness, "Zoom 1:1");
+    click(&mut harness, "1:1");
     harness.run();
     let full = harness.get_by_label("Received image").rect();
     assert_eq!((full.width(), full.height()), (1920.0, 1080.0));
-    click(&mut harness, "Zoom 1:1");
+    harness.get_by_label("100 %");
+    click(&mut harness, "Zoom out");
+    harness.run();
+    let smaller = harness.get_by_label("Received image").rect();
+    assert_eq!((smaller.width(), smaller.height()), (1536.0, 864.0));
+    click(&mut harness, "Fit");
+    harness.run();
+    assert_eq!(harness.get_by_label("Received image").rect(), fitted);
+    // The keyboard: Ctrl+1 is 1:1, Ctrl+0 fits again.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num1);
+    harness.run();
+    let full = harness.get_by_label("Received image").rect();
+    assert_eq!((full.width(), full.height()), (1920.0, 1080.0));
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num0);
     harness.run();
     assert_eq!(harness.get_by_label("Received image").rect(), fitted);
 }
@@ -284,4 +306,335 @@ fn frames_arriving_while_the_window_is_not_drawn_are_not_piled_up() {
         harness.state().shown().unwrap().frame_number,
         u64::from(frames)
     );
+}
+
+fn coffee_pixels() -> (PixelLayout, Vec<u8>) {
+    let rgba = image::open(asset("coffee-1920x1080.png"))
+        .unwrap()
+        .into_rgba8();
+    let layout = PixelLayout::packed(rgba.width(), rgba.height(), PixelFormat::Rgba8);
+    (layout, rgba.into_raw())
+}
+
+/// A burst the window does not draw: every frame number is either received or
+/// counted as never seen, and whatever was received but not displayed is
+/// counted as replaced; the status line says which is which.
+#[test]
+fn stream_statistics_count_received_missed_and_replaced_frames() {
+    let name = TestName::new();
+    let writer = name.writer_with_capacity(16 << 20);
+    let mut harness = harness(&name, true);
+    wait_for_label(&mut harness, "attached to");
+    let (layout, pixels) = coffee_pixels();
+    let send = |i: u64| {
+        let layout = layout.with_capture_unix_nanos(unix_nanos_now());
+        writer
+            .send_pixels(
+                &layout,
+                &pixels,
+                &format!("frame {i}"),
+                &WriteOptions::default(),
+            )
+            .unwrap()
+    };
+    send(1);
+    wait_for_label(&mut harness, "Path: frame 1");
+    let stats = harness.state().stats();
+    assert_eq!((stats.received, stats.displayed), (1, 1));
+    assert_eq!(stats.missed_in_mapping + stats.replaced_before_display, 0);
+
+    let last: u64 = 31;
+    for i in 2..=last {
+        assert_eq!(send(i).frame_number(), i);
+    }
+    wait_for_label(&mut harness, &format!("Path: frame {last}"));
+    let stats = harness.state().stats();
+    assert_eq!(stats.received + stats.missed_in_mapping, last, "{stats:?}");
+    assert_eq!(
+        stats.replaced_before_display,
+        stats.received - stats.displayed,
+        "{stats:?}"
+    );
+    // 30 frames and the window drew once or twice: most were dropped one way
+    // or the other.
+    assert!(
+        stats.missed_in_mapping + stats.replaced_before_display >= u64::from(last as u32 - 3),
+        "{stats:?}"
+    );
+    harness.get_by_label_contains(&format!(
+        "dropped: {} never seen (frame-number gaps), {} replaced before display",
+        stats.missed_in_mapping, stats.replaced_before_display
+    ));
+    // Latency is measured from the pixel frames' capture time.
+    assert!(stats.latency_p50_millis.is_some(), "{stats:?}");
+    harness.get_by_label_contains("send to screen: p50 ");
+    assert!(
+        harness.state().title().starts_with(&format!(
+            "Shared Memory Reader — {} — frame {last}, ",
+            name.0
+        )),
+        "{}",
+        harness.state().title()
+    );
+}
+
+fn unix_nanos_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+#[test]
+fn the_title_says_the_mapping_and_its_state() {
+    let name = TestName::new();
+    let mut harness = harness(&name, true);
+    wait_for_label(&mut harness, "no mapping named");
+    assert_eq!(
+        harness.state().title(),
+        format!(
+            "Shared Memory Reader — {} — waiting for the mapping",
+            name.0
+        )
+    );
+    let writer = name.writer();
+    wait_for_label(&mut harness, "attached to");
+    assert_eq!(
+        harness.state().title(),
+        format!("Shared Memory Reader — {} — attached", name.0)
+    );
+    send_image(&writer, "rocket.jpg");
+    wait_for_label(&mut harness, "Path: ");
+    assert!(
+        harness
+            .state()
+            .title()
+            .starts_with(&format!("Shared Memory Reader — {} — frame 1, ", name.0)),
+        "{}",
+        harness.state().title()
+    );
+}
+
+/// Two mappings, one whose writer is gone: the list shows both with their
+/// state, and a click attaches.
+#[test]
+fn the_sender_list_shows_mappings_and_attaches_with_one_click() {
+    let alive = TestName::new();
+    let gone = TestName::new();
+    let alive_writer = alive.writer();
+    send_image(&alive_writer, "grace-hopper.jpg");
+    let gone_writer = gone.writer();
+    gone_writer
+        .send_test_data(&TestData::default(), &WriteOptions::default())
+        .unwrap();
+    // The last writer of `gone` was a process that has exited.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    {
+        use std::os::unix::fs::FileExt as _;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/dev/shm/{}", gone.0))
+            .unwrap();
+        file.write_all_at(
+            &dead_pid.to_le_bytes(),
+            shm_core::layout::OFF_WRITER_PID as u64,
+        )
+        .unwrap();
+    }
+
+    let mut harness = harness(&alive, true);
+    wait_for_label(
+        &mut harness,
+        &format!("Path: {}", asset("grace-hopper.jpg").display()),
+    );
+    wait_for_label(
+        &mut harness,
+        &format!(
+            "image · 10.0 MiB · writer alive (pid {})",
+            std::process::id()
+        ),
+    );
+    wait_for_label(
+        &mut harness,
+        &format!("testdata · 10.0 MiB · writer gone (pid {dead_pid}) · frame 1, "),
+    );
+    click(&mut harness, &gone.0);
+    wait_for_label(&mut harness, &format!("attached to /dev/shm/{}", gone.0));
+    assert_eq!(
+        harness.state().attached_location(),
+        &shm_core::Location::Named(MappingName::new(&gone.0).unwrap())
+    );
+    wait_for_label(&mut harness, "TestData (frame 1)");
+}
+
+#[test]
+fn attaches_to_a_file_backed_mapping() {
+    let dir = std::env::temp_dir().join(format!("shm-reader-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mapping");
+    let writer = Mapping::from_file(&path, 4 << 20).unwrap();
+    let image = send_image(&writer, "rocket.jpg");
+    let name = TestName::new();
+    let mut harness = harness(&name, true);
+    type_into(&mut harness, "File", path.to_str().unwrap());
+    click(&mut harness, "Attach file");
+    wait_for_label(&mut harness, &format!("attached to {}", path.display()));
+    wait_for_label(&mut harness, &format!("Path: {}", image.display()));
+    assert!(harness.state().title().starts_with(&format!(
+        "Shared Memory Reader — {} — frame 1",
+        path.display()
+    )));
+    drop(writer);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn save_writes_the_bytes_as_sent_or_a_png_of_raw_pixels() {
+    let name = TestName::new();
+    let writer = name.writer_with_capacity(16 << 20);
+    let mut harness = harness(&name, true);
+    let dir = std::env::temp_dir().join(format!("shm-reader-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    click(&mut harness, "Save");
+    wait_for_label(&mut harness, "no image to save yet");
+
+    let sent = send_image(&writer, "grace-hopper.jpg");
+    wait_for_label(&mut harness, "Path: ");
+    let jpeg = dir.join("saved.jpg");
+    type_into(&mut harness, "Save to", jpeg.to_str().unwrap());
+    click(&mut harness, "Save");
+    wait_for_label(&mut harness, "saved frame 1 to");
+    assert_eq!(std::fs::read(&jpeg).unwrap(), std::fs::read(&sent).unwrap());
+
+    let (layout, pixels) = coffee_pixels();
+    writer
+        .send_pixels(&layout, &pixels, "raw", &WriteOptions::default())
+        .unwrap();
+    wait_for_label(&mut harness, "Path: raw");
+    let png = dir.join("saved.png");
+    harness.state_mut().save_path_text = png.display().to_string();
+    // Ctrl+S saves too.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    harness.step();
+    wait_for_label(&mut harness, "saved frame 2 to");
+    let saved = image::open(&png).unwrap().into_rgba8();
+    assert_eq!(saved.dimensions(), (1920, 1080));
+    assert_eq!(saved.as_raw(), &pixels);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Headless (no display) the clipboard is unavailable: a clear error line.
+#[test]
+fn copy_puts_the_image_on_the_clipboard_or_says_why_not() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    send_image(&writer, "rocket.jpg");
+    wait_for_label(&mut harness, "Path: ");
+    click(&mut harness, "Copy");
+    let has_display =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if has_display {
+        let started = Instant::now();
+        while harness.query_by_label_contains("copied frame 1").is_none()
+            && harness
+                .query_by_label_contains("cannot copy to the clipboard: ")
+                .is_none()
+        {
+            assert!(started.elapsed() < Duration::from_secs(60));
+            harness.step();
+        }
+    } else {
+        wait_for_label(&mut harness, "cannot copy to the clipboard: ");
+    }
+}
+
+/// A megabyte object is shown cut, in a scrolling viewer, not in one label.
+#[test]
+fn a_large_object_is_shown_cut_in_a_scrolling_viewer() {
+    let name = TestName::new();
+    let writer = name.writer_with_capacity(8 << 20);
+    let mut harness = harness(&name, true);
+    let numbers: Vec<u64> = (0..200_000).collect();
+    writer
+        .send_object(&numbers, &WriteOptions::default())
+        .unwrap();
+    wait_for_label(&mut harness, "Object (frame 1)");
+    harness.get_by_label_contains("frame 1 holds an object (");
+    harness.get_by_label_contains("more bytes of JSON not shown");
+    let text = harness.state().object_text().unwrap();
+    assert!(text.len() < 70 * 1024, "{} bytes in one label", text.len());
+    assert!(text.starts_with("[\n  0,\n  1,"), "{}", &text[..20]);
+    assert!(text.ends_with("more bytes of JSON not shown)"));
+}
+
+/// Without a desktop portal or zenity, the file dialogs say what to do instead
+/// of doing nothing.
+#[test]
+fn file_dialogs_say_so_when_there_is_none() {
+    if shm_ui::dialog::file_dialog_available() {
+        return; // a real dialog would open: nothing to click through here
+    }
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    click(&mut harness, "Attach file...");
+    wait_for_label(
+        &mut harness,
+        "no file dialog here (it needs the XDG desktop portal or zenity): type the path in \"File\"",
+    );
+    send_image(&writer, "rocket.jpg");
+    wait_for_label(&mut harness, "Path: ");
+    click(&mut harness, "Save as...");
+    wait_for_label(&mut harness, "type the path in \"Save to\"");
+}
+
+/// An in-memory stand-in for eframe's storage (tests never touch the user's).
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+/// The mapping attached to is remembered, and the next start without --name
+/// attaches to it; with --name, the name given wins.
+#[test]
+fn the_last_mapping_name_is_remembered() {
+    let first = TestName::new();
+    let _writer = first.writer();
+    let mut harness = harness(&first, true);
+    wait_for_label(&mut harness, "attached to");
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(harness.state_mut(), &mut storage);
+
+    let mut next = ReaderApp::new(ReaderSettings {
+        use_remembered_name: true,
+        ..ReaderSettings::default()
+    });
+    next.restore(&storage);
+    assert_eq!(next.name_text, first.0);
+    let mut next = Harness::builder()
+        .with_size(egui::vec2(1100.0, 900.0))
+        .build_eframe(|_cc| next);
+    wait_for_label(&mut next, &format!("attached to /dev/shm/{}", first.0));
+
+    let mut given = ReaderApp::new(ReaderSettings {
+        name: "given-name".to_owned(),
+        ..ReaderSettings::default()
+    });
+    given.restore(&storage);
+    assert_eq!(given.name_text, "given-name");
 }

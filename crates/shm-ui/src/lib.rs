@@ -3,6 +3,7 @@
 
 use eframe::egui;
 
+pub mod dialog;
 pub mod persistent_window;
 pub mod task;
 
