@@ -291,6 +291,14 @@ impl Mapping {
         Ok(())
     }
 
+    /// The mapped file's identity, `(st_dev, st_ino)` as `fstat(2)` gives them
+    /// when it was opened: another process that opens the same path can compare
+    /// its own file with it, to be sure it maps the same file and not one made
+    /// anew under that path since.
+    pub fn file_identity(&self) -> (u64, u64) {
+        self.identity
+    }
+
     /// Whether the path still names the file we mapped. It stops being so when
     /// the mapping is removed (and perhaps created anew by another writer); a
     /// long-lived reader then reopens.

@@ -125,7 +125,7 @@ fn duration(py: Python<'_>, seconds: f64, what: &str) -> PyResult<Duration> {
         error(
             py,
             "InvalidArgument",
-            format!("{what} must be a number of seconds >= 0, got {seconds}"),
+            format!("{what} must be a finite number of seconds, 0 or more, got {seconds}"),
         )
     })
 }
@@ -228,6 +228,11 @@ impl NativeMapping {
     #[getter]
     fn path(&self, py: Python<'_>) -> PyResult<String> {
         Ok(self.get(py)?.location().path().display().to_string())
+    }
+
+    /// `(st_dev, st_ino)` of the mapped file.
+    fn file_identity(&self, py: Python<'_>) -> PyResult<(u64, u64)> {
+        Ok(self.get(py)?.file_identity())
     }
 
     /// The largest payload in bytes.
@@ -347,10 +352,12 @@ impl NativeMapping {
             .map_err(|e| write_error(py, &e))?;
         mapping
             .write_pixels_with(&layout, path, &options, |rows: &mut [u8]| {
+                // `as_slice` also accepts Fortran order, whose memory order is
+                // not the rows': only a C-contiguous array is one block of rows.
                 match array.as_slice() {
-                    Ok(contiguous) => rows.copy_from_slice(contiguous),
+                    Ok(contiguous) if array.is_c_contiguous() => rows.copy_from_slice(contiguous),
                     // Any strides: numpy's logical (C) order is packed rows.
-                    Err(_) => rows
+                    _ => rows
                         .iter_mut()
                         .zip(array.as_array().iter())
                         .for_each(|(dst, src)| *dst = *src),
@@ -394,6 +401,13 @@ impl NativeMapping {
                 Err(e) => return Err(read_error(py, &e)),
             }
             py.check_signals()?;
+            if self.closed() {
+                return Err(error(
+                    py,
+                    "Closed",
+                    "the mapping was closed while waiting for a frame".to_owned(),
+                ));
+            }
             if let Some(timeout) = timeout.filter(|&t| started.elapsed() >= t) {
                 return Err(read_error(py, &ReadError::TimedOut { timeout }));
             }
@@ -529,7 +543,12 @@ fn shape_text(shape: &[usize]) -> String {
 /// Reads the newest frame into a new numpy array of bytes (one copy, the GIL
 /// released during it); None when nothing was written yet.
 fn read_frame(py: Python<'_>, mapping: &Mapping) -> PyResult<Option<NativeFrame>> {
+    let started = Instant::now();
     loop {
+        if started.elapsed() >= shm_core::DEFAULT_READ_TIMEOUT {
+            let timeout = shm_core::DEFAULT_READ_TIMEOUT;
+            return Err(read_error(py, &ReadError::Busy { timeout }));
+        }
         let len_bytes = usize::try_from(mapping.header().payload_len)
             .unwrap_or(usize::MAX)
             .min(usize::try_from(mapping.capacity_bytes()).unwrap_or(usize::MAX));

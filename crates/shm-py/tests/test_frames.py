@@ -4,6 +4,7 @@ waiting (GIL released, timeouts), iteration, and the zero-copy view."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -153,21 +154,58 @@ def test_wait_returns_a_frame_sent_by_another_process(name: str, shm_bin: Path) 
 
 
 def test_frames_iterates_new_frames_in_order_until_the_timeout(name: str, shm_bin: Path) -> None:
+    import subprocess
+
     with shx.Mapping.create_new(name, capacity=4 << 20) as m:
-        stream = run_shm_background(shm_bin, name)
-        numbers = [frame.number for frame in m.frames(timeout=5.0) if frame.kind == "image"]
-        assert stream.wait(timeout=60) == 0
+        stream = subprocess.Popen([str(shm_bin), "stream", "--name", name, "--fps", "100", "--count", "50",
+                                   str(ASSETS / "rocket.jpg"), str(ASSETS / "chelsea-cat.png")],
+                                  stdout=subprocess.DEVNULL)
+        try:
+            numbers = [m.wait(timeout=60).number]  # the stream has started
+            # Then every new frame until none comes for 5 s (the stream has ended).
+            numbers += [frame.number for frame in m.frames(timeout=5.0)]
+            assert stream.wait(timeout=60) == 0
+        finally:
+            stream.kill()
         assert len(numbers) >= 2
         assert numbers == sorted(set(numbers)), "increasing, never the same frame twice"
         assert numbers[-1] == 50, "the last frame streamed is the last one seen"
 
 
-def run_shm_background(shm_bin: Path, name: str):
-    import subprocess
+def test_close_from_another_thread_ends_a_wait(name: str) -> None:
+    m = shx.Mapping.create_new(name, capacity=1 << 20)
+    outcome = []
 
-    return subprocess.Popen([str(shm_bin), "stream", "--name", name, "--fps", "100", "--count", "50",
-                             str(ASSETS / "rocket.jpg"), str(ASSETS / "chelsea-cat.png")],
-                            stdout=subprocess.DEVNULL)
+    def waiter() -> None:
+        try:
+            m.wait()  # no timeout: only close() can end it
+        except shx.Closed as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    m.close()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and "closed while waiting" in str(outcome[0])
+
+
+def test_a_view_never_maps_a_file_made_anew_under_the_same_path(name: str) -> None:
+    with shx.Mapping.create_new(name, capacity=1 << 20) as m:
+        m.send_pixels(np.full((8, 8), 5, np.uint8), "GRAY8")
+        os.unlink(m.path)
+        with shx.Mapping.create_new(name, capacity=1 << 20) as anew:
+            anew.send_object({"y": "y" * 100})
+            with pytest.raises(shx.FrameOverwritten, match="no longer the file this mapping opened"):
+                m.view()
+
+
+def test_fortran_order_and_transposed_arrays_arrive_as_numpy_shows_them(name: str) -> None:
+    g = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    bgr = gradient_bgr(20, 30)
+    with shx.Mapping.create_new(name, capacity=1 << 20) as m:
+        for pixels, pixel_format in [(g.T, "GRAY8"), (np.asfortranarray(bgr), "BGR8"), (bgr[::-1, ::-1], "BGR8")]:
+            m.send_pixels(pixels, pixel_format)
+            assert np.array_equal(m.recv().pixels, pixels)
 
 
 def test_zero_copy_view_is_checked(name: str, shm_bin: Path) -> None:

@@ -59,8 +59,9 @@ def test_bad_names_raise_invalid_name(bad: str, message: str) -> None:
 def test_capacity_out_of_range_says_the_range(name: str) -> None:
     with pytest.raises(shx.InvalidArgument, match="capacity of 100 bytes is out of range"):
         shx.Mapping.create_new(name, capacity=100)
-    with pytest.raises(shx.InvalidArgument, match="capacity must be a number of bytes"):
-        shx.Mapping.create_new(name, capacity=-1)
+    for bad in (-1, 2**64, 1.5):
+        with pytest.raises(shx.InvalidArgument, match="capacity must be a number of bytes"):
+            shx.Mapping.create_new(name, capacity=bad)
     assert not os.path.exists(f"/dev/shm/{name}"), "nothing is left behind"
 
 
@@ -118,4 +119,8 @@ def test_bad_structs_and_objects_raise_clear_errors(name: str) -> None:
             m.send_image("/no/such/image.png")
         with pytest.raises(shx.InvalidArgument):
             m.send_image(__file__)  # a Python file is not an image
+        with pytest.raises(shx.InvalidArgument, match="timeout must be a finite number of seconds"):
+            m.wait(timeout=1e30)
+        with pytest.raises(shx.InvalidArgument, match="timeout must be a finite number of seconds"):
+            m.wait(timeout=-1)
         assert m.recv().test_data.id == 1, "the frame written before the bad input is intact"

@@ -300,7 +300,7 @@ class Mapping:
 
     @classmethod
     def _open(cls, how: str, target: Union[str, "os.PathLike[str]"], capacity: int, lock_timeout: float) -> "Mapping":
-        if not isinstance(capacity, int) or capacity < 0:
+        if not isinstance(capacity, int) or not 0 <= capacity < 2**64:
             raise InvalidArgument(f"capacity must be a number of bytes, got {capacity!r}")
         return cls(_native.NativeMapping.open(how, os.fspath(target), capacity, float(lock_timeout)))
 
@@ -476,9 +476,13 @@ class Mapping:
         when it was opened) and returns it, copied. Sleeps in the kernel with the
         GIL released; Ctrl+C interrupts it. ``timeout`` in seconds, None: forever.
         When frames come faster than you wait, you get the newest (compare
-        ``number``s to count the ones skipped).
+        ``number``s to count the ones skipped). A writer that dies mid-frame
+        leaves no new frame: the wait goes on until ``timeout`` (or the next
+        writer's frame). :meth:`close` from another thread ends the wait with
+        :class:`Closed`.
 
-        Raises :class:`Timeout`, :class:`WriterDied`, :class:`Corrupt`, :class:`Closed`."""
+        Raises :class:`Timeout`, :class:`WriterDied` (a writer died while the new
+        frame was being read), :class:`Corrupt`, :class:`Closed`."""
         if after is None:
             after_seq = self._last_seq
         elif isinstance(after, Frame):
@@ -519,11 +523,13 @@ class Mapping:
         """This mapping's file mapped read-only by Python (for views)."""
         if self._mm is None:
             with open(self.path, "rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                if size != self.mapping_len_bytes:
-                    raise Corrupt(
-                        f"{self.path} is {size} bytes, not the {self.mapping_len_bytes} bytes "
-                        "this mapping has: it was replaced; open it again"
+                stat = os.fstat(file.fileno())
+                # The path may name another file by now (removed and made anew):
+                # map only the very file the native side mapped.
+                if (stat.st_dev, stat.st_ino) != tuple(self._native.file_identity()):
+                    raise FrameOverwritten(
+                        f"{self.path} is no longer the file this mapping opened (it was removed "
+                        "and made anew): open the mapping again"
                     )
-                self._mm = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ)
+                self._mm = mmap.mmap(file.fileno(), stat.st_size, access=mmap.ACCESS_READ)
         return self._mm
