@@ -125,7 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             // The mapping first: a missing one is the likelier mistake.
             let options = MappingOptions::new().mode(OpenMode::OpenExisting);
             let mapping = Mapping::open(&location, &options).context("cannot publish")?;
-            let session = Session::open(&bridge)?;
+            let session = Session::open(&bridge, None)?;
             publish::run(&session, Reopened::new(mapping, options), bridge.json)
         }
         Command::Subscribe {
@@ -134,8 +134,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             capacity,
         } => {
             let location = target.location()?;
-            // Zenoh first: bad endpoints leave no mapping behind.
-            let session = Session::open(&bridge)?;
+            // Zenoh first: bad endpoints leave no mapping behind. Zenoh
+            // reassembles no message much larger than a frame B can hold.
+            let session = Session::open(&bridge, Some(rx_max_message_size(capacity)))?;
             let options = MappingOptions::new().mapping_len_bytes(capacity);
             let mapping = Mapping::open(&location, &options).context("cannot subscribe")?;
             subscribe::run(&session, Reopened::new(mapping, options), bridge.json)
@@ -150,7 +151,9 @@ struct Session {
 }
 
 impl Session {
-    fn open(bridge: &BridgeArgs) -> anyhow::Result<Self> {
+    /// `rx_max_message_size`: the largest message (in bytes) Zenoh may
+    /// reassemble from fragments, unless the configuration file sets less.
+    fn open(bridge: &BridgeArgs, rx_max_message_size: Option<u64>) -> anyhow::Result<Self> {
         let key = zenoh::key_expr::KeyExpr::try_from(bridge.key.clone()).map_err(|e| {
             anyhow!(
                 "--key {:?} is not a Zenoh key expression: {}",
@@ -158,7 +161,7 @@ impl Session {
                 zenoh_error(&e)
             )
         })?;
-        let config = zenoh_config(&bridge.zenoh)?;
+        let config = zenoh_config(&bridge.zenoh, rx_max_message_size)?;
         let session = zenoh::open(config).wait().map_err(|e| {
             let e = zenoh_error(&e);
             let hint = if e.contains("not supported") {
@@ -172,9 +175,26 @@ impl Session {
     }
 }
 
+/// Bytes a received message may exceed the subscriber's `--capacity` by
+/// (the attachment and Zenoh's own encoding need far less).
+const RX_MESSAGE_SLACK_BYTES: u64 = 1 << 20;
+
+/// Zenoh's configuration key for the largest message it reassembles from
+/// fragments (zenoh-config 1.10: default 1 GiB; larger ones are dropped).
+const RX_MAX_MESSAGE_SIZE_KEY: &str = "transport/link/rx/max_message_size";
+
+/// The largest message the subscriber lets Zenoh reassemble: a frame as large
+/// as the mapping it creates, plus [`RX_MESSAGE_SLACK_BYTES`].
+fn rx_max_message_size(capacity_bytes: u64) -> u64 {
+    capacity_bytes.saturating_add(RX_MESSAGE_SLACK_BYTES)
+}
+
 /// The Zenoh configuration: the file's (or Zenoh's defaults), then the
-/// command-line overrides.
-fn zenoh_config(args: &ZenohArgs) -> anyhow::Result<zenoh::Config> {
+/// command-line overrides, then `rx_max_message_size` if the file allows more.
+fn zenoh_config(
+    args: &ZenohArgs,
+    rx_max_message_size: Option<u64>,
+) -> anyhow::Result<zenoh::Config> {
     let mut config = match &args.config {
         Some(path) => zenoh::Config::from_file(path).map_err(|e| {
             anyhow!(
@@ -209,6 +229,22 @@ fn zenoh_config(args: &ZenohArgs) -> anyhow::Result<zenoh::Config> {
         config
             .insert_json5("scouting/multicast/enabled", "false")
             .map_err(|e| anyhow!("cannot switch multicast scouting off: {}", zenoh_error(&e)))?;
+    }
+    if let Some(limit) = rx_max_message_size {
+        let configured = config
+            .get_json(RX_MAX_MESSAGE_SIZE_KEY)
+            .ok()
+            .and_then(|json| json.trim().parse::<u64>().ok());
+        if configured.is_none_or(|configured| configured > limit) {
+            config
+                .insert_json5(RX_MAX_MESSAGE_SIZE_KEY, &limit.to_string())
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot set {RX_MAX_MESSAGE_SIZE_KEY} to {limit}: {}",
+                        zenoh_error(&e)
+                    )
+                })?;
+        }
     }
     Ok(config)
 }
@@ -261,11 +297,21 @@ impl Reopened {
 /// (" at /path/to/file.rs:123.") and with a parser's multi-line report joined.
 fn zenoh_error(e: &impl std::fmt::Display) -> String {
     let mut text = e.to_string();
-    // Each " at /path/file.rs:123" (and the period after it) goes.
-    while let Some(at) = text.find(" at /")
-        && let Some(rs) = text[at..].find(".rs:")
-    {
-        let digits_from = at + rs + 4;
+    // Each " at /path/file.rs:123" (and the period after it) goes: a path
+    // without whitespace, then ".rs:" and the line number. Any other " at /"
+    // stays.
+    let mut from = 0;
+    while let Some(found) = text[from..].find(" at /") {
+        let at = from + found;
+        let path_from = at + " at ".len();
+        let path_len = text[path_from..]
+            .find(char::is_whitespace)
+            .unwrap_or(text.len() - path_from);
+        let Some(rs) = text[path_from..path_from + path_len].find(".rs:") else {
+            from = path_from;
+            continue;
+        };
+        let digits_from = path_from + rs + ".rs:".len();
         let digits = text[digits_from..]
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len() - digits_from);
@@ -274,6 +320,7 @@ fn zenoh_error(e: &impl std::fmt::Display) -> String {
             end += 1;
         }
         text.replace_range(at..end, "");
+        from = at;
     }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -375,5 +422,52 @@ mod tests {
             super::zenoh_error(&nested),
             "Json5Err(Message { msg: \"bad: x\", location: None })"
         );
+        // Only a path without whitespace up to ".rs:" is a source location.
+        let prose = "stored at /dev/shm for now; see notes.rs:12 later";
+        assert_eq!(super::zenoh_error(&prose), prose);
+        let both = "look at /tmp first, then fail at /x/src/a.rs:7. Done";
+        assert_eq!(
+            super::zenoh_error(&both),
+            "look at /tmp first, then fail Done"
+        );
+    }
+
+    #[test]
+    fn the_subscriber_limits_what_zenoh_reassembles() {
+        let args = super::ZenohArgs {
+            config: None,
+            connect: Vec::new(),
+            listen: Vec::new(),
+            no_multicast_scouting: true,
+        };
+        let limit = super::rx_max_message_size(16 << 20);
+        assert_eq!(limit, (16 << 20) + (1 << 20));
+        assert_eq!(super::rx_max_message_size(u64::MAX), u64::MAX);
+        let get = |config: &zenoh::Config| {
+            config
+                .get_json(super::RX_MAX_MESSAGE_SIZE_KEY)
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        };
+        let config = super::zenoh_config(&args, Some(limit)).unwrap();
+        assert_eq!(get(&config), limit);
+        // The publisher keeps Zenoh's default (1 GiB).
+        let config = super::zenoh_config(&args, None).unwrap();
+        assert_eq!(get(&config), 1 << 30);
+        // A smaller limit in the config file is kept.
+        let file = std::env::temp_dir().join(format!("br-rx-{}.json5", std::process::id()));
+        std::fs::write(
+            &file,
+            "{ transport: { link: { rx: { max_message_size: 4096 } } } }",
+        )
+        .unwrap();
+        let args = super::ZenohArgs {
+            config: Some(file.clone()),
+            ..args
+        };
+        let config = super::zenoh_config(&args, Some(limit));
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(get(&config.unwrap()), 4096);
     }
 }

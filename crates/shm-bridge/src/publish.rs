@@ -9,10 +9,11 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher as _;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use shm_core::layout::FLAG_CRC32;
-use shm_core::{Frame, ReadError};
+use shm_core::{Frame, Mapping, ReadError};
 use zenoh::Wait as _;
 use zenoh::bytes::ZBytes;
 use zenoh::qos::CongestionControl;
@@ -81,14 +82,26 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
                 continue;
             }
             Err(e) => {
-                // A corrupted frame in the source mapping: skip it.
-                log::warn!("frame {} skipped: {e:#}", mapping.seq() / 2);
+                // A corrupted frame in the source mapping: skip it, but not a
+                // good frame written since.
                 status.corrupt();
-                last_seq = mapping.seq() & !1;
-                continue;
+                match after_corrupt(mapping, &mut frame) {
+                    AfterCorrupt::Skip(seq) => {
+                        log::warn!("frame {} skipped: {e:#}", seq / 2);
+                        last_seq = seq;
+                        continue;
+                    }
+                    AfterCorrupt::Unsure => {
+                        log::warn!("a frame was skipped: {e:#}");
+                        continue;
+                    }
+                    AfterCorrupt::Good => {
+                        log::warn!("a frame was skipped: {e:#}");
+                    }
+                }
             }
         }
-        if last_seq != 0 && frame.seq > last_seq + 2 {
+        if last_seq != 0 && frame.seq > last_seq.saturating_add(2) {
             status.dropped((frame.seq - last_seq) / 2 - 1);
         }
         last_seq = frame.seq;
@@ -135,5 +148,95 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
                 dropped_total: status.dropped_total,
             })?;
         }
+    }
+}
+
+/// What the newest frame in the mapping is, after reading it failed its
+/// checks.
+#[derive(Debug)]
+enum AfterCorrupt {
+    /// The frame with this (even) sequence word is the corrupted one, and still
+    /// the newest: wait for the next.
+    Skip(u64),
+    /// A good frame came since; it is in `frame`: publish it.
+    Good,
+    /// A writer is mid-frame, died, or keeps writing corrupted frames: wait
+    /// again without skipping anything (the next wait says which).
+    Unsure,
+}
+
+/// After the newest frame failed its checks: reads it again, and trusts the
+/// failure only if the sequence word was the same even value before and
+/// after, so that it is that frame's. A good frame written in between (which
+/// `mapping.seq()` alone would skip) is read into `frame` instead.
+fn after_corrupt(mapping: &Mapping, frame: &mut Frame) -> AfterCorrupt {
+    const ATTEMPTS: u32 = 8;
+    const READ_TIMEOUT: Duration = Duration::from_millis(100);
+    for _ in 0..ATTEMPTS {
+        let before = mapping.seq();
+        match mapping.read_frame_into(frame, READ_TIMEOUT) {
+            Ok(()) => return AfterCorrupt::Good,
+            Err(ReadError::Busy { .. } | ReadError::WriterDied { .. }) => {
+                return AfterCorrupt::Unsure;
+            }
+            Err(_) if before.is_multiple_of(2) && mapping.seq() == before => {
+                return AfterCorrupt::Skip(before);
+            }
+            // A write in between: which frame failed is unknown; again.
+            Err(_) => {}
+        }
+    }
+    // Corrupted frames back to back: skip up to the newest (any good one among
+    // them is lost, as it would be to a reader that slow).
+    let seq = mapping.seq();
+    if seq.is_multiple_of(2) {
+        AfterCorrupt::Skip(seq)
+    } else {
+        AfterCorrupt::Unsure
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::FileExt as _;
+
+    use shm_core::layout::HEADER_LEN_BYTES;
+    use shm_core::{Frame, Kind, Mapping, MappingName, WriteOptions};
+
+    use super::{AfterCorrupt, after_corrupt};
+
+    #[test]
+    fn a_corrupted_frame_is_skipped_but_not_a_good_one_after_it() {
+        let name = MappingName::new(&format!("br-unit-corrupt-{}", std::process::id())).unwrap();
+        let mapping = Mapping::create_new(&name, 1 << 20).unwrap();
+        let path = mapping.location().path();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        // Mapped and open: the name is not needed any more.
+        std::fs::remove_file(path).unwrap();
+        let corrupt = |text: &[u8]| {
+            let written = mapping
+                .write_frame(Kind::Object, &[text], &WriteOptions::default())
+                .unwrap();
+            // One payload byte changed behind the CRC-32's back.
+            file.write_all_at(b"X", HEADER_LEN_BYTES as u64).unwrap();
+            written.frame_number() * 2
+        };
+        let mut frame = Frame::default();
+        let bad_seq = corrupt(b"first");
+        assert!(mapping.read_frame().is_err());
+        assert!(matches!(
+            after_corrupt(&mapping, &mut frame),
+            AfterCorrupt::Skip(seq) if seq == bad_seq
+        ));
+        // A good frame written after the failed read is the one to publish.
+        mapping
+            .write_frame(Kind::Object, &[b"good"], &WriteOptions::default())
+            .unwrap();
+        assert!(matches!(
+            after_corrupt(&mapping, &mut frame),
+            AfterCorrupt::Good
+        ));
+        assert_eq!(frame.payload, b"good");
+        assert_eq!(frame.seq, bad_seq + 2);
     }
 }

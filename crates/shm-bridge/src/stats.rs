@@ -44,22 +44,23 @@ impl Status {
 
     /// Counts one frame of `len_bytes` payload bytes that took `latency`.
     pub fn frame(&mut self, len_bytes: u64, latency: Duration) {
-        self.frames += 1;
-        self.bytes += len_bytes;
-        self.latency_sum += latency;
+        self.frames = self.frames.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(len_bytes);
+        self.latency_sum = self.latency_sum.saturating_add(latency);
         self.latency_max = self.latency_max.max(latency);
     }
 
-    /// Counts `count` dropped frames.
+    /// Counts `count` dropped frames. `count` may come from frame numbers
+    /// received over the network: the counters saturate at `u64::MAX`.
     pub fn dropped(&mut self, count: u64) {
-        self.dropped += count;
-        self.dropped_total += count;
+        self.dropped = self.dropped.saturating_add(count);
+        self.dropped_total = self.dropped_total.saturating_add(count);
     }
 
     /// Counts one frame refused as corrupt.
     pub fn corrupt(&mut self) {
-        self.corrupt += 1;
-        self.corrupt_total += 1;
+        self.corrupt = self.corrupt.saturating_add(1);
+        self.corrupt_total = self.corrupt_total.saturating_add(1);
     }
 
     /// How long until the current window ends (zero if it has).
@@ -74,7 +75,7 @@ impl Status {
         if elapsed < STATUS_PERIOD {
             return;
         }
-        if self.frames + self.dropped + self.corrupt > 0 {
+        if self.frames > 0 || self.dropped > 0 || self.corrupt > 0 {
             log::info!("{}", self.line(elapsed));
         }
         *self = Self {
@@ -129,5 +130,22 @@ mod tests {
             "subscribe: 2 frames (1.0/s), 2.0 MB/s, 4 dropped (4 in all), 1 corrupt (1 in all), \
              latency mean 2.00 ms, max 3.00 ms"
         );
+    }
+
+    #[test]
+    fn counters_saturate_instead_of_overflowing() {
+        let mut status = Status::new("subscribe");
+        status.dropped(u64::MAX - 1);
+        status.dropped(5);
+        assert_eq!((status.dropped, status.dropped_total), (u64::MAX, u64::MAX));
+        status.frame(u64::MAX, Duration::MAX);
+        status.frame(1, Duration::from_secs(1));
+        assert_eq!(status.bytes, u64::MAX);
+        assert_eq!(status.latency_sum, Duration::MAX);
+        // The status line is still printed.
+        status.window_started -= super::STATUS_PERIOD;
+        status.tick();
+        assert_eq!(status.dropped_total, u64::MAX);
+        assert_eq!(status.dropped, 0);
     }
 }

@@ -63,6 +63,44 @@ struct Last {
     written_unix_nanos: u64,
 }
 
+/// What a received frame is, given the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// The last frame again (same publisher, number and write time): skipped.
+    Repeat,
+    /// Another frame; `lost` frames of the same publisher came between.
+    New { lost: u64 },
+}
+
+impl Last {
+    fn of(header: &WireHeader) -> Self {
+        Self {
+            publisher_id: header.publisher_id,
+            frame_number: header.frame_number,
+            written_unix_nanos: header.written_unix_nanos,
+        }
+    }
+
+    /// Classifies `header`, whose fields come off the network: any value,
+    /// `u64::MAX` included, is counted without overflow. A frame number that
+    /// goes back, or another publisher, counts nothing lost.
+    fn seen(last: Option<Self>, header: &WireHeader) -> Seen {
+        let Some(last) = last.filter(|last| last.publisher_id == header.publisher_id) else {
+            return Seen::New { lost: 0 };
+        };
+        if header.frame_number == last.frame_number
+            && header.written_unix_nanos == last.written_unix_nanos
+        {
+            return Seen::Repeat;
+        }
+        let lost = header
+            .frame_number
+            .checked_sub(last.frame_number)
+            .map_or(0, |ahead| ahead.saturating_sub(1));
+        Seen::New { lost }
+    }
+}
+
 pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow::Result<()> {
     let location = target.mapping.location().clone();
     let slot = Arc::new(Slot::default());
@@ -119,25 +157,15 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
                 continue;
             }
         };
-        if let Some(last) = last
-            && last.publisher_id == header.publisher_id
-        {
-            if header.frame_number == last.frame_number
-                && header.written_unix_nanos == last.written_unix_nanos
-            {
-                continue; // the same frame again
-            }
-            if header.frame_number > last.frame_number + 1 {
-                let gap = header.frame_number - last.frame_number - 1;
-                log::debug!("{gap} frames lost before frame {}", header.frame_number);
-                status.dropped(gap);
+        match Last::seen(last, &header) {
+            Seen::Repeat => continue,
+            Seen::New { lost: 0 } => {}
+            Seen::New { lost } => {
+                log::debug!("{lost} frames lost before frame {}", header.frame_number);
+                status.dropped(lost);
             }
         }
-        last = Some(Last {
-            publisher_id: header.publisher_id,
-            frame_number: header.frame_number,
-            written_unix_nanos: header.written_unix_nanos,
-        });
+        last = Some(Last::of(&header));
         if let Some(delay) = write_delay {
             std::thread::sleep(delay);
         }
@@ -149,9 +177,19 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
             &WriteOptions::default(),
         ) {
             Ok(written) => written,
-            Err(e @ WriteError::TooLarge { .. }) => {
+            Err(e @ (WriteError::TooLarge { .. } | WriteError::LengthOverflow { .. })) => {
                 log::warn!(
                     "frame {} dropped: {e:#} (an existing mapping keeps its size: remove it first)",
+                    header.frame_number
+                );
+                status.dropped(1);
+                continue;
+            }
+            Err(e @ WriteError::WriterBusy { .. }) => {
+                // Another local writer held B for the lock timeout: this frame
+                // is lost, the next one tries again.
+                log::warn!(
+                    "frame {} dropped: mapping {location}: {e:#}",
                     header.frame_number
                 );
                 status.dropped(1);
@@ -186,4 +224,61 @@ fn check(sample: &Sample) -> Result<WireHeader, WireError> {
     let header = WireHeader::decode(&attachment.to_bytes())?;
     header.check_payload(sample.payload().slices())?;
     Ok(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use shm_core::Kind;
+
+    use super::{Last, Seen};
+    use crate::wire::WireHeader;
+
+    fn header(publisher_id: u64, frame_number: u64, written_unix_nanos: u64) -> WireHeader {
+        WireHeader {
+            kind: Kind::Object,
+            crc32: 0,
+            frame_number,
+            written_unix_nanos,
+            published_unix_nanos: written_unix_nanos,
+            payload_len_bytes: 0,
+            publisher_id,
+            writer_pid: 1,
+        }
+    }
+
+    fn seen(last: &WireHeader, next: &WireHeader) -> Seen {
+        Last::seen(Some(Last::of(last)), next)
+    }
+
+    #[test]
+    fn gaps_repeats_and_publishers() {
+        let first = header(7, 10, 100);
+        assert_eq!(Last::seen(None, &first), Seen::New { lost: 0 });
+        assert_eq!(seen(&first, &header(7, 11, 101)), Seen::New { lost: 0 });
+        assert_eq!(seen(&first, &header(7, 14, 104)), Seen::New { lost: 3 });
+        assert_eq!(seen(&first, &first), Seen::Repeat);
+        // Same number, another write time: a restarted writer's frame.
+        assert_eq!(seen(&first, &header(7, 10, 999)), Seen::New { lost: 0 });
+        // Another publisher: a new count, and no repeat even if equal.
+        assert_eq!(seen(&first, &header(8, 10, 100)), Seen::New { lost: 0 });
+        assert_eq!(seen(&first, &header(8, 50, 100)), Seen::New { lost: 0 });
+        // Numbers going back (a new mapping A) lose nothing.
+        assert_eq!(seen(&first, &header(7, 1, 200)), Seen::New { lost: 0 });
+    }
+
+    #[test]
+    fn frame_numbers_at_the_limits_do_not_overflow() {
+        let max = header(7, u64::MAX, 100);
+        assert_eq!(seen(&max, &header(7, u64::MAX, 101)), Seen::New { lost: 0 });
+        assert_eq!(seen(&max, &header(7, 0, 101)), Seen::New { lost: 0 });
+        assert_eq!(seen(&max, &max), Seen::Repeat);
+        assert_eq!(
+            seen(&header(7, 0, 100), &max),
+            Seen::New { lost: u64::MAX - 1 }
+        );
+        assert_eq!(
+            seen(&header(7, u64::MAX - 1, 100), &max),
+            Seen::New { lost: 0 }
+        );
+    }
 }

@@ -49,6 +49,33 @@ impl TestMapping {
         let mapping = Mapping::create_new(&mapping_name, CAPACITY_BYTES).unwrap();
         Self { name, mapping }
     }
+
+    /// Removes the mapping and creates it anew, `len_bytes` long. A bridge's
+    /// once-a-second refresh may create it again in between (the subscriber
+    /// does, with its own capacity): that one is removed too, and again.
+    fn replace(&mut self, len_bytes: u64) {
+        let name = MappingName::new(&self.name).unwrap();
+        let path = self.mapping.location().path();
+        let started = Instant::now();
+        loop {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{e}"),
+                _ => {}
+            }
+            match Mapping::create_new(&name, len_bytes) {
+                Ok(mapping) => {
+                    self.mapping = mapping;
+                    return;
+                }
+                Err(shm_core::OpenError::AlreadyExists { .. }) => assert!(
+                    started.elapsed() < DEADLINE,
+                    "{} kept being created again",
+                    self.name
+                ),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
 }
 
 impl Drop for TestMapping {
@@ -284,14 +311,17 @@ impl Relay {
 }
 
 /// Mapping A -> publisher -> Zenoh over loopback TCP -> subscriber -> mapping B.
+///
+/// Fields drop in declaration order: the bridges are killed before the
+/// mappings are removed, so that no refresh creates B again afterwards.
 struct Link {
+    subscriber: Bridge,
+    publisher: Bridge,
     a: TestMapping,
     b: TestMapping,
     key: String,
     /// The publisher connects here (the subscriber's port, or a relay's).
     port: u16,
-    subscriber: Bridge,
-    publisher: Bridge,
 }
 
 impl Link {
@@ -314,12 +344,12 @@ impl Link {
         let port = connect_to(listen_port);
         let publisher = Bridge::publish(&key, &a.name, port, publisher_env);
         Self {
+            subscriber,
+            publisher,
             a,
             b,
             key,
             port,
-            subscriber,
-            publisher,
         }
     }
 
@@ -513,9 +543,7 @@ fn restarting_either_bridge_resumes_the_flow() {
     link.deliver(&mut send);
     // The writer side starts over: mapping A removed and created anew, its
     // frame numbers from 1 again. The publisher opens the new one.
-    std::fs::remove_file(link.a.mapping.location().path()).unwrap();
-    let name = MappingName::new(&link.a.name).unwrap();
-    link.a.mapping = Mapping::create_new(&name, CAPACITY_BYTES).unwrap();
+    link.a.replace(CAPACITY_BYTES);
     let (_, number) = link.deliver(&mut send);
     assert!(number < 10, "frame {number} of the new mapping");
 }
@@ -555,9 +583,7 @@ fn a_frame_larger_than_the_destination_is_dropped_with_a_warning() {
     let mut send = counting_sender();
     link.deliver(&mut send);
     // Mapping B replaced by a 64 KiB one: the subscriber follows it.
-    std::fs::remove_file(link.b.mapping.location().path()).unwrap();
-    let name = MappingName::new(&link.b.name).unwrap();
-    link.b.mapping = Mapping::create_new(&name, 64 << 10).unwrap();
+    link.b.replace(64 << 10);
     link.deliver(&mut send);
     let big = link
         .a
@@ -579,6 +605,47 @@ fn a_frame_larger_than_the_destination_is_dropped_with_a_warning() {
             .iter()
             .any(|l| l["source_frame"] == big.frame_number()),
         "the large frame was not written"
+    );
+}
+
+#[test]
+fn a_busy_destination_drops_frames_and_the_flow_resumes() {
+    let mut link = Link::start("busy", &[], &[]);
+    let mut send = counting_sender();
+    link.deliver(&mut send);
+    {
+        // Another local writer holds B: the subscriber's write waits for its
+        // lock timeout, gives the frame up, and goes on.
+        let _held = link
+            .b
+            .mapping
+            .hold_writer_lock(Duration::from_secs(5))
+            .unwrap();
+        let started = Instant::now();
+        // Until the subscriber reports one (Zenoh may drop any frame).
+        while !link
+            .subscriber
+            .stderr()
+            .contains("another writer held the mapping")
+        {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no frame was given up; subscriber:\n{}",
+                link.subscriber.stderr()
+            );
+            send(&link.a.mapping);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let (_, number) = link.deliver(&mut send);
+    let line = link.subscriber.line_for(number);
+    assert!(line["dropped_total"].as_u64().unwrap() >= 1, "{line}");
+    link.subscriber
+        .wait_for_stderr(&["dropped: mapping", "try again"]);
+    assert!(
+        link.subscriber.child.try_wait().unwrap().is_none(),
+        "the subscriber ended:\n{}",
+        link.subscriber.stderr()
     );
 }
 
@@ -610,10 +677,17 @@ fn a_slow_subscriber_gets_the_newest_frames_with_drops_counted() {
         write(&a.mapping, n);
         std::thread::sleep(Duration::from_millis(10));
     }
+    // With CongestionControl::Drop any frame may be lost, the newest too;
+    // the next write in A sends again. Write until one arrives.
+    let mut n = total;
+    let (got, number) = link.deliver(|m| {
+        n += 1;
+        write(m, n);
+    });
+    let line = subscriber.line_for(number);
     let newest = a.mapping.read_frame().unwrap();
-    let line = subscriber.line_for(newest.number());
-    let got = b.mapping.read_frame().unwrap();
     assert_eq!(got.payload, newest.payload, "B ends with the newest frame");
+    assert_eq!(b.mapping.read_frame().unwrap().payload, newest.payload);
     let written = subscriber.lines().len();
     let published = link.publisher.lines().len();
     let dropped = line["dropped_total"].as_u64().unwrap();
