@@ -1,6 +1,7 @@
 //! The reader driven by its labels, without a display (egui_kittest). Frames are
 //! written with shm-core, as a writer process would.
 
+use shm_ui::persistent_window::MemoryStorage;
 use std::path::{Path, PathBuf};
 
 use eframe::egui;
@@ -590,23 +591,6 @@ fn file_dialogs_say_so_when_there_is_none() {
     wait_for_label(&mut harness, "Path: ");
     click(&mut harness, "Save as...");
     wait_for_label(&mut harness, "type the path in \"Save to\"");
-}
-
-/// An in-memory stand-in for eframe's storage (tests never touch the user's).
-#[derive(Default)]
-struct MemoryStorage(std::collections::HashMap<String, String>);
-
-impl eframe::Storage for MemoryStorage {
-    fn get_string(&self, key: &str) -> Option<String> {
-        self.0.get(key).cloned()
-    }
-    fn set_string(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
-    }
-    fn remove_string(&mut self, key: &str) {
-        self.0.remove(key);
-    }
-    fn flush(&mut self) {}
 }
 
 /// The mapping attached to is remembered, and the next start without --name

@@ -32,3 +32,22 @@ pub fn run_persistent_window<A: eframe::App + 'static>(
         Box::new(move |cc| Ok(Box::new(make_app(cc.storage)))),
     )
 }
+
+/// An [`eframe::Storage`] kept in memory only: settings live as long as the
+/// value. For tests (they must never read or write the user's settings) and
+/// for runs that should remember nothing.
+#[derive(Debug, Default)]
+pub struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}

@@ -671,20 +671,7 @@ fn keyboard_shortcuts_start_and_stop_the_stream_and_send() {
 
 #[test]
 fn settings_are_remembered_between_runs() {
-    #[derive(Default)]
-    struct MemoryStorage(std::collections::HashMap<String, String>);
-    impl eframe::Storage for MemoryStorage {
-        fn get_string(&self, key: &str) -> Option<String> {
-            self.0.get(key).cloned()
-        }
-        fn set_string(&mut self, key: &str, value: String) {
-            self.0.insert(key.to_owned(), value);
-        }
-        fn remove_string(&mut self, key: &str) {
-            self.0.remove(key);
-        }
-        fn flush(&mut self) {}
-    }
+    use shm_ui::persistent_window::MemoryStorage;
     let name = TestName::new();
     let image = asset("rocket.jpg");
     let mut storage = MemoryStorage::default();
