@@ -8,7 +8,10 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = shm_bridge::Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,zenoh=warn"))
+    // Zenoh's own warnings repeat what our error or status line says, with its
+    // source locations (e.g. a listener that cannot open): errors only, unless
+    // RUST_LOG asks for more (`RUST_LOG=info,zenoh=warn`).
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,zenoh=error"))
         .format_timestamp_millis()
         .init();
     match shm_bridge::run(cli) {
