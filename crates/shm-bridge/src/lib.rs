@@ -17,9 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use shm_core::{
-    DEFAULT_MAPPING_LEN_BYTES, Location, Mapping, MappingName, MappingOptions, OpenMode,
-};
+use shm_cli::Target;
+use shm_core::{DEFAULT_MAPPING_LEN_BYTES, Mapping, MappingOptions, OpenMode};
 use zenoh::Wait as _;
 
 mod publish;
@@ -89,27 +88,6 @@ struct ZenohArgs {
     /// Do not scout for peers by UDP multicast (use --connect/--listen only).
     #[arg(long)]
     no_multicast_scouting: bool,
-}
-
-/// Which mapping the bridge reads or writes.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Mapping")]
-struct Target {
-    /// Mapping name: /dev/shm/NAME (1 to 30 bytes of [A-Za-z0-9._-]).
-    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
-    name: String,
-    /// A regular file as a persistent mapping, instead of a name.
-    #[arg(long, value_name = "PATH")]
-    file: Option<PathBuf>,
-}
-
-impl Target {
-    fn location(&self) -> anyhow::Result<Location> {
-        Ok(match &self.file {
-            Some(path) => Location::File(path.clone()),
-            None => Location::Named(MappingName::new(&self.name)?),
-        })
-    }
 }
 
 /// Runs the command until it fails (or forever: the bridges run until killed).

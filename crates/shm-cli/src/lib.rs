@@ -35,16 +35,31 @@ pub struct Cli {
     command: Command,
 }
 
-/// Which mapping a read-only command works on.
+/// The mapping options `--name NAME` / `--file PATH`, under a "Mapping"
+/// heading: `#[command(flatten)]` them into a clap command (the CLI's
+/// commands and `shm-bridge` share them).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Mapping")]
-struct Target {
+pub struct Target {
     /// Mapping name: /dev/shm/NAME (1 to 30 bytes of [A-Za-z0-9._-]).
     #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
     name: String,
     /// A regular file as a persistent mapping, instead of a name.
     #[arg(long, value_name = "PATH")]
     file: Option<PathBuf>,
+}
+
+impl Target {
+    /// The mapping these options name.
+    ///
+    /// # Errors
+    /// A `--name` that breaks the naming rules ([`shm_core::NameError`]).
+    pub fn location(&self) -> anyhow::Result<Location> {
+        Ok(match &self.file {
+            Some(path) => Location::File(path.clone()),
+            None => Location::Named(MappingName::new(&self.name)?),
+        })
+    }
 }
 
 /// Which mapping a sending command works on, and its size if it creates it.
@@ -231,7 +246,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect { target } => inspect(&target),
         Command::Ls { name, file } => ls(name.as_deref(), file),
         Command::Rm { force, target } => {
-            let location = location(&target)?;
+            let location = target.location()?;
             shm_core::remove(&location, force).map_err(|e| match e {
                 shm_core::OpenError::DoesNotExist { path, .. } => {
                     anyhow::anyhow!("nothing to remove: {} does not exist", path.display())
@@ -262,16 +277,9 @@ fn write_options(no_crc: bool) -> WriteOptions {
     WriteOptions::default().crc32(!no_crc)
 }
 
-fn location(target: &Target) -> anyhow::Result<Location> {
-    Ok(match &target.file {
-        Some(path) => Location::File(path.clone()),
-        None => Location::Named(MappingName::new(&target.name)?),
-    })
-}
-
 fn open(target: &Target, capacity: u64, mode: OpenMode) -> anyhow::Result<Mapping> {
     Ok(Mapping::open(
-        &location(target)?,
+        &target.location()?,
         &MappingOptions::new().mode(mode).mapping_len_bytes(capacity),
     )?)
 }

@@ -320,7 +320,7 @@ impl WriterApp {
             stream_status: Status::Idle,
             send_on_load: settings.send_on_start,
             commands: Vec::new(),
-            file_dialog_available: file_dialog_available(),
+            file_dialog_available: shm_ui::dialog::file_dialog_available(),
             send_button_center: None,
             title_shown: String::new(),
             ctx: None,
@@ -1252,16 +1252,6 @@ fn drop_hint_ui(ctx: &egui::Context) {
 /// The first file dropped onto the window this frame, if any.
 fn dropped_file(ctx: &egui::Context) -> Option<PathBuf> {
     ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()))
-}
-
-/// rfd 0.17 with its default features asks the XDG desktop portal (over the
-/// D-Bus session bus) and falls back to `zenity`; with neither, `pick_file`
-/// returns `None` at once, which would look like a silent no-op.
-fn file_dialog_available() -> bool {
-    let has_session_bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
-    let has_zenity = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("zenity").is_file()));
-    has_session_bus || has_zenity
 }
 
 /// Reads, checks and decodes an image for sending (runs on the loading thread).
