@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use shm_cli::Target;
+use shm_cli::{Target, print_json};
 use shm_core::{DEFAULT_MAPPING_LEN_BYTES, Mapping, MappingOptions, OpenMode};
 use zenoh::Wait as _;
 
@@ -321,16 +321,6 @@ fn test_hook(name: &str) -> Option<String> {
     let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
     log::debug!("test hook {name}={value}");
     Some(value)
-}
-
-/// Prints one JSON line on stdout.
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer(&mut stdout, value)?;
-    writeln!(stdout)?;
-    stdout.flush()?;
-    Ok(())
 }
 
 /// What both directions' JSON lines say about a frame: its kind, length and

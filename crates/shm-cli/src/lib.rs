@@ -288,7 +288,12 @@ fn open_existing(target: &Target) -> anyhow::Result<Mapping> {
     open(target, 0, OpenMode::OpenExisting)
 }
 
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+/// Prints `value` as one JSON line on stdout and flushes it (a line per
+/// frame reaches a pipe at once; `shm-bridge --json` prints the same way).
+///
+/// # Errors
+/// Serialisation or stdout write errors (e.g. a closed pipe).
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer(&mut stdout, value)?;
     writeln!(stdout)?;
