@@ -6,9 +6,15 @@
 //! mapping itself is the one-slot holder) and counted from the gap in frame
 //! numbers. Zenoh's congestion control is `Drop`: a link that cannot keep up
 //! drops messages instead of queueing them.
+//!
+//! A queryable on the same key answers with the last frame published (one
+//! frame kept, shared with Zenoh, not copied): a subscriber that starts or
+//! reconnects asks for it, so it has the current frame at once instead of
+//! waiting for A's next one.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher as _;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -17,6 +23,7 @@ use shm_core::{Frame, Mapping, ReadError};
 use zenoh::Wait as _;
 use zenoh::bytes::ZBytes;
 use zenoh::qos::CongestionControl;
+use zenoh::query::Query;
 
 use crate::stats::Status;
 use crate::wire::WireHeader;
@@ -55,6 +62,11 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
                 zenoh_error(&e)
             )
         })?;
+    // Declared after the first put, so that a subscriber's query always finds
+    // a frame to answer with (declared earlier, it could come before A's
+    // current frame was read, and find none).
+    let latest = Arc::new(Mutex::new(None));
+    let mut queryable = None;
     let publisher_id = RandomState::new().hash_one(std::process::id());
     let corrupt_marker = test_hook(CORRUPT_HOOK);
     log::info!(
@@ -130,14 +142,21 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
             writer_pid: frame.writer_pid,
         };
         let summary = json.then(|| FrameSummary::of(&header, &frame.payload));
-        // The payload moves into Zenoh without a copy; the next read fills a
-        // fresh buffer.
-        let payload = ZBytes::from(std::mem::take(&mut frame.payload));
+        // The payload moves into Zenoh without a copy (the next read fills a
+        // fresh buffer); the queryable's copy of it shares the same bytes.
+        let message = Message {
+            payload: ZBytes::from(std::mem::take(&mut frame.payload)),
+            attachment: ZBytes::from(header.encode().to_vec()),
+        };
+        *latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(message.clone());
         publisher
-            .put(payload)
-            .attachment(ZBytes::from(header.encode().to_vec()))
+            .put(message.payload)
+            .attachment(message.attachment)
             .wait()
             .map_err(|e| anyhow!("cannot publish on {}: {}", session.key, zenoh_error(&e)))?;
+        if queryable.is_none() {
+            queryable = Some(declare_queryable(session, &latest)?);
+        }
         let latency = between(header.written_unix_nanos, header.published_unix_nanos);
         status.frame(header.payload_len_bytes, latency);
         if let Some(summary) = summary {
@@ -149,6 +168,63 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
             })?;
         }
     }
+}
+
+/// A frame as it goes on the wire: the payload and the encoded [`WireHeader`]
+/// as the attachment. Cloning shares the bytes.
+#[derive(Debug, Clone)]
+struct Message {
+    payload: ZBytes,
+    attachment: ZBytes,
+}
+
+/// Declares the queryable that answers with `latest`.
+fn declare_queryable(
+    session: &Session,
+    latest: &Arc<Mutex<Option<Message>>>,
+) -> anyhow::Result<zenoh::query::Queryable<()>> {
+    let latest = Arc::clone(latest);
+    let key = session.key.clone();
+    session
+        .session
+        .declare_queryable(session.key.clone())
+        .callback(move |query| answer(query, &key, &latest))
+        .wait()
+        .map_err(|e| {
+            anyhow!(
+                "cannot declare a queryable on {}: {}",
+                session.key,
+                zenoh_error(&e)
+            )
+        })
+}
+
+/// Answers a subscriber's query with the last frame published, if any, on the
+/// publisher's key. From its own thread: a 10 MiB reply may wait for room in
+/// Zenoh's transmit queue, which must not hold up Zenoh's receive path.
+fn answer(query: Query, key: &zenoh::key_expr::KeyExpr<'static>, latest: &Mutex<Option<Message>>) {
+    let Some(message) = latest
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+    else {
+        return;
+    };
+    let key = key.clone();
+    std::thread::spawn(move || {
+        if let Err(e) = query
+            .reply(key, message.payload)
+            .attachment(message.attachment)
+            .wait()
+        {
+            log::warn!(
+                "cannot send the last frame to a subscriber that asked for it: {}",
+                zenoh_error(&e)
+            );
+        } else {
+            log::debug!("sent the last frame to a subscriber that asked for it");
+        }
+    });
 }
 
 /// What the newest frame in the mapping is, after reading it failed its

@@ -8,6 +8,12 @@
 //! frames are counted from the gaps in the publisher's frame numbers, wherever
 //! they were lost (skipped by the publisher, dropped by Zenoh, replaced in the
 //! slot, or refused as corrupt).
+//!
+//! A subscriber that starts, or whose link comes back, has missed the frames
+//! published meanwhile: when a publisher's queryable appears on the key (a
+//! querier's matching listener says so), it asks for the last frame published
+//! and handles the answer like any message, so B gets the current frame at
+//! once instead of at A's next write.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +59,8 @@ struct Received {
 struct Arrival {
     sample: Sample,
     received_unix_nanos: u64,
+    /// An answer to our query for the last frame, not a live message.
+    asked: bool,
 }
 
 /// The last frame written, to count gaps and skip repeats.
@@ -68,6 +76,9 @@ struct Last {
 enum Seen {
     /// The last frame again (same publisher, number and write time): skipped.
     Repeat,
+    /// A lower frame number from the same publisher: an answer to a query
+    /// that was overtaken (skipped), or the publisher's mapping made anew.
+    Older,
     /// Another frame; `lost` frames of the same publisher came between.
     New { lost: u64 },
 }
@@ -93,11 +104,12 @@ impl Last {
         {
             return Seen::Repeat;
         }
-        let lost = header
-            .frame_number
-            .checked_sub(last.frame_number)
-            .map_or(0, |ahead| ahead.saturating_sub(1));
-        Seen::New { lost }
+        match header.frame_number.checked_sub(last.frame_number) {
+            Some(ahead) => Seen::New {
+                lost: ahead.saturating_sub(1),
+            },
+            None => Seen::Older,
+        }
     }
 }
 
@@ -113,10 +125,38 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
                 slot.put(Arrival {
                     sample,
                     received_unix_nanos: unix_nanos_now(),
+                    asked: false,
                 });
             })
             .wait()
             .map_err(|e| anyhow!("cannot subscribe to {}: {}", session.key, zenoh_error(&e)))?
+    };
+    let querier = session
+        .session
+        .declare_querier(session.key.clone())
+        .wait()
+        .map_err(|e| anyhow!("cannot query {}: {}", session.key, zenoh_error(&e)))?;
+    let _publisher_appears = {
+        let (slot, zenoh_session, key) = (
+            Arc::clone(&slot),
+            session.session.clone(),
+            session.key.clone(),
+        );
+        querier
+            .matching_listener()
+            .callback(move |status| {
+                if status.matching() {
+                    ask_for_last_frame(&zenoh_session, &key, &slot);
+                }
+            })
+            .wait()
+            .map_err(|e| {
+                anyhow!(
+                    "cannot watch for publishers on {}: {}",
+                    session.key,
+                    zenoh_error(&e)
+                )
+            })?
     };
     let write_delay = test_hook(WRITE_DELAY_HOOK)
         .and_then(|ms| ms.parse().ok())
@@ -159,6 +199,9 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
         };
         match Last::seen(last, &header) {
             Seen::Repeat => continue,
+            // An answer older than a frame that came live meanwhile.
+            Seen::Older if arrival.asked => continue,
+            Seen::Older => {}
             Seen::New { lost: 0 } => {}
             Seen::New { lost } => {
                 log::debug!("{lost} frames lost before frame {}", header.frame_number);
@@ -218,6 +261,37 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
     }
 }
 
+/// Asks the publishers on `key` for the last frame each published; puts the
+/// answers into `slot`. From its own thread: Zenoh calls the matching listener
+/// on its own, which must not wait on Zenoh.
+fn ask_for_last_frame(
+    session: &zenoh::Session,
+    key: &zenoh::key_expr::KeyExpr<'static>,
+    slot: &Arc<Slot<Arrival>>,
+) {
+    let (session, key, slot) = (session.clone(), key.clone(), Arc::clone(slot));
+    std::thread::spawn(move || {
+        let asked = session
+            .get(key.clone())
+            .callback(move |reply| match reply.into_result() {
+                Ok(sample) => slot.put(Arrival {
+                    sample,
+                    received_unix_nanos: unix_nanos_now(),
+                    asked: true,
+                }),
+                Err(e) => log::debug!("a publisher could not give its last frame: {e:?}"),
+            })
+            .wait();
+        match asked {
+            Ok(()) => log::debug!("a publisher appeared on {key}: asked for its last frame"),
+            Err(e) => log::warn!(
+                "cannot ask the publishers on {key} for their last frame: {}",
+                zenoh_error(&e)
+            ),
+        }
+    });
+}
+
 /// Decodes the header from the attachment and checks the payload against it.
 fn check(sample: &Sample) -> Result<WireHeader, WireError> {
     let attachment = sample.attachment().ok_or(WireError::MissingHeader)?;
@@ -262,15 +336,15 @@ mod tests {
         // Another publisher: a new count, and no repeat even if equal.
         assert_eq!(seen(&first, &header(8, 10, 100)), Seen::New { lost: 0 });
         assert_eq!(seen(&first, &header(8, 50, 100)), Seen::New { lost: 0 });
-        // Numbers going back (a new mapping A) lose nothing.
-        assert_eq!(seen(&first, &header(7, 1, 200)), Seen::New { lost: 0 });
+        // Numbers going back: a new mapping A, or an overtaken answer.
+        assert_eq!(seen(&first, &header(7, 1, 200)), Seen::Older);
     }
 
     #[test]
     fn frame_numbers_at_the_limits_do_not_overflow() {
         let max = header(7, u64::MAX, 100);
         assert_eq!(seen(&max, &header(7, u64::MAX, 101)), Seen::New { lost: 0 });
-        assert_eq!(seen(&max, &header(7, 0, 101)), Seen::New { lost: 0 });
+        assert_eq!(seen(&max, &header(7, 0, 101)), Seen::Older);
         assert_eq!(seen(&max, &max), Seen::Repeat);
         assert_eq!(
             seen(&header(7, 0, 100), &max),
