@@ -36,6 +36,7 @@ use shm_core::{
     Frame, Location, Mapping, MappingName, MappingOptions, OpenError, OpenMode, Payload, ReadError,
     TestData,
 };
+use shm_ui::task::Task;
 
 pub use stats::{STATS_WINDOW, StatsSnapshot, StreamStats};
 
@@ -232,7 +233,13 @@ pub struct ReaderApp {
     stats_log: Option<StatsLog>,
     discovery: Option<Discovery>,
     title: String,
+    /// Kept between copies: on X11 the clipboard serves the image while it
+    /// lives. `None` while a copy runs (the copy job holds it) or before the
+    /// first copy.
     clipboard: Option<arboard::Clipboard>,
+    /// A Save or Copy running on its own thread (PNG-encoding 1080p takes a
+    /// while): its outcome becomes the status line.
+    export: Option<Task<Exported>>,
     /// Paths picked in file dialogs (each runs on its own thread).
     picked: Receiver<Picked>,
     picked_sender: Sender<Picked>,
@@ -299,6 +306,7 @@ impl ReaderApp {
             discovery: None,
             title: WINDOW_TITLE.to_owned(),
             clipboard: None,
+            export: None,
             picked,
             picked_sender,
             restore_pending: settings.use_remembered_name,
@@ -482,10 +490,11 @@ impl ReaderApp {
                 }
                 Picked::SaveTo(path) => {
                     self.save_path_text = path.display().to_string();
-                    self.save();
+                    self.save(ctx);
                 }
             }
         }
+        self.poll_export();
         let stats = self.stats();
         self.update_title(ctx, &stats);
         if let Some(log) = &mut self.stats_log {
@@ -740,10 +749,10 @@ impl ReaderApp {
             self.zoom = Zoom::Factor(1.0);
         }
         if pressed(Key::S) {
-            self.save();
+            self.save(ctx);
         }
         if pressed(Key::C) {
-            self.copy_to_clipboard();
+            self.copy_to_clipboard(ctx);
         }
     }
 
@@ -829,22 +838,27 @@ impl ReaderApp {
             )
             .labelled_by(label.id);
             if ui.button("Save").on_hover_text("Ctrl+S").clicked() {
-                self.save();
+                self.save(ctx);
             }
             if ui.button("Save as...").clicked() {
                 self.pick_file(ctx, true);
             }
             if ui.button("Copy").on_hover_text("Ctrl+C").clicked() {
-                self.copy_to_clipboard();
+                self.copy_to_clipboard(ctx);
             }
         });
     }
 
-    /// Writes the shown image to the "Save to" path: the sender's encoded
-    /// bytes when it came as an image record, else PNG.
-    fn save(&mut self) {
-        let Some(shown) = &self.shown else {
-            self.status = Status::Error("no image to save yet".to_owned());
+    /// Writes the shown image to the "Save to" path on a worker thread: the
+    /// sender's encoded bytes when it came as an image record, else PNG. The
+    /// outcome shows in the status line ([`ReaderApp::poll_export`]).
+    fn save(&mut self, ctx: &egui::Context) {
+        let Some(ExportSource {
+            frame_number,
+            pixels,
+            encoded,
+        }) = self.shown_for_export("save")
+        else {
             return;
         };
         let path = PathBuf::from(self.save_path_text.trim());
@@ -854,30 +868,93 @@ impl ReaderApp {
             );
             return;
         }
-        let bytes = match &shown.encoded {
-            Some(encoded) => Ok(encoded.as_slice().to_vec()),
-            None => {
-                let [w, h] = shown.pixels.size;
-                picture::encode_png(w as u32, h as u32, &unmultiplied_rgba(&shown.pixels))
-                    .map_err(|e| shm_ui::error_line(&e))
-            }
-        };
-        self.status = match bytes.and_then(|bytes| {
-            std::fs::write(&path, &bytes)
-                .map(|()| bytes.len())
-                .map_err(|e| format!("cannot save to {}: {e}", path.display()))
-        }) {
-            Ok(len) => Status::Info(format!(
-                "saved frame {} to {} ({len} bytes, {})",
-                shown.frame_number,
-                path.display(),
-                if shown.encoded.is_some() {
-                    "the bytes as sent"
-                } else {
-                    "PNG"
+        self.status = Status::Info(format!(
+            "saving frame {frame_number} to {}...",
+            path.display()
+        ));
+        self.start_export(ctx, "save", move || {
+            let (bytes, what) = match &encoded {
+                Some(encoded) => (encoded.as_slice().to_vec(), "the bytes as sent"),
+                None => {
+                    let [w, h] = pixels.size;
+                    let png = picture::encode_png(w as u32, h as u32, &unmultiplied_rgba(&pixels))
+                        .map_err(|e| shm_ui::error_line(&e))?;
+                    (png, "PNG")
                 }
-            )),
-            Err(e) => Status::Error(e),
+            };
+            std::fs::write(&path, &bytes)
+                .map_err(|e| format!("cannot save to {}: {e}", path.display()))?;
+            Ok(format!(
+                "saved frame {frame_number} to {} ({} bytes, {what})",
+                path.display(),
+                bytes.len()
+            ))
+        });
+    }
+
+    /// The shown frame's image, if there is one and no Save or Copy is
+    /// running; otherwise says why not in the status line.
+    fn shown_for_export(&mut self, verb: &str) -> Option<ExportSource> {
+        if self.export.is_some() {
+            self.status = Status::Error(format!(
+                "cannot {verb} yet: the last Save or Copy is still running"
+            ));
+            return None;
+        }
+        let Some(shown) = &self.shown else {
+            self.status = Status::Error(format!("no image to {verb} yet"));
+            return None;
+        };
+        // Shared, not copied: the job may outlive the shown frame.
+        Some(ExportSource {
+            frame_number: shown.frame_number,
+            pixels: Arc::clone(&shown.pixels),
+            encoded: shown.encoded.clone(),
+        })
+    }
+
+    /// Runs `job` (a Save or Copy) on a thread named `name`.
+    fn start_export(
+        &mut self,
+        ctx: &egui::Context,
+        name: &str,
+        job: impl FnOnce() -> Result<String, String> + Send + 'static,
+    ) {
+        self.start_export_with_clipboard(ctx, name, move || Exported {
+            outcome: job(),
+            clipboard: None,
+        });
+    }
+
+    fn start_export_with_clipboard(
+        &mut self,
+        ctx: &egui::Context,
+        name: &str,
+        job: impl FnOnce() -> Exported + Send + 'static,
+    ) {
+        match Task::spawn(name, Some(ctx.clone()), job) {
+            Ok(task) => self.export = Some(task),
+            Err(e) => self.status = Status::Error(e),
+        }
+    }
+
+    /// Takes a finished Save or Copy's outcome into the status line.
+    fn poll_export(&mut self) {
+        let Some(outcome) = self.export.as_mut().and_then(Task::poll) else {
+            return;
+        };
+        self.export = None;
+        self.status = match outcome {
+            Ok(exported) => {
+                if exported.clipboard.is_some() {
+                    self.clipboard = exported.clipboard;
+                }
+                match exported.outcome {
+                    Ok(done) => Status::Info(done),
+                    Err(e) => Status::Error(e),
+                }
+            }
+            Err(panicked) => Status::Error(panicked),
         };
     }
 
@@ -926,35 +1003,47 @@ impl ReaderApp {
         }
     }
 
-    fn copy_to_clipboard(&mut self) {
-        let Some(shown) = &self.shown else {
-            self.status = Status::Error("no image to copy yet".to_owned());
+    /// Puts the shown image on the clipboard (as RGBA pixels) on a worker
+    /// thread; the outcome shows in the status line.
+    fn copy_to_clipboard(&mut self, ctx: &egui::Context) {
+        let Some(ExportSource {
+            frame_number,
+            pixels,
+            ..
+        }) = self.shown_for_export("copy")
+        else {
             return;
         };
-        let clipboard = match self.clipboard.take() {
-            Some(clipboard) => Ok(clipboard),
-            None => arboard::Clipboard::new(),
-        };
-        let [width, height] = shown.pixels.size;
-        let copied = clipboard.and_then(|mut clipboard| {
-            let result = clipboard.set_image(arboard::ImageData {
-                width,
-                height,
-                bytes: unmultiplied_rgba(&shown.pixels).into(),
-            });
-            // Kept: on X11 the clipboard serves the image while it lives.
-            self.clipboard = Some(clipboard);
-            result
+        let kept = self.clipboard.take();
+        self.status = Status::Info(format!("copying frame {frame_number}..."));
+        self.start_export_with_clipboard(ctx, "copy", move || {
+            let [width, height] = pixels.size;
+            let clipboard = match kept {
+                Some(clipboard) => Ok(clipboard),
+                None => arboard::Clipboard::new(),
+            };
+            let (clipboard, copied) = match clipboard {
+                Ok(mut clipboard) => {
+                    let copied = clipboard.set_image(arboard::ImageData {
+                        width,
+                        height,
+                        bytes: unmultiplied_rgba(&pixels).into(),
+                    });
+                    (Some(clipboard), copied)
+                }
+                Err(e) => (None, Err(e)),
+            };
+            Exported {
+                outcome: copied
+                    .map(|()| {
+                        format!("copied frame {frame_number} to the clipboard ({width}x{height})")
+                    })
+                    .map_err(|e| {
+                        format!("cannot copy to the clipboard: {e} (is a desktop session running?)")
+                    }),
+                clipboard,
+            }
         });
-        self.status = match copied {
-            Ok(()) => Status::Info(format!(
-                "copied frame {} to the clipboard ({width}x{height})",
-                shown.frame_number
-            )),
-            Err(e) => Status::Error(format!(
-                "cannot copy to the clipboard: {e} (is a desktop session running?)"
-            )),
-        };
     }
 
     fn senders_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
@@ -1120,6 +1209,22 @@ fn human_bytes(bytes: u64) -> String {
     } else {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
     }
+}
+
+/// The image a Save or Copy job works on.
+struct ExportSource {
+    frame_number: u64,
+    pixels: Arc<egui::ColorImage>,
+    /// The sender's encoded bytes (image records).
+    encoded: Option<Arc<Vec<u8>>>,
+}
+
+/// What a Save or Copy job ends with.
+struct Exported {
+    /// The status line: what was done, or why not.
+    outcome: Result<String, String>,
+    /// The clipboard a Copy used, to keep (see [`ReaderApp`]'s `clipboard`).
+    clipboard: Option<arboard::Clipboard>,
 }
 
 /// A file name for "Save as...": the sender's file name for an image record,
