@@ -10,8 +10,8 @@
 //! slot, or refused as corrupt).
 //!
 //! A subscriber that starts, or whose link comes back, has missed the frames
-//! published meanwhile: when a publisher's queryable appears on the key (a
-//! querier's matching listener says so), it asks for the last frame published
+//! published meanwhile: when the key goes from no publisher's queryable to one
+//! (a querier's matching listener says so), it asks for the last frame published
 //! and handles the answer like any message, so B gets the current frame at
 //! once instead of at A's next write.
 
