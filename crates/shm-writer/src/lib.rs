@@ -195,6 +195,7 @@ struct Remembered {
     pattern_width: u32,
     pattern_height: u32,
     stream_fps: u32,
+    gif_own_timing: bool,
 }
 
 impl Default for Remembered {
@@ -213,6 +214,7 @@ impl Default for Remembered {
             pattern_width: 1280,
             pattern_height: 720,
             stream_fps: 30,
+            gif_own_timing: true,
         }
     }
 }
@@ -256,6 +258,9 @@ pub struct WriterApp {
     pub pattern_height: u32,
     /// Stream rate in frames per second ([`stream::MIN_FPS`]..=[`stream::MAX_FPS`]).
     pub stream_fps: u32,
+    /// A GIF stream shows each frame for the GIF's own delay instead of at
+    /// [`WriterApp::stream_fps`].
+    pub gif_own_timing: bool,
     stream: Option<Stream>,
     /// The preview of the streamed frames, while a stream runs.
     stream_texture: Option<egui::TextureHandle>,
@@ -315,6 +320,8 @@ impl WriterApp {
                 .stream_fps
                 .unwrap_or(remembered.stream_fps)
                 .clamp(stream::MIN_FPS, stream::MAX_FPS),
+            // A rate given on the command line is the one to use.
+            gif_own_timing: remembered.gif_own_timing && settings.stream_fps.is_none(),
             stream: None,
             stream_texture: None,
             stream_status: Status::Idle,
@@ -373,6 +380,7 @@ impl WriterApp {
             pattern_width: self.pattern_width,
             pattern_height: self.pattern_height,
             stream_fps: self.stream_fps,
+            gif_own_timing: self.gif_own_timing,
         }
     }
 
@@ -424,7 +432,11 @@ impl WriterApp {
             None => "no mapping".to_owned(),
         };
         let state = if let Some(stream) = &self.stream {
-            format!("streaming {} fps", stream.fps())
+            if stream.source_timing() && matches!(stream.source(), StreamSource::Gif(_)) {
+                "streaming at the GIF's own timing".to_owned()
+            } else {
+                format!("streaming {} fps", stream.fps())
+            }
         } else if self.is_waiting_for_writer() {
             "waiting for another writer".to_owned()
         } else if self.sending.is_some() {
@@ -749,6 +761,7 @@ impl WriterApp {
                 mapping,
                 source,
                 self.stream_fps,
+                self.gif_own_timing,
                 self.crc32,
                 self.ctx.clone(),
             )
@@ -782,6 +795,7 @@ impl WriterApp {
             return;
         };
         stream.set_fps(self.stream_fps);
+        stream.set_source_timing(self.gif_own_timing);
         if let Some(preview) = stream.take_preview() {
             match &mut self.stream_texture {
                 Some(texture) => texture.set(preview, egui::TextureOptions::LINEAR),
@@ -1097,12 +1111,18 @@ impl WriterApp {
             });
         });
         ui.horizontal(|ui| {
+            let gif_timing = self.stream_choice == StreamChoice::Gif && self.gif_own_timing;
             let label = ui.label("Rate (fps)");
-            ui.add(
+            ui.add_enabled(
+                !gif_timing,
                 egui::Slider::new(&mut self.stream_fps, stream::MIN_FPS..=stream::MAX_FPS)
                     .logarithmic(true),
             )
             .labelled_by(label.id);
+            if self.stream_choice == StreamChoice::Gif {
+                ui.checkbox(&mut self.gif_own_timing, "GIF's own timing")
+                    .on_hover_text("Show each frame for the delay the GIF gives it");
+            }
             if ui
                 .add_enabled(!streaming, egui::Button::new("Start stream"))
                 .on_hover_text("Space")

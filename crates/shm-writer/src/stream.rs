@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -47,8 +47,9 @@ pub enum StreamSource {
     },
     /// The images of a folder (by file name), in a loop.
     Folder(PathBuf),
-    /// The frames of an animated GIF, in a loop (at the stream's rate, not
-    /// the GIF's own delays).
+    /// The frames of an animated GIF, in a loop: each shown for its own
+    /// delay while [`Stream::set_source_timing`] is on, else at the stream's
+    /// rate.
     Gif(PathBuf),
 }
 
@@ -100,6 +101,7 @@ pub struct Stream {
     /// Dropping this wakes the worker and tells it to stop.
     stop: Option<Sender<()>>,
     fps: Arc<AtomicU32>,
+    source_timing: Arc<AtomicBool>,
     stats: Arc<Mutex<StreamStats>>,
     preview: Arc<Mutex<Option<egui::ColorImage>>>,
     task: Task<Result<(), String>>,
@@ -108,8 +110,9 @@ pub struct Stream {
 
 impl Stream {
     /// Starts streaming `source` into `mapping` at `fps` frames per second
-    /// (clamped to [`MIN_FPS`]..=[`MAX_FPS`]) on a worker thread; `ctx` is
-    /// asked to repaint when the worker ends.
+    /// (clamped to [`MIN_FPS`]..=[`MAX_FPS`]), or at the source's own timing
+    /// if `source_timing` and it has one (a GIF's frame delays), on a worker
+    /// thread; `ctx` is asked to repaint when the worker ends.
     ///
     /// # Errors
     /// A one-line message when the worker thread cannot be started.
@@ -117,11 +120,13 @@ impl Stream {
         mapping: Arc<Mapping>,
         source: StreamSource,
         fps: u32,
+        source_timing: bool,
         crc32: bool,
         ctx: Option<egui::Context>,
     ) -> Result<Self, String> {
         let (stop, stopped) = channel();
         let fps = Arc::new(AtomicU32::new(fps.clamp(MIN_FPS, MAX_FPS)));
+        let source_timing = Arc::new(AtomicBool::new(source_timing));
         let stats = Arc::new(Mutex::new(StreamStats::default()));
         let preview = Arc::new(Mutex::new(None));
         let worker = Worker {
@@ -129,6 +134,7 @@ impl Stream {
             source: source.clone(),
             predecode_limit_bytes: MAX_PREDECODED_LEN_BYTES,
             fps: Arc::clone(&fps),
+            source_timing: Arc::clone(&source_timing),
             stats: Arc::clone(&stats),
             preview: Arc::clone(&preview),
             options: WriteOptions::default()
@@ -140,6 +146,7 @@ impl Stream {
         Ok(Self {
             stop: Some(stop),
             fps,
+            source_timing,
             stats,
             preview,
             task,
@@ -162,6 +169,17 @@ impl Stream {
     pub fn set_fps(&self, fps: u32) {
         self.fps
             .store(fps.clamp(MIN_FPS, MAX_FPS), Ordering::Relaxed);
+    }
+
+    /// Whether frames that have their own delay (a GIF's) are paced by it
+    /// rather than by [`Stream::fps`].
+    pub fn source_timing(&self) -> bool {
+        self.source_timing.load(Ordering::Relaxed)
+    }
+
+    /// Turns the source's own timing on or off from the next frame on.
+    pub fn set_source_timing(&self, on: bool) {
+        self.source_timing.store(on, Ordering::Relaxed);
     }
 
     /// The counters as of the last frame.
@@ -208,6 +226,7 @@ struct Worker {
     /// [`MAX_PREDECODED_LEN_BYTES`] (smaller in tests).
     predecode_limit_bytes: u64,
     fps: Arc<AtomicU32>,
+    source_timing: Arc<AtomicBool>,
     stats: Arc<Mutex<StreamStats>>,
     preview: Arc<Mutex<Option<egui::ColorImage>>>,
     options: WriteOptions,
@@ -219,6 +238,8 @@ struct DecodedFrame {
     /// The path written with the frame (the file, or `GIF#index`).
     path: String,
     rgba: image::RgbaImage,
+    /// How long the frame stays before the next (a GIF frame's delay).
+    delay: Option<Duration>,
 }
 
 /// Frames the worker sends in a loop.
@@ -242,6 +263,7 @@ impl Worker {
                     Ok(DecodedFrame {
                         path: path.display().to_string(),
                         rgba,
+                        delay: None,
                     })
                 }))?)
             }
@@ -255,9 +277,14 @@ impl Worker {
             return Err(format!("{} has no frames", self.source.describe()));
         }
         log::info!(
-            "streaming {} at {} fps",
+            "streaming {} at {} fps{}",
             self.source.describe(),
-            self.fps.load(Ordering::Relaxed)
+            self.fps.load(Ordering::Relaxed),
+            if self.source_timing.load(Ordering::Relaxed) && frames.delay(0).is_some() {
+                " (or the frames' own delays)"
+            } else {
+                ""
+            }
         );
         self.update(|stats| stats.phase = StreamPhase::Streaming);
         let mut sent_at: VecDeque<Instant> = VecDeque::new();
@@ -274,9 +301,15 @@ impl Worker {
             ) {
                 break;
             }
-            let period = Duration::from_secs_f64(
-                1.0 / f64::from(self.fps.load(Ordering::Relaxed).clamp(MIN_FPS, MAX_FPS)),
-            );
+            let frame_index = index % frames_len as u64;
+            let period = frames
+                .delay(frame_index)
+                .filter(|_| self.source_timing.load(Ordering::Relaxed))
+                .unwrap_or_else(|| {
+                    Duration::from_secs_f64(
+                        1.0 / f64::from(self.fps.load(Ordering::Relaxed).clamp(MIN_FPS, MAX_FPS)),
+                    )
+                });
             // Deadlines, not sleeps: the rate does not drift; a late frame moves
             // the next deadline instead of sending a burst to catch up.
             next_due += period;
@@ -284,7 +317,7 @@ impl Worker {
             let want_preview = last_preview.is_none_or(|t| t.elapsed() >= PREVIEW_INTERVAL);
             let written = frames.write(
                 &self.mapping,
-                index % frames_len as u64,
+                frame_index,
                 index,
                 &self.options,
                 want_preview.then_some(&mut preview),
@@ -389,6 +422,14 @@ impl Frames {
         match self {
             Self::Pattern(_) => usize::MAX,
             Self::Decoded(frames) => frames.len(),
+        }
+    }
+
+    /// Frame `index`'s own delay, if it has one.
+    fn delay(&self, index: u64) -> Option<Duration> {
+        match self {
+            Self::Pattern(_) => None,
+            Self::Decoded(frames) => frames.get(usize::try_from(index).ok()?)?.delay,
         }
     }
 
@@ -528,9 +569,20 @@ fn gif_frames(path: &Path) -> Result<impl Iterator<Item = Result<DecodedFrame, S
             })?;
             Ok(DecodedFrame {
                 path: format!("{path_text}#{}", index + 1),
+                delay: Some(gif_delay(Duration::from(frame.delay()))),
                 rgba: frame.into_buffer(),
             })
         }))
+}
+
+/// A GIF frame's delay as browsers play it: 10 ms or less (many GIFs say 0)
+/// means 100 ms.
+fn gif_delay(delay: Duration) -> Duration {
+    if delay <= Duration::from_millis(10) {
+        Duration::from_millis(100)
+    } else {
+        delay
+    }
 }
 
 /// Moving colour bars, a band moving down, and the frame number in large
@@ -685,6 +737,7 @@ mod tests {
             source: StreamSource::Folder(assets),
             predecode_limit_bytes: 2 * 1024 * 1024,
             fps: Arc::new(AtomicU32::new(30)),
+            source_timing: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(Mutex::new(StreamStats::default())),
             preview: Arc::new(Mutex::new(None)),
             options: WriteOptions::default(),
@@ -698,6 +751,65 @@ mod tests {
         );
         assert!(error.ends_with("stream fewer or smaller images"), "{error}");
         assert!(!error.contains('\n'));
+    }
+
+    #[test]
+    fn gif_delays_play_as_in_browsers() {
+        assert_eq!(gif_delay(Duration::ZERO), Duration::from_millis(100));
+        assert_eq!(
+            gif_delay(Duration::from_millis(10)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            gif_delay(Duration::from_millis(70)),
+            Duration::from_millis(70)
+        );
+    }
+
+    #[test]
+    fn a_gif_streams_at_its_own_delays_when_asked() {
+        let gif = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/animated.gif");
+        // The sample's 24 frames each say 70 ms.
+        let delays: Vec<_> = gif_frames(&gif)
+            .unwrap()
+            .map(|frame| frame.unwrap().delay)
+            .collect();
+        assert_eq!(delays.len(), 24);
+        assert!(delays.iter().all(|d| *d == Some(Duration::from_millis(70))));
+
+        let name =
+            shm_core::MappingName::new(&format!("t-gw-gif-timing-{}", std::process::id())).unwrap();
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", name.as_str()));
+        let mapping = Arc::new(Mapping::create_new(&name, 1 << 20).unwrap());
+        let started = std::time::Instant::now();
+        // 120 fps would send 8 frames in 58 ms; the GIF's delays say 490 ms.
+        let stream = Stream::start(
+            Arc::clone(&mapping),
+            StreamSource::Gif(gif),
+            MAX_FPS,
+            true,
+            false,
+            None,
+        )
+        .unwrap();
+        assert!(stream.source_timing());
+        // The mapping is new: its frame numbers count the stream's frames.
+        let mut last_seq = 0;
+        while last_seq / 2 < 8 {
+            last_seq = mapping
+                .wait_for_frame(last_seq, Some(Duration::from_secs(60)))
+                .unwrap()
+                .seq;
+        }
+        // A lower bound only: frame k is written no earlier than the start
+        // plus the delays of the frames before it, however loaded the machine.
+        let elapsed = started.elapsed();
+        stream.stop().unwrap();
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", name.as_str()));
+        assert!(
+            elapsed >= Duration::from_millis(7 * 70),
+            "8 frames in {elapsed:?}: not paced by the GIF's delays"
+        );
     }
 
     #[test]

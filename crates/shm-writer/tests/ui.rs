@@ -477,6 +477,30 @@ fn gif_stream_sends_every_frame_of_the_animation() {
     let frames = read_until_distinct_paths(&reader, frame_count);
     let paths: std::collections::BTreeSet<_> = frames.iter().map(|f| f.path.clone()).collect();
     assert_eq!(paths, expected);
+    // Paced by the GIF's own delays (on by default) until unchecked, then by
+    // the rate slider.
+    let stream = harness.state().stream().unwrap();
+    assert!(stream.source_timing());
+    assert!(
+        harness
+            .state()
+            .window_title()
+            .ends_with("streaming at the GIF's own timing"),
+        "{}",
+        harness.state().window_title()
+    );
+    click(&mut harness, "GIF's own timing");
+    let stream = harness.state().stream().unwrap();
+    assert!(!stream.source_timing());
+    let fps = harness.state().stream_fps;
+    assert!(
+        harness
+            .state()
+            .window_title()
+            .ends_with(&format!("streaming {fps} fps")),
+        "{}",
+        harness.state().window_title()
+    );
     stop_stream_and_check_silence(&mut harness, &reader);
 }
 
