@@ -177,6 +177,40 @@ pub struct Shown {
     texture: egui::TextureHandle,
     pixels: Arc<egui::ColorImage>,
     encoded: Option<Arc<Vec<u8>>>,
+    /// The image reduced for drawing below half size, made when needed.
+    reduced: Option<Reduced>,
+}
+
+impl Shown {
+    /// The size in pixels of the texture drawn last: the image's own, or a
+    /// reduced copy's when it was drawn below half size.
+    pub fn drawn_texture_size(&self) -> [usize; 2] {
+        self.reduced
+            .as_ref()
+            .filter(|reduced| reduced.is_of(&self.pixels))
+            .map_or(self.pixels.size, |reduced| reduced.texture.size())
+    }
+}
+
+/// A copy of the shown image halved `level` times (2x2 box filter), drawn
+/// instead of the image when it is shown at less than half size.
+///
+/// egui-wgpu makes no mipmaps (it ignores `TextureOptions::mipmap_mode`), so
+/// sampling the full image linearly at a small scale skips most of its pixels
+/// and aliases (moire on fine detail, flicker in streams). Drawing the level
+/// whose scale is between 1/2 and 1 is what a renderer with mipmaps would do.
+struct Reduced {
+    /// How many times the image was halved.
+    level: u32,
+    /// The image it was made from.
+    source: std::sync::Weak<egui::ColorImage>,
+    texture: egui::TextureHandle,
+}
+
+impl Reduced {
+    fn is_of(&self, pixels: &Arc<egui::ColorImage>) -> bool {
+        std::ptr::eq(self.source.as_ptr(), Arc::as_ptr(pixels))
+    }
 }
 
 /// How the image is scaled in the window.
@@ -568,18 +602,21 @@ impl ReaderApp {
                     Status::Info("the mapping is empty: no frame has been written yet".to_owned());
             }
             (Want::Image | Want::Any, Content::Image(image)) => {
-                // Smooth downscaling: linear filtering with mipmaps (where
-                // the renderer has them).
-                let options = egui::TextureOptions::LINEAR
-                    .with_mipmap_mode(Some(egui::TextureFilter::Linear));
+                // Linear filtering; below half size a reduced copy is drawn
+                // (see `Reduced`).
+                let options = egui::TextureOptions::LINEAR;
                 let pixels = egui::ImageData::Color(Arc::clone(&image.pixels));
                 // The shown texture is updated in place (no new texture per frame).
-                let texture = match self.shown.take() {
-                    Some(Shown { mut texture, .. }) => {
+                let (texture, reduced) = match self.shown.take() {
+                    Some(Shown {
+                        mut texture,
+                        reduced,
+                        ..
+                    }) => {
                         texture.set(pixels, options);
-                        texture
+                        (texture, reduced)
                     }
-                    None => ctx.load_texture("received", pixels, options),
+                    None => (ctx.load_texture("received", pixels, options), None),
                 };
                 self.textures_uploaded += 1;
                 log::info!(
@@ -603,6 +640,7 @@ impl ReaderApp {
                     texture,
                     pixels: image.pixels,
                     encoded: image.encoded,
+                    reduced,
                 });
             }
             (Want::Struct | Want::Any, Content::TestData(data)) => {
@@ -674,29 +712,34 @@ impl ReaderApp {
     }
 
     fn image_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(shown) = &self.shown else {
+        if self.shown.is_none() {
             ui.centered_and_justified(|ui| {
                 ui.weak(
                     "No image yet: send one from the writer, or attach to a sender on the left",
                 );
             });
             return;
-        };
+        }
         // Ctrl + wheel (or a pinch) zooms; dragging or the wheel pans.
         let zoom_delta = ui.input(|i| i.zoom_delta());
         if zoom_delta != 1.0 && ui.rect_contains_pointer(ui.max_rect()) {
             let current = self.zoom_factor(ui.available_size());
             self.zoom = Zoom::Factor((current * zoom_delta).clamp(MIN_ZOOM, MAX_ZOOM));
         }
+        // The texture to sample at this scale, laid out at the image's size.
+        let pixels_per_image_pixel =
+            self.zoom_factor(ui.available_size()) * ui.ctx().pixels_per_point();
+        let Some((texture_id, size)) = self.texture_for_scale(ui.ctx(), pixels_per_image_pixel)
+        else {
+            return;
+        };
+        let texture = egui::load::SizedTexture::new(texture_id, size);
         match self.zoom {
             Zoom::Factor(factor) => {
                 egui::ScrollArea::both().show(ui, |ui| {
                     ui.add(
-                        egui::Image::new(&shown.texture)
-                            .fit_to_exact_size(egui::vec2(
-                                shown.width as f32 * factor,
-                                shown.height as f32 * factor,
-                            ))
+                        egui::Image::new(texture)
+                            .fit_to_exact_size(size * factor)
                             .alt_text("Received image"),
                     );
                 });
@@ -704,7 +747,7 @@ impl ReaderApp {
             Zoom::Fit => {
                 ui.centered_and_justified(|ui| {
                     ui.add(
-                        egui::Image::new(&shown.texture)
+                        egui::Image::new(texture)
                             .max_size(ui.available_size())
                             .maintain_aspect_ratio(true)
                             .alt_text("Received image"),
@@ -712,6 +755,50 @@ impl ReaderApp {
                 });
             }
         }
+    }
+
+    /// The texture to draw the shown image with at `pixels_per_image_pixel`
+    /// (physical pixels on screen per image pixel), and the image's size:
+    /// the image itself at half size or more, else a copy halved often enough
+    /// that it is drawn at between half and full size, made (once per frame
+    /// and level) here.
+    fn texture_for_scale(
+        &mut self,
+        ctx: &egui::Context,
+        pixels_per_image_pixel: f32,
+    ) -> Option<(egui::TextureId, egui::Vec2)> {
+        let shown = self.shown.as_mut()?;
+        let size = egui::vec2(shown.width as f32, shown.height as f32);
+        let level = reduction_level(pixels_per_image_pixel, shown.pixels.size);
+        if level == 0 {
+            // Not needed at this scale: its texture is freed.
+            shown.reduced = None;
+            return Some((shown.texture.id(), size));
+        }
+        let current = shown
+            .reduced
+            .as_ref()
+            .is_some_and(|reduced| reduced.level == level && reduced.is_of(&shown.pixels));
+        if !current {
+            let image = egui::ImageData::Color(Arc::new(halve_times(&shown.pixels, level)));
+            let options = egui::TextureOptions::LINEAR;
+            let source = Arc::downgrade(&shown.pixels);
+            match &mut shown.reduced {
+                Some(reduced) => {
+                    reduced.texture.set(image, options);
+                    reduced.level = level;
+                    reduced.source = source;
+                }
+                None => {
+                    shown.reduced = Some(Reduced {
+                        level,
+                        source,
+                        texture: ctx.load_texture("received (reduced)", image, options),
+                    });
+                }
+            }
+        }
+        Some((shown.reduced.as_ref()?.texture.id(), size))
     }
 
     /// Screen points per image pixel now (the fitted scale when fitted).
@@ -1240,6 +1327,64 @@ fn suggested_file_name(shown: &Shown) -> String {
 }
 
 /// The image's pixels as unpremultiplied RGBA8 rows.
+/// How many times to halve an image of `size` pixels drawn at
+/// `pixels_per_image_pixel` so that what is drawn is at half size or more:
+/// 0 at half size and above, 1 from a quarter, and so on, never below a
+/// 1-pixel side.
+fn reduction_level(pixels_per_image_pixel: f32, size: [usize; 2]) -> u32 {
+    // NaN, zero or negative: nothing sensible to reduce for.
+    if pixels_per_image_pixel.is_nan() || pixels_per_image_pixel <= 0.0 {
+        return 0;
+    }
+    if pixels_per_image_pixel >= 0.5 {
+        return 0;
+    }
+    let wanted = (1.0 / pixels_per_image_pixel).log2().floor() as u32;
+    let largest_side = size[0].max(size[1]).max(1);
+    wanted.min(largest_side.ilog2())
+}
+
+/// `image` halved `times` times, each time averaging 2x2 pixels (a box
+/// filter, in the stored premultiplied sRGB values); an odd last row or
+/// column is averaged with itself.
+fn halve_times(image: &egui::ColorImage, times: u32) -> egui::ColorImage {
+    let mut current = halve(image);
+    for _ in 1..times {
+        current = halve(&current);
+    }
+    current
+}
+
+fn halve(image: &egui::ColorImage) -> egui::ColorImage {
+    let [width, height] = image.size;
+    let (half_width, half_height) = (width.div_ceil(2).max(1), height.div_ceil(2).max(1));
+    let at = |x: usize, y: usize| image.pixels[y.min(height - 1) * width + x.min(width - 1)];
+    let mut pixels = Vec::with_capacity(half_width * half_height);
+    for y in 0..half_height {
+        for x in 0..half_width {
+            let quad = [
+                at(2 * x, 2 * y),
+                at(2 * x + 1, 2 * y),
+                at(2 * x, 2 * y + 1),
+                at(2 * x + 1, 2 * y + 1),
+            ]
+            .map(|c| c.to_array());
+            let mean = |channel: usize| {
+                let sum: u16 = quad.iter().map(|c| u16::from(c[channel])).sum();
+                // At most 255: the mean of four u8, rounded.
+                ((sum + 2) / 4) as u8
+            };
+            pixels.push(egui::Color32::from_rgba_premultiplied(
+                mean(0),
+                mean(1),
+                mean(2),
+                mean(3),
+            ));
+        }
+    }
+    egui::ColorImage::new([half_width, half_height], pixels)
+}
+
 fn unmultiplied_rgba(image: &egui::ColorImage) -> Vec<u8> {
     image
         .pixels
@@ -1508,4 +1653,51 @@ pub fn run(settings: ReaderSettings, position: Option<[f32; 2]>) -> eframe::Resu
         },
         move || ReaderApp::new(settings),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use eframe::egui::{Color32, ColorImage};
+
+    use super::{halve_times, reduction_level};
+
+    #[test]
+    fn the_level_keeps_the_drawn_texture_between_half_and_full_size() {
+        let size = [1920, 1080];
+        assert_eq!(reduction_level(1.0, size), 0);
+        assert_eq!(reduction_level(0.5, size), 0);
+        assert_eq!(reduction_level(0.49, size), 1);
+        assert_eq!(reduction_level(0.25, size), 2);
+        assert_eq!(reduction_level(0.1, size), 3);
+        // Never below a 1-pixel side, and nothing odd for odd scales.
+        assert_eq!(reduction_level(1e-9, [4, 2]), 2);
+        assert_eq!(reduction_level(0.0, size), 0);
+        assert_eq!(reduction_level(f32::NAN, size), 0);
+        assert_eq!(reduction_level(-1.0, size), 0);
+    }
+
+    #[test]
+    fn halving_averages_every_pixel_instead_of_skipping_some() {
+        // A one-pixel checkerboard: sampling every other pixel (what linear
+        // filtering at a quarter size does) sees only black or only white.
+        let (width, height) = (8, 6);
+        let pixels = (0..width * height)
+            .map(|i| {
+                if (i % width + i / width) % 2 == 0 {
+                    Color32::WHITE
+                } else {
+                    Color32::BLACK
+                }
+            })
+            .collect();
+        let board = ColorImage::new([width, height], pixels);
+        let half = halve_times(&board, 1);
+        assert_eq!(half.size, [4, 3]);
+        let grey = Color32::from_rgba_premultiplied(128, 128, 128, 255);
+        assert!(half.pixels.iter().all(|p| *p == grey), "{:?}", half.pixels);
+        // Odd sides: the last row and column are averaged with themselves.
+        let quarter = halve_times(&board, 2);
+        assert_eq!(quarter.size, [2, 2]);
+        assert_eq!(halve_times(&board, 3).size, [1, 1]);
+    }
 }

@@ -254,15 +254,42 @@ fn fit_one_to_one_zoom_buttons_and_shortcuts() {
         fitted.width() <= 1100.0 && fitted.height() < 1080.0,
         "{fitted:?}"
     );
+    // Below half size a halved copy is drawn, so that every image pixel counts
+    // (no mipmaps in egui-wgpu): the texture is 1 to 2 times the drawn size.
+    let drawn_width = |harness: &Harness<'_, ReaderApp>| {
+        harness.state().shown().unwrap().drawn_texture_size()[0] as f32
+    };
+    assert!(fitted.width() < 960.0, "{fitted:?}");
+    assert!(
+        drawn_width(&harness) >= fitted.width() && drawn_width(&harness) < 2.0 * fitted.width(),
+        "a {} pixel wide texture drawn {} points wide",
+        drawn_width(&harness),
+        fitted.width()
+    );
     click(&mut harness, "1:1");
     harness.run();
     let full = harness.get_by_label("Received image").rect();
     assert_eq!((full.width(), full.height()), (1920.0, 1080.0));
+    assert_eq!(drawn_width(&harness), 1920.0);
     harness.get_by_label("100 %");
     click(&mut harness, "Zoom out");
     harness.run();
     let smaller = harness.get_by_label("Received image").rect();
     assert_eq!((smaller.width(), smaller.height()), (1536.0, 864.0));
+    assert_eq!(drawn_width(&harness), 1920.0);
+    // Zoomed out far: a copy halved several times.
+    for _ in 0..8 {
+        click(&mut harness, "Zoom out");
+    }
+    harness.run();
+    let tiny = harness.get_by_label("Received image").rect();
+    assert!(tiny.width() < 480.0, "{tiny:?}");
+    assert!(
+        drawn_width(&harness) >= tiny.width() && drawn_width(&harness) < 2.0 * tiny.width(),
+        "a {} pixel wide texture drawn {} points wide",
+        drawn_width(&harness),
+        tiny.width()
+    );
     click(&mut harness, "Fit");
     harness.run();
     assert_eq!(harness.get_by_label("Received image").rect(), fitted);
