@@ -20,6 +20,7 @@
 //! message carries the generation of the watcher that sent it, so a re-attach
 //! ignores whatever the old watcher still delivers.
 
+pub mod reduce;
 mod senders;
 mod stats;
 
@@ -769,7 +770,7 @@ impl ReaderApp {
     ) -> Option<(egui::TextureId, egui::Vec2)> {
         let shown = self.shown.as_mut()?;
         let size = egui::vec2(shown.width as f32, shown.height as f32);
-        let level = reduction_level(pixels_per_image_pixel, shown.pixels.size);
+        let level = reduce::reduction_level(pixels_per_image_pixel, shown.pixels.size);
         if level == 0 {
             // Not needed at this scale: its texture is freed.
             shown.reduced = None;
@@ -780,7 +781,7 @@ impl ReaderApp {
             .as_ref()
             .is_some_and(|reduced| reduced.level == level && reduced.is_of(&shown.pixels));
         if !current {
-            let image = egui::ImageData::Color(Arc::new(halve_times(&shown.pixels, level)));
+            let image = egui::ImageData::Color(Arc::new(reduce::halve_times(&shown.pixels, level)));
             let options = egui::TextureOptions::LINEAR;
             let source = Arc::downgrade(&shown.pixels);
             match &mut shown.reduced {
@@ -1327,64 +1328,6 @@ fn suggested_file_name(shown: &Shown) -> String {
 }
 
 /// The image's pixels as unpremultiplied RGBA8 rows.
-/// How many times to halve an image of `size` pixels drawn at
-/// `pixels_per_image_pixel` so that what is drawn is at half size or more:
-/// 0 at half size and above, 1 from a quarter, and so on, never below a
-/// 1-pixel side.
-fn reduction_level(pixels_per_image_pixel: f32, size: [usize; 2]) -> u32 {
-    // NaN, zero or negative: nothing sensible to reduce for.
-    if pixels_per_image_pixel.is_nan() || pixels_per_image_pixel <= 0.0 {
-        return 0;
-    }
-    if pixels_per_image_pixel >= 0.5 {
-        return 0;
-    }
-    let wanted = (1.0 / pixels_per_image_pixel).log2().floor() as u32;
-    let largest_side = size[0].max(size[1]).max(1);
-    wanted.min(largest_side.ilog2())
-}
-
-/// `image` halved `times` times, each time averaging 2x2 pixels (a box
-/// filter, in the stored premultiplied sRGB values); an odd last row or
-/// column is averaged with itself.
-fn halve_times(image: &egui::ColorImage, times: u32) -> egui::ColorImage {
-    let mut current = halve(image);
-    for _ in 1..times {
-        current = halve(&current);
-    }
-    current
-}
-
-fn halve(image: &egui::ColorImage) -> egui::ColorImage {
-    let [width, height] = image.size;
-    let (half_width, half_height) = (width.div_ceil(2).max(1), height.div_ceil(2).max(1));
-    let at = |x: usize, y: usize| image.pixels[y.min(height - 1) * width + x.min(width - 1)];
-    let mut pixels = Vec::with_capacity(half_width * half_height);
-    for y in 0..half_height {
-        for x in 0..half_width {
-            let quad = [
-                at(2 * x, 2 * y),
-                at(2 * x + 1, 2 * y),
-                at(2 * x, 2 * y + 1),
-                at(2 * x + 1, 2 * y + 1),
-            ]
-            .map(|c| c.to_array());
-            let mean = |channel: usize| {
-                let sum: u16 = quad.iter().map(|c| u16::from(c[channel])).sum();
-                // At most 255: the mean of four u8, rounded.
-                ((sum + 2) / 4) as u8
-            };
-            pixels.push(egui::Color32::from_rgba_premultiplied(
-                mean(0),
-                mean(1),
-                mean(2),
-                mean(3),
-            ));
-        }
-    }
-    egui::ColorImage::new([half_width, half_height], pixels)
-}
-
 fn unmultiplied_rgba(image: &egui::ColorImage) -> Vec<u8> {
     image
         .pixels
@@ -1653,51 +1596,4 @@ pub fn run(settings: ReaderSettings, position: Option<[f32; 2]>) -> eframe::Resu
         },
         move || ReaderApp::new(settings),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use eframe::egui::{Color32, ColorImage};
-
-    use super::{halve_times, reduction_level};
-
-    #[test]
-    fn the_level_keeps_the_drawn_texture_between_half_and_full_size() {
-        let size = [1920, 1080];
-        assert_eq!(reduction_level(1.0, size), 0);
-        assert_eq!(reduction_level(0.5, size), 0);
-        assert_eq!(reduction_level(0.49, size), 1);
-        assert_eq!(reduction_level(0.25, size), 2);
-        assert_eq!(reduction_level(0.1, size), 3);
-        // Never below a 1-pixel side, and nothing odd for odd scales.
-        assert_eq!(reduction_level(1e-9, [4, 2]), 2);
-        assert_eq!(reduction_level(0.0, size), 0);
-        assert_eq!(reduction_level(f32::NAN, size), 0);
-        assert_eq!(reduction_level(-1.0, size), 0);
-    }
-
-    #[test]
-    fn halving_averages_every_pixel_instead_of_skipping_some() {
-        // A one-pixel checkerboard: sampling every other pixel (what linear
-        // filtering at a quarter size does) sees only black or only white.
-        let (width, height) = (8, 6);
-        let pixels = (0..width * height)
-            .map(|i| {
-                if (i % width + i / width) % 2 == 0 {
-                    Color32::WHITE
-                } else {
-                    Color32::BLACK
-                }
-            })
-            .collect();
-        let board = ColorImage::new([width, height], pixels);
-        let half = halve_times(&board, 1);
-        assert_eq!(half.size, [4, 3]);
-        let grey = Color32::from_rgba_premultiplied(128, 128, 128, 255);
-        assert!(half.pixels.iter().all(|p| *p == grey), "{:?}", half.pixels);
-        // Odd sides: the last row and column are averaged with themselves.
-        let quarter = halve_times(&board, 2);
-        assert_eq!(quarter.size, [2, 2]);
-        assert_eq!(halve_times(&board, 3).size, [1, 1]);
-    }
 }
