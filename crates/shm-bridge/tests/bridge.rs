@@ -369,27 +369,38 @@ impl Link {
         self.subscriber = Bridge::subscribe(&self.key, &self.b.name, self.port, &[]);
     }
 
+    /// Waits up to `within` for a frame of B with `sent`'s kind and payload,
+    /// looking at frames after `b_seq` (0: B's current one too).
+    fn wait_in_b(&self, sent: &Frame, mut b_seq: u64, within: Duration) -> Option<Frame> {
+        let started = Instant::now();
+        while started.elapsed() < within {
+            match self
+                .b
+                .mapping
+                .wait_for_frame(b_seq, Some(Duration::from_millis(100)))
+            {
+                Ok(got) if got.payload == sent.payload && got.kind == sent.kind => {
+                    return Some(got);
+                }
+                Ok(got) => b_seq = got.seq,
+                Err(_) => {}
+            }
+        }
+        None
+    }
+
     /// Waits, without writing anything, until A's newest frame is readable
     /// in B.
     fn arrives_unasked(&self) -> Frame {
         let sent = self.a.mapping.read_frame().unwrap();
-        let b = &self.b.mapping;
-        let started = Instant::now();
-        let mut b_seq = 0;
-        loop {
-            match b.wait_for_frame(b_seq, Some(Duration::from_millis(100))) {
-                Ok(got) if got.payload == sent.payload && got.kind == sent.kind => return got,
-                Ok(got) => b_seq = got.seq,
-                Err(_) => {}
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
+        self.wait_in_b(&sent, 0, DEADLINE).unwrap_or_else(|| {
+            panic!(
                 "frame {} never arrived by itself; publisher:\n{}\nsubscriber:\n{}",
                 sent.number(),
                 self.publisher.stderr(),
                 self.subscriber.stderr()
-            );
-        }
+            )
+        })
     }
 
     /// Writes with `write` into A until a frame with the same payload becomes
@@ -397,21 +408,13 @@ impl Link {
     /// Writing again is how latest-value works: Zenoh drops what it publishes
     /// before the subscriber's route exists, and the next frame goes through.
     fn deliver(&self, mut write: impl FnMut(&Mapping)) -> (Frame, u64) {
-        let (a, b) = (&self.a.mapping, &self.b.mapping);
         let started = Instant::now();
         loop {
-            write(a);
-            let sent = a.read_frame().unwrap();
-            let waited = Instant::now();
-            let mut b_seq = b.seq();
-            while waited.elapsed() < Duration::from_millis(500) {
-                match b.wait_for_frame(b_seq, Some(Duration::from_millis(100))) {
-                    Ok(got) if got.payload == sent.payload && got.kind == sent.kind => {
-                        return (got, sent.number());
-                    }
-                    Ok(got) => b_seq = got.seq,
-                    Err(_) => {}
-                }
+            write(&self.a.mapping);
+            let sent = self.a.mapping.read_frame().unwrap();
+            let b_seq = self.b.mapping.seq();
+            if let Some(got) = self.wait_in_b(&sent, b_seq, Duration::from_millis(500)) {
+                return (got, sent.number());
             }
             assert!(
                 started.elapsed() < DEADLINE,

@@ -259,13 +259,16 @@ fn fit_one_to_one_zoom_buttons_and_shortcuts() {
     let drawn_width = |harness: &Harness<'_, ReaderApp>| {
         harness.state().shown().unwrap().drawn_texture_size()[0] as f32
     };
+    let assert_reduced = |harness: &Harness<'_, ReaderApp>, drawn: egui::Rect| {
+        let texture_width = drawn_width(harness);
+        assert!(
+            texture_width >= drawn.width() && texture_width < 2.0 * drawn.width(),
+            "a {texture_width} pixel wide texture drawn {} points wide",
+            drawn.width()
+        );
+    };
     assert!(fitted.width() < 960.0, "{fitted:?}");
-    assert!(
-        drawn_width(&harness) >= fitted.width() && drawn_width(&harness) < 2.0 * fitted.width(),
-        "a {} pixel wide texture drawn {} points wide",
-        drawn_width(&harness),
-        fitted.width()
-    );
+    assert_reduced(&harness, fitted);
     click(&mut harness, "1:1");
     harness.run();
     let full = harness.get_by_label("Received image").rect();
@@ -284,12 +287,7 @@ fn fit_one_to_one_zoom_buttons_and_shortcuts() {
     harness.run();
     let tiny = harness.get_by_label("Received image").rect();
     assert!(tiny.width() < 480.0, "{tiny:?}");
-    assert!(
-        drawn_width(&harness) >= tiny.width() && drawn_width(&harness) < 2.0 * tiny.width(),
-        "a {} pixel wide texture drawn {} points wide",
-        drawn_width(&harness),
-        tiny.width()
-    );
+    assert_reduced(&harness, tiny);
     click(&mut harness, "Fit");
     harness.run();
     assert_eq!(harness.get_by_label("Received image").rect(), fitted);
