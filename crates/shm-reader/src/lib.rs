@@ -16,7 +16,8 @@
 //! Memory stays bounded however fast frames come and however rarely the window
 //! is drawn: decoded frames go into a one-slot holder (`Newest`) that keeps
 //! only the newest, the watcher skips decoding a frame when a newer one is
-//! already complete, and the UI uploads one texture per displayed frame. Every
+//! already complete, and the UI sets its one texture once per frame it draws
+//! (nothing while it does not draw). Every
 //! message carries the generation of the watcher that sent it, so a re-attach
 //! ignores whatever the old watcher still delivers.
 
@@ -173,42 +174,45 @@ pub struct Shown {
     /// When the writer completed the frame.
     pub written_unix_nanos: u64,
     /// Milliseconds from the frame's send time (capture time of a pixel frame
-    /// that has one, else `written_unix_nanos`) to the texture upload.
+    /// that has one, else `written_unix_nanos`) to when it was taken for
+    /// display (its texture is set in the same pass, when the window draws).
     pub latency_millis: f64,
-    texture: egui::TextureHandle,
     pixels: Arc<egui::ColorImage>,
     encoded: Option<Arc<Vec<u8>>>,
-    /// The image reduced for drawing below half size, made when needed.
-    reduced: Option<Reduced>,
+    /// What the window draws the image with, set when it draws; kept from
+    /// frame to frame and updated in place.
+    texture: Option<DrawnTexture>,
 }
 
 impl Shown {
     /// The size in pixels of the texture drawn last: the image's own, or a
-    /// reduced copy's when it was drawn below half size.
-    pub fn drawn_texture_size(&self) -> [usize; 2] {
-        self.reduced
+    /// reduced copy's when it was drawn below half size; `None` before the
+    /// window drew it.
+    pub fn drawn_texture_size(&self) -> Option<[usize; 2]> {
+        self.texture
             .as_ref()
-            .filter(|reduced| reduced.is_of(&self.pixels))
-            .map_or(self.pixels.size, |reduced| reduced.texture.size())
+            .filter(|drawn| drawn.is_of(&self.pixels))
+            .map(|drawn| drawn.texture.size())
     }
 }
 
-/// A copy of the shown image halved `level` times (2x2 box filter), drawn
-/// instead of the image when it is shown at less than half size.
+/// The texture the shown image is drawn with: the image itself, or at less
+/// than half size a copy halved `level` times (2x2 box filter).
 ///
 /// egui-wgpu makes no mipmaps (it ignores `TextureOptions::mipmap_mode`), so
 /// sampling the full image linearly at a small scale skips most of its pixels
 /// and aliases (moire on fine detail, flicker in streams). Drawing the level
-/// whose scale is between 1/2 and 1 is what a renderer with mipmaps would do.
-struct Reduced {
-    /// How many times the image was halved.
+/// whose scale is between 1/2 and 1 is what a renderer with mipmaps would do,
+/// and uploads a quarter of the pixels or less.
+struct DrawnTexture {
+    /// How many times the image was halved (0: the image itself).
     level: u32,
     /// The image it was made from.
     source: std::sync::Weak<egui::ColorImage>,
     texture: egui::TextureHandle,
 }
 
-impl Reduced {
+impl DrawnTexture {
     fn is_of(&self, pixels: &Arc<egui::ColorImage>) -> bool {
         std::ptr::eq(self.source.as_ptr(), Arc::as_ptr(pixels))
     }
@@ -262,7 +266,8 @@ pub struct ReaderApp {
     pub zoom: Zoom,
     /// The newest frame number when Receive was last pressed (manual mode).
     received_up_to: u64,
-    /// Images uploaded as textures so far (one per displayed frame).
+    /// Times the texture was set so far: once per displayed image frame, and
+    /// again when a zoom change needs another reduction level.
     pub textures_uploaded: u64,
     stats: Arc<Mutex<StreamStats>>,
     stats_log: Option<StatsLog>,
@@ -553,16 +558,16 @@ impl ReaderApp {
         }
     }
 
-    fn show_newest(&mut self, ctx: &egui::Context) {
-        // One texture upload per displayed frame: only the newest is shown.
+    fn show_newest(&mut self) {
+        // Only the newest is shown (its texture set once, when drawn).
         if let Some((generation, received)) = self.newest.take()
             && generation == self.generation
         {
-            self.show_received(ctx, *received);
+            self.show_received(*received);
         }
     }
 
-    fn show_received(&mut self, ctx: &egui::Context, received: Received) {
+    fn show_received(&mut self, received: Received) {
         let Received {
             want,
             frame_number,
@@ -603,23 +608,9 @@ impl ReaderApp {
                     Status::Info("the mapping is empty: no frame has been written yet".to_owned());
             }
             (Want::Image | Want::Any, Content::Image(image)) => {
-                // Linear filtering; below half size a reduced copy is drawn
-                // (see `Reduced`).
-                let options = egui::TextureOptions::LINEAR;
-                let pixels = egui::ImageData::Color(Arc::clone(&image.pixels));
-                // The shown texture is updated in place (no new texture per frame).
-                let (texture, reduced) = match self.shown.take() {
-                    Some(Shown {
-                        mut texture,
-                        reduced,
-                        ..
-                    }) => {
-                        texture.set(pixels, options);
-                        (texture, reduced)
-                    }
-                    None => (ctx.load_texture("received", pixels, options), None),
-                };
-                self.textures_uploaded += 1;
+                // The texture is kept (updated in place when the window
+                // draws: `texture_for_scale`), never one per frame.
+                let texture = self.shown.take().and_then(|shown| shown.texture);
                 log::info!(
                     "displayed frame {frame_number} kind=image path={} size={}x{} latency_ms={latency_millis:.2} \
                      read_ms={read_millis:.2} decode_ms={decode_millis:.2} ui_ms={:.2}",
@@ -638,10 +629,9 @@ impl ReaderApp {
                     payload_len_bytes: image.payload_len_bytes,
                     written_unix_nanos,
                     latency_millis,
-                    texture,
                     pixels: image.pixels,
                     encoded: image.encoded,
-                    reduced,
+                    texture,
                 });
             }
             (Want::Struct | Want::Any, Content::TestData(data)) => {
@@ -680,7 +670,7 @@ impl ReaderApp {
 
     fn draw(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        self.show_newest(&ctx);
+        self.show_newest();
         self.update_title(&ctx, &self.stats());
         self.shortcuts(&ctx);
         egui::Panel::top("controls").show(ui, |ui| {
@@ -761,8 +751,9 @@ impl ReaderApp {
     /// The texture to draw the shown image with at `pixels_per_image_pixel`
     /// (physical pixels on screen per image pixel), and the image's size:
     /// the image itself at half size or more, else a copy halved often enough
-    /// that it is drawn at between half and full size, made (once per frame
-    /// and level) here.
+    /// that it is drawn at between half and full size. Set here, once per
+    /// displayed frame (and again if the zoom changes its level): one texture
+    /// upload per frame the window draws, none while it does not draw.
     fn texture_for_scale(
         &mut self,
         ctx: &egui::Context,
@@ -771,35 +762,36 @@ impl ReaderApp {
         let shown = self.shown.as_mut()?;
         let size = egui::vec2(shown.width as f32, shown.height as f32);
         let level = reduce::reduction_level(pixels_per_image_pixel, shown.pixels.size);
-        if level == 0 {
-            // Not needed at this scale: its texture is freed.
-            shown.reduced = None;
-            return Some((shown.texture.id(), size));
-        }
         let current = shown
-            .reduced
+            .texture
             .as_ref()
-            .is_some_and(|reduced| reduced.level == level && reduced.is_of(&shown.pixels));
+            .is_some_and(|drawn| drawn.level == level && drawn.is_of(&shown.pixels));
         if !current {
-            let image = egui::ImageData::Color(Arc::new(reduce::halve_times(&shown.pixels, level)));
+            let image = egui::ImageData::Color(if level == 0 {
+                Arc::clone(&shown.pixels)
+            } else {
+                Arc::new(reduce::halve_times(&shown.pixels, level))
+            });
             let options = egui::TextureOptions::LINEAR;
             let source = Arc::downgrade(&shown.pixels);
-            match &mut shown.reduced {
-                Some(reduced) => {
-                    reduced.texture.set(image, options);
-                    reduced.level = level;
-                    reduced.source = source;
+            match &mut shown.texture {
+                Some(drawn) => {
+                    drawn.texture.set(image, options);
+                    drawn.level = level;
+                    drawn.source = source;
                 }
                 None => {
-                    shown.reduced = Some(Reduced {
+                    shown.texture = Some(DrawnTexture {
                         level,
                         source,
-                        texture: ctx.load_texture("received (reduced)", image, options),
+                        texture: ctx.load_texture("received", image, options),
                     });
                 }
             }
+            self.textures_uploaded += 1;
         }
-        Some((shown.reduced.as_ref()?.texture.id(), size))
+        let texture = self.shown.as_ref()?.texture.as_ref()?;
+        Some((texture.texture.id(), size))
     }
 
     /// Screen points per image pixel now (the fitted scale when fitted).

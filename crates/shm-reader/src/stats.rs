@@ -14,7 +14,7 @@ pub struct StreamStats {
     last_seen_frame: u64,
     /// Frames the watcher copied out of the mapping.
     received: u64,
-    /// Frames displayed (one texture upload each).
+    /// Frames taken for display (the window drew each).
     displayed: u64,
     /// Frame numbers that never reached the reader: gaps between the frame
     /// numbers it copied out (the writer overwrote them before the reader woke).

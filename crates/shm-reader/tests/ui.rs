@@ -257,7 +257,12 @@ fn fit_one_to_one_zoom_buttons_and_shortcuts() {
     // Below half size a halved copy is drawn, so that every image pixel counts
     // (no mipmaps in egui-wgpu): the texture is 1 to 2 times the drawn size.
     let drawn_width = |harness: &Harness<'_, ReaderApp>| {
-        harness.state().shown().unwrap().drawn_texture_size()[0] as f32
+        harness
+            .state()
+            .shown()
+            .unwrap()
+            .drawn_texture_size()
+            .unwrap()[0] as f32
     };
     let assert_reduced = |harness: &Harness<'_, ReaderApp>, drawn: egui::Rect| {
         let texture_width = drawn_width(harness);
