@@ -14,6 +14,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
     // Declared after the first put, so that a subscriber's query always finds
     // a frame to answer with (declared earlier, it could come before A's
     // current frame was read, and find none).
-    let latest = Arc::new(Mutex::new(None));
+    let latest = Arc::new(Latest::default());
     let mut queryable = None;
     let publisher_id = RandomState::new().hash_one(std::process::id());
     let corrupt_marker = test_hook(CORRUPT_HOOK);
@@ -148,7 +149,7 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
             payload: ZBytes::from(std::mem::take(&mut frame.payload)),
             attachment: ZBytes::from(header.encode().to_vec()),
         };
-        *latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(message.clone());
+        latest.set(message.clone());
         publisher
             .put(message.payload)
             .attachment(message.attachment)
@@ -181,14 +182,14 @@ struct Message {
 /// Declares the queryable that answers with `latest`.
 fn declare_queryable(
     session: &Session,
-    latest: &Arc<Mutex<Option<Message>>>,
+    latest: &Arc<Latest>,
 ) -> anyhow::Result<zenoh::query::Queryable<()>> {
     let latest = Arc::clone(latest);
     let key = session.key.clone();
     session
         .session
         .declare_queryable(session.key.clone())
-        .callback(move |query| answer(query, &key, &latest))
+        .callback(move |query| Latest::answer(&latest, query, &key))
         .wait()
         .map_err(|e| {
             anyhow!(
@@ -199,32 +200,67 @@ fn declare_queryable(
         })
 }
 
-/// Answers a subscriber's query with the last frame published, if any, on the
-/// publisher's key. From its own thread: a 10 MiB reply may wait for room in
-/// Zenoh's transmit queue, which must not hold up Zenoh's receive path.
-fn answer(query: Query, key: &zenoh::key_expr::KeyExpr<'static>, latest: &Mutex<Option<Message>>) {
-    let Some(message) = latest
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()
-    else {
-        return;
-    };
-    let key = key.clone();
-    std::thread::spawn(move || {
-        if let Err(e) = query
-            .reply(key, message.payload)
-            .attachment(message.attachment)
-            .wait()
-        {
+/// The last frame published, kept to answer subscribers' queries.
+#[derive(Debug, Default)]
+struct Latest {
+    message: Mutex<Option<Message>>,
+    /// Answers being sent now.
+    answering: AtomicUsize,
+}
+
+/// At most this many answers are sent at once; more queries meanwhile (a
+/// crowd of subscribers starting together, or a peer asking in a loop) get
+/// none and wait for the next frame. Bounds the threads and the memory
+/// answers take.
+const MAX_ANSWERS_IN_FLIGHT: usize = 4;
+
+impl Latest {
+    fn set(&self, message: Message) {
+        *self.message.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+    }
+
+    /// Answers a subscriber's query with the last frame published, if any,
+    /// on the publisher's key. From its own thread: a 10 MiB reply may wait
+    /// for room in Zenoh's transmit queue, which must not hold up Zenoh's
+    /// receive path.
+    fn answer(this: &Arc<Self>, query: Query, key: &zenoh::key_expr::KeyExpr<'static>) {
+        let Some(message) = this
+            .message
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        else {
+            return;
+        };
+        if this.answering.fetch_add(1, Ordering::SeqCst) >= MAX_ANSWERS_IN_FLIGHT {
+            this.answering.fetch_sub(1, Ordering::SeqCst);
             log::warn!(
-                "cannot send the last frame to a subscriber that asked for it: {}",
-                zenoh_error(&e)
+                "a query for the last frame left unanswered: {MAX_ANSWERS_IN_FLIGHT} answers are being sent"
             );
-        } else {
-            log::debug!("sent the last frame to a subscriber that asked for it");
+            return;
         }
-    });
+        let (key, sender) = (key.clone(), Arc::clone(this));
+        let spawned = std::thread::Builder::new()
+            .name("answer".to_owned())
+            .spawn(move || {
+                match query
+                    .reply(key, message.payload)
+                    .attachment(message.attachment)
+                    .wait()
+                {
+                    Ok(()) => log::debug!("sent the last frame to a subscriber that asked for it"),
+                    Err(e) => log::warn!(
+                        "cannot send the last frame to a subscriber that asked for it: {}",
+                        zenoh_error(&e)
+                    ),
+                }
+                sender.answering.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            this.answering.fetch_sub(1, Ordering::SeqCst);
+            log::warn!("a query for the last frame left unanswered: cannot start a thread: {e}");
+        }
+    }
 }
 
 /// What the newest frame in the mapping is, after reading it failed its

@@ -270,26 +270,31 @@ fn ask_for_last_frame(
     slot: &Arc<Slot<Arrival>>,
 ) {
     let (session, key, slot) = (session.clone(), key.clone(), Arc::clone(slot));
-    std::thread::spawn(move || {
-        let asked = session
-            .get(key.clone())
-            .callback(move |reply| match reply.into_result() {
-                Ok(sample) => slot.put(Arrival {
-                    sample,
-                    received_unix_nanos: unix_nanos_now(),
-                    asked: true,
-                }),
-                Err(e) => log::debug!("a publisher could not give its last frame: {e:?}"),
-            })
-            .wait();
-        match asked {
-            Ok(()) => log::debug!("a publisher appeared on {key}: asked for its last frame"),
-            Err(e) => log::warn!(
-                "cannot ask the publishers on {key} for their last frame: {}",
-                zenoh_error(&e)
-            ),
-        }
-    });
+    let spawned = std::thread::Builder::new()
+        .name("ask".to_owned())
+        .spawn(move || {
+            let asked = session
+                .get(key.clone())
+                .callback(move |reply| match reply.into_result() {
+                    Ok(sample) => slot.put(Arrival {
+                        sample,
+                        received_unix_nanos: unix_nanos_now(),
+                        asked: true,
+                    }),
+                    Err(e) => log::debug!("a publisher could not give its last frame: {e:?}"),
+                })
+                .wait();
+            match asked {
+                Ok(()) => log::debug!("a publisher appeared on {key}: asked for its last frame"),
+                Err(e) => log::warn!(
+                    "cannot ask the publishers on {key} for their last frame: {}",
+                    zenoh_error(&e)
+                ),
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot ask the publishers for their last frame: cannot start a thread: {e}");
+    }
 }
 
 /// Decodes the header from the attachment and checks the payload against it.
