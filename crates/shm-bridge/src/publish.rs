@@ -234,7 +234,8 @@ impl Latest {
         };
         if this.answering.fetch_add(1, Ordering::SeqCst) >= MAX_ANSWERS_IN_FLIGHT {
             this.answering.fetch_sub(1, Ordering::SeqCst);
-            log::warn!(
+            // Debug, not warn: a peer asking in a loop must not flood the log.
+            log::debug!(
                 "a query for the last frame left unanswered: {MAX_ANSWERS_IN_FLIGHT} answers are being sent"
             );
             return;

@@ -43,6 +43,19 @@ impl<T> Slot<T> {
         self.filled.notify_one();
     }
 
+    /// Puts `value` in the slot only if it is empty (and wakes the consumer);
+    /// otherwise drops it and returns `false`: whatever waits came later.
+    pub fn offer(&self, value: T) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.value.is_some() {
+            return false;
+        }
+        state.value = Some(value);
+        drop(state);
+        self.filled.notify_one();
+        true
+    }
+
     /// Takes the value, waiting up to `timeout` for one; `None` if none came.
     pub fn take(&self, timeout: Duration) -> Option<T> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -79,6 +92,19 @@ mod tests {
         assert_eq!(slot.replaced_count(), 2);
         assert_eq!(slot.take(Duration::ZERO), Some(3));
         assert_eq!(slot.take(Duration::from_millis(1)), None);
+    }
+
+    #[test]
+    fn an_offer_never_replaces_what_waits() {
+        let slot = Slot::default();
+        slot.put("live, newer");
+        assert!(!slot.offer("answer, older"));
+        assert_eq!(slot.replaced_count(), 0);
+        assert_eq!(slot.take(Duration::ZERO), Some("live, newer"));
+        assert!(slot.offer("answer"));
+        // A live value still replaces an offered one.
+        slot.put("live");
+        assert_eq!(slot.take(Duration::ZERO), Some("live"));
     }
 
     #[test]

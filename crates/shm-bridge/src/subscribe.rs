@@ -21,6 +21,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use shm_core::{WriteError, WriteOptions};
 use zenoh::Wait as _;
+use zenoh::query::ConsolidationMode;
 use zenoh::sample::Sample;
 
 use crate::slot::Slot;
@@ -261,9 +262,12 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
     }
 }
 
-/// Asks the publishers on `key` for the last frame each published; puts the
-/// answers into `slot`. From its own thread: Zenoh calls the matching listener
-/// on its own, which must not wait on Zenoh.
+/// Asks the publishers on `key` for the last frame each published, and offers
+/// each answer to `slot` as it comes (no consolidation: Zenoh would otherwise
+/// hold answers back until every publisher answered, and keep one per key). An
+/// answer never replaces a live message waiting in the slot, which is newer.
+/// From its own thread: Zenoh calls the matching listener on its own, which
+/// must not wait on Zenoh.
 fn ask_for_last_frame(
     session: &zenoh::Session,
     key: &zenoh::key_expr::KeyExpr<'static>,
@@ -275,12 +279,18 @@ fn ask_for_last_frame(
         .spawn(move || {
             let asked = session
                 .get(key.clone())
+                .consolidation(ConsolidationMode::None)
                 .callback(move |reply| match reply.into_result() {
-                    Ok(sample) => slot.put(Arrival {
-                        sample,
-                        received_unix_nanos: unix_nanos_now(),
-                        asked: true,
-                    }),
+                    Ok(sample) => {
+                        let offered = slot.offer(Arrival {
+                            sample,
+                            received_unix_nanos: unix_nanos_now(),
+                            asked: true,
+                        });
+                        if !offered {
+                            log::debug!("an answer came after a newer live frame: dropped");
+                        }
+                    }
                     Err(e) => log::debug!("a publisher could not give its last frame: {e:?}"),
                 })
                 .wait();

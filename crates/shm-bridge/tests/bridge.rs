@@ -391,7 +391,7 @@ impl Link {
 
     /// Waits, without writing anything, until A's newest frame is readable
     /// in B.
-    fn arrives_unasked(&self) -> Frame {
+    fn arrives_without_another_write(&self) -> Frame {
         let sent = self.a.mapping.read_frame().unwrap();
         self.wait_in_b(&sent, 0, DEADLINE).unwrap_or_else(|| {
             panic!(
@@ -569,12 +569,14 @@ fn restarting_either_bridge_resumes_the_flow() {
     link.deliver(&mut send);
     // A frame written while either bridge is down arrives once it is back,
     // without another write: the subscriber asks the publisher for its last
-    // frame when it (re)appears.
+    // frame when it (re)appears. (After a publisher restart the new publisher's
+    // first put may also bring it, if the route is up by then; after a
+    // subscriber restart only the answer can: that part fails without it.)
     link.restart_publisher(&mut send);
-    link.arrives_unasked();
+    link.arrives_without_another_write();
     link.deliver(&mut send);
     link.restart_subscriber(&mut send);
-    link.arrives_unasked();
+    link.arrives_without_another_write();
     link.deliver(&mut send);
     // The writer side starts over: mapping A removed and created anew, its
     // frame numbers from 1 again. The publisher opens the new one.
@@ -609,7 +611,7 @@ fn a_network_outage_ends_and_the_flow_resumes() {
     relay.restore();
     // The frame written during the outage arrives by itself once the link is
     // back (the subscriber asks for the last frame), and the flow goes on.
-    link.arrives_unasked();
+    link.arrives_without_another_write();
     link.deliver(&mut send);
     // Through the relay again, not around it.
     assert!(relay.relayed.load(Ordering::SeqCst) >= 2);
