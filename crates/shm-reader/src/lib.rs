@@ -962,7 +962,7 @@ impl ReaderApp {
                     (png, "PNG")
                 }
             };
-            std::fs::write(&path, &bytes)
+            write_whole(&path, &bytes)
                 .map_err(|e| format!("cannot save to {}: {e}", path.display()))?;
             Ok(format!(
                 "saved frame {frame_number} to {} ({} bytes, {what})",
@@ -1196,7 +1196,34 @@ impl ReaderApp {
     }
 }
 
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: an existing file is replaced whole or not at all, even if the
+/// process ends mid-write (a `.NAME.saving` file may then be left behind).
+fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut partial_name = std::ffi::OsString::from(".");
+    partial_name.push(path.file_name().unwrap_or_default());
+    partial_name.push(".saving");
+    let partial = path.with_file_name(partial_name);
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&partial);
+        })
+}
+
 impl eframe::App for ReaderApp {
+    /// Lets a Save still running finish, so that closing the window right
+    /// after pressing Save still saves.
+    fn on_exit(&mut self) {
+        if let Some(mut export) = self.export.take()
+            && let Ok(Exported {
+                outcome: Err(e), ..
+            }) = export.join()
+        {
+            log::warn!("{e}");
+        }
+    }
+
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         if self.restore_pending
             && let Some(storage) = frame.storage()

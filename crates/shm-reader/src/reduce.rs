@@ -1,13 +1,13 @@
 //! Smooth downscaling without mipmaps: the reader draws an image shown below
-//! half size from a copy halved with a 2x2 box filter (see `Reduced` in the
-//! crate root and docs/DESIGN.md, "Downscaling").
+//! half size from a copy halved with a 2x2 box filter (see `DrawnTexture` in
+//! the crate root and docs/DESIGN.md, "Downscaling").
 
 use eframe::egui;
 
 /// How many times to halve an image of `size` pixels drawn at
 /// `pixels_per_image_pixel` so that what is drawn is at half size or more:
-/// 0 at half size and above, 1 from a quarter up to half, 2 from an eighth,
-/// and so on, never below a 1-pixel side.
+/// 0 at half size and above, 1 for scales in (1/4, 1/2), and k >= 2 for
+/// scales in (2^-(k+1), 2^-k], never below a 1-pixel side.
 pub fn reduction_level(pixels_per_image_pixel: f32, size: [usize; 2]) -> u32 {
     // NaN, zero or negative: nothing sensible to reduce for.
     if pixels_per_image_pixel.is_nan() || pixels_per_image_pixel <= 0.0 {
@@ -23,7 +23,8 @@ pub fn reduction_level(pixels_per_image_pixel: f32, size: [usize; 2]) -> u32 {
 
 /// `image` halved `times` times, each time averaging 2x2 pixels (a box
 /// filter, in the stored premultiplied sRGB values); an odd last row or
-/// column is averaged with itself.
+/// column is averaged with itself, so an odd side is rounded up and the
+/// copy, stretched over the image, is off by up to half a source pixel there.
 pub fn halve_times(image: &egui::ColorImage, times: u32) -> egui::ColorImage {
     if times == 0 {
         return image.clone();

@@ -554,6 +554,23 @@ fn save_writes_the_bytes_as_sent_or_a_png_of_raw_pixels() {
     let saved = image::open(&png).unwrap().into_rgba8();
     assert_eq!(saved.dimensions(), (1920, 1080));
     assert_eq!(saved.as_raw(), &pixels);
+    // Saving again replaces the file whole (written beside it, then renamed),
+    // and leaves nothing else behind.
+    harness.state_mut().save_path_text = jpeg.display().to_string();
+    click(&mut harness, "Save");
+    wait_for_label(
+        &mut harness,
+        &format!("saved frame 2 to {}", jpeg.display()),
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["saved.jpg", "saved.png"]);
+    // Raw pixels are saved as PNG whatever the name says.
+    let replaced = image::load_from_memory(&std::fs::read(&jpeg).unwrap()).unwrap();
+    assert_eq!(replaced.into_rgba8().as_raw(), &pixels);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

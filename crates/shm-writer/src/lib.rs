@@ -320,8 +320,7 @@ impl WriterApp {
                 .stream_fps
                 .unwrap_or(remembered.stream_fps)
                 .clamp(stream::MIN_FPS, stream::MAX_FPS),
-            // A rate given on the command line is the one to use.
-            gif_own_timing: remembered.gif_own_timing && settings.stream_fps.is_none(),
+            gif_own_timing: remembered.gif_own_timing,
             stream: None,
             stream_texture: None,
             stream_status: Status::Idle,
