@@ -952,23 +952,9 @@ impl ReaderApp {
             "saving frame {frame_number} to {}...",
             path.display()
         ));
-        self.start_export(ctx, "save", move || {
-            let (bytes, what) = match &encoded {
-                Some(encoded) => (encoded.as_slice().to_vec(), "the bytes as sent"),
-                None => {
-                    let [w, h] = pixels.size;
-                    let png = picture::encode_png(w as u32, h as u32, &unmultiplied_rgba(&pixels))
-                        .map_err(|e| shm_ui::error_line(&e))?;
-                    (png, "PNG")
-                }
-            };
-            write_whole(&path, &bytes)
-                .map_err(|e| format!("cannot save to {}: {e}", path.display()))?;
-            Ok(format!(
-                "saved frame {frame_number} to {} ({} bytes, {what})",
-                path.display(),
-                bytes.len()
-            ))
+        self.start_export(ctx, "save", move || Exported {
+            outcome: save_frame(&path, frame_number, &pixels, encoded.as_deref()),
+            clipboard: None,
         });
     }
 
@@ -995,18 +981,6 @@ impl ReaderApp {
 
     /// Runs `job` (a Save or Copy) on a thread named `name`.
     fn start_export(
-        &mut self,
-        ctx: &egui::Context,
-        name: &str,
-        job: impl FnOnce() -> Result<String, String> + Send + 'static,
-    ) {
-        self.start_export_with_clipboard(ctx, name, move || Exported {
-            outcome: job(),
-            clipboard: None,
-        });
-    }
-
-    fn start_export_with_clipboard(
         &mut self,
         ctx: &egui::Context,
         name: &str,
@@ -1096,7 +1070,7 @@ impl ReaderApp {
         };
         let kept = self.clipboard.take();
         self.status = Status::Info(format!("copying frame {frame_number}..."));
-        self.start_export_with_clipboard(ctx, "copy", move || {
+        self.start_export(ctx, "copy", move || {
             let [width, height] = pixels.size;
             let clipboard = match kept {
                 Some(clipboard) => Ok(clipboard),
@@ -1194,6 +1168,32 @@ impl ReaderApp {
             self.struct_dialog = None;
         }
     }
+}
+
+/// Saves a frame to `path` (runs on the save thread): the sender's encoded
+/// bytes as they are, else its pixels as PNG. Returns the status line.
+fn save_frame(
+    path: &Path,
+    frame_number: u64,
+    pixels: &egui::ColorImage,
+    encoded: Option<&Vec<u8>>,
+) -> Result<String, String> {
+    let png;
+    let (bytes, what): (&[u8], &str) = match encoded {
+        Some(encoded) => (encoded, "the bytes as sent"),
+        None => {
+            let [w, h] = pixels.size;
+            png = picture::encode_png(w as u32, h as u32, &unmultiplied_rgba(pixels))
+                .map_err(|e| shm_ui::error_line(&e))?;
+            (&png, "PNG")
+        }
+    };
+    write_whole(path, bytes).map_err(|e| format!("cannot save to {}: {e}", path.display()))?;
+    Ok(format!(
+        "saved frame {frame_number} to {} ({} bytes, {what})",
+        path.display(),
+        bytes.len()
+    ))
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
