@@ -16,11 +16,10 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use anyhow::anyhow;
 use shm_core::layout::FLAG_CRC32;
-use shm_core::{Frame, Mapping, ReadError};
+use shm_core::{FollowEvent, FollowStart, Follower, ReadError};
 use zenoh::Wait as _;
 use zenoh::bytes::ZBytes;
 use zenoh::qos::CongestionControl;
@@ -49,7 +48,7 @@ struct Published {
     dropped_total: u64,
 }
 
-pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow::Result<()> {
+pub(crate) fn run(session: &Session, source: Reopened, json: bool) -> anyhow::Result<()> {
     let location = source.mapping.location().clone();
     let publisher = session
         .session
@@ -76,48 +75,52 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
         session.session.zid()
     );
     let mut status = Status::new("publish");
-    let mut frame = Frame::default();
-    let mut last_seq = 0u64;
+    // One loop for every follower of a mapping (shm-core's): each new frame
+    // once, a bad frame reported once, gaps counted, a replaced mapping opened
+    // again.
+    let mut follower = Follower::new(Arc::new(source.mapping), FollowStart::Newest)
+        .reopen_with(Some(source.options));
     loop {
-        // Once a second: follow a replaced mapping, print the status line.
-        if status.until_next_line().is_zero() && source.refresh() {
-            last_seq = 0;
-        }
         status.tick();
-        let mapping = &source.mapping;
-        match mapping.wait_for_frame_into(last_seq, Some(status.until_next_line()), &mut frame) {
-            Ok(()) => {}
+        let event = match follower.next(Some(status.until_next_line())) {
+            Ok(event) => event,
             Err(ReadError::TimedOut { .. }) => continue,
-            Err(e @ ReadError::WriterDied { .. }) => {
-                // The sequence word stays odd until a writer continues: the
-                // next wait sleeps until then.
-                log::warn!("{e:#}");
-                continue;
-            }
-            Err(e) => {
-                // A corrupted frame in the source mapping: skip it, but not a
-                // good frame written since.
-                status.corrupt();
-                match after_corrupt(mapping, &mut frame) {
-                    AfterCorrupt::Skip(seq) => {
-                        log::warn!("frame {} skipped: {e:#}", seq / 2);
-                        last_seq = seq;
-                        continue;
-                    }
-                    AfterCorrupt::Unsure => {
-                        log::warn!("a frame was skipped: {e:#}");
-                        continue;
-                    }
-                    AfterCorrupt::Good => {
-                        log::warn!("a frame was skipped: {e:#}");
-                    }
+            Err(e) => return Err(e.into()),
+        };
+        match event {
+            FollowEvent::Frame { missed } => {
+                if missed > 0 {
+                    status.dropped(missed);
                 }
             }
+            FollowEvent::Bad {
+                frame_number,
+                error,
+            } => {
+                // A corrupted frame (or one whose writer died) in the source
+                // mapping: skipped once; the next frame is published.
+                if !matches!(error, ReadError::WriterDied { .. }) {
+                    status.corrupt();
+                }
+                log::warn!("frame {frame_number} skipped: {error:#}");
+                continue;
+            }
+            FollowEvent::Removed { error } => {
+                log::warn!("mapping {location} was removed, waiting for it: {error:#}");
+                continue;
+            }
+            FollowEvent::Reopened => {
+                log::info!("mapping {location} was replaced: opened the new one");
+                continue;
+            }
+            other => {
+                log::debug!("{other:?}");
+                continue;
+            }
         }
-        if last_seq != 0 && frame.seq > last_seq.saturating_add(2) {
-            status.dropped((frame.seq - last_seq) / 2 - 1);
-        }
-        last_seq = frame.seq;
+        // The payload moves into Zenoh without a copy (the next read fills a
+        // fresh buffer).
+        let mut frame = follower.take_frame();
         let crc32 = if frame.flags & FLAG_CRC32 != 0 {
             frame.crc32
         } else {
@@ -143,8 +146,7 @@ pub(crate) fn run(session: &Session, mut source: Reopened, json: bool) -> anyhow
             writer_pid: frame.writer_pid,
         };
         let summary = json.then(|| FrameSummary::of(&header, &frame.payload));
-        // The payload moves into Zenoh without a copy (the next read fills a
-        // fresh buffer); the queryable's copy of it shares the same bytes.
+        // The queryable's copy of the payload shares the same bytes.
         let message = Message {
             payload: ZBytes::from(std::mem::take(&mut frame.payload)),
             attachment: ZBytes::from(header.encode().to_vec()),
@@ -261,95 +263,5 @@ impl Latest {
             this.answering.fetch_sub(1, Ordering::SeqCst);
             log::warn!("a query for the last frame left unanswered: cannot start a thread: {e}");
         }
-    }
-}
-
-/// What the newest frame in the mapping is, after reading it failed its
-/// checks.
-#[derive(Debug)]
-enum AfterCorrupt {
-    /// The frame with this (even) sequence word is the corrupted one, and still
-    /// the newest: wait for the next.
-    Skip(u64),
-    /// A good frame came since; it is in `frame`: publish it.
-    Good,
-    /// A writer is mid-frame, died, or keeps writing corrupted frames: wait
-    /// again without skipping anything (the next wait says which).
-    Unsure,
-}
-
-/// After the newest frame failed its checks: reads it again, and trusts the
-/// failure only if the sequence word was the same even value before and
-/// after, so that it is that frame's. A good frame written in between (which
-/// `mapping.seq()` alone would skip) is read into `frame` instead.
-fn after_corrupt(mapping: &Mapping, frame: &mut Frame) -> AfterCorrupt {
-    const ATTEMPTS: u32 = 8;
-    const READ_TIMEOUT: Duration = Duration::from_millis(100);
-    for _ in 0..ATTEMPTS {
-        let before = mapping.seq();
-        match mapping.read_frame_into(frame, READ_TIMEOUT) {
-            Ok(()) => return AfterCorrupt::Good,
-            Err(ReadError::Busy { .. } | ReadError::WriterDied { .. }) => {
-                return AfterCorrupt::Unsure;
-            }
-            Err(_) if before.is_multiple_of(2) && mapping.seq() == before => {
-                return AfterCorrupt::Skip(before);
-            }
-            // A write in between: which frame failed is unknown; again.
-            Err(_) => {}
-        }
-    }
-    // Corrupted frames back to back: skip up to the newest (any good one among
-    // them is lost, as it would be to a reader that slow).
-    let seq = mapping.seq();
-    if seq.is_multiple_of(2) {
-        AfterCorrupt::Skip(seq)
-    } else {
-        AfterCorrupt::Unsure
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::unix::fs::FileExt as _;
-
-    use shm_core::layout::HEADER_LEN_BYTES;
-    use shm_core::{Frame, Kind, Mapping, MappingName, WriteOptions};
-
-    use super::{AfterCorrupt, after_corrupt};
-
-    #[test]
-    fn a_corrupted_frame_is_skipped_but_not_a_good_one_after_it() {
-        let name = MappingName::new(&format!("br-unit-corrupt-{}", std::process::id())).unwrap();
-        let mapping = Mapping::create_new(&name, 1 << 20).unwrap();
-        let path = mapping.location().path();
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        // Mapped and open: the name is not needed any more.
-        std::fs::remove_file(path).unwrap();
-        let corrupt = |text: &[u8]| {
-            let written = mapping
-                .write_frame(Kind::Object, &[text], &WriteOptions::default())
-                .unwrap();
-            // One payload byte changed behind the CRC-32's back.
-            file.write_all_at(b"X", HEADER_LEN_BYTES as u64).unwrap();
-            written.frame_number() * 2
-        };
-        let mut frame = Frame::default();
-        let bad_seq = corrupt(b"first");
-        assert!(mapping.read_frame().is_err());
-        assert!(matches!(
-            after_corrupt(&mapping, &mut frame),
-            AfterCorrupt::Skip(seq) if seq == bad_seq
-        ));
-        // A good frame written after the failed read is the one to publish.
-        mapping
-            .write_frame(Kind::Object, &[b"good"], &WriteOptions::default())
-            .unwrap();
-        assert!(matches!(
-            after_corrupt(&mapping, &mut frame),
-            AfterCorrupt::Good
-        ));
-        assert_eq!(frame.payload, b"good");
-        assert_eq!(frame.seq, bad_seq + 2);
     }
 }

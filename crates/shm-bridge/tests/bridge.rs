@@ -634,7 +634,7 @@ fn a_frame_larger_than_the_destination_is_dropped_with_a_warning() {
     link.publisher.line_where("frame", big.frame_number());
     let dropped = format!("frame {} dropped", big.frame_number());
     link.subscriber
-        .wait_for_stderr(&[&dropped, "does not fit the mapping's capacity"]);
+        .wait_for_stderr(&[&dropped, "does not fit the mapping's payload capacity"]);
     let (_, number) = link.deliver(&mut send);
     let line = link.subscriber.line_for(number);
     assert!(line["dropped_total"].as_u64().unwrap() >= 1, "{line}");

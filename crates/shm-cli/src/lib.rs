@@ -15,8 +15,8 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 use shm_core::picture::{self, ImageFile};
 use shm_core::{
-    DEFAULT_MAPPING_LEN_BYTES, Frame, Location, Mapping, MappingName, MappingOptions, OpenMode,
-    Payload, PixelFormat, PixelLayout, ReadError, TestData, WriteOptions,
+    DEFAULT_MAPPING_LEN_BYTES, FollowEvent, FollowStart, Follower, Location, Mapping, MappingName,
+    MappingOptions, OpenMode, Payload, PixelFormat, PixelLayout, ReadError, TestData, WriteOptions,
 };
 
 pub mod output;
@@ -42,7 +42,7 @@ pub struct Cli {
 #[command(next_help_heading = "Mapping")]
 pub struct Target {
     /// Mapping name: /dev/shm/NAME (1 to 30 bytes of [A-Za-z0-9._-]).
-    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
+    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file", allow_hyphen_values = true)]
     name: String,
     /// A regular file as a persistent mapping, instead of a name.
     #[arg(long, value_name = "PATH")]
@@ -68,9 +68,62 @@ impl Target {
 struct CreateTarget {
     #[command(flatten)]
     target: Target,
-    /// Total mapping length in bytes when it is created (header included).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAPPING_LEN_BYTES)]
-    capacity: u64,
+    /// Capacity: the total mapping length in bytes, its 4096-byte header
+    /// included, when the mapping is created [default: 10485760]. An existing
+    /// mapping keeps its own (a note on stderr says so).
+    #[arg(long, value_name = "BYTES")]
+    capacity: Option<u64>,
+}
+
+impl CreateTarget {
+    /// The capacity a new mapping gets.
+    fn capacity(&self) -> u64 {
+        self.capacity.unwrap_or(DEFAULT_MAPPING_LEN_BYTES)
+    }
+
+    /// Opens the mapping, creating it with [`CreateTarget::capacity`] if it does
+    /// not exist; says on stderr when an explicit `--capacity` was not applied.
+    fn open(&self) -> anyhow::Result<Mapping> {
+        let mapping = open(&self.target, self.capacity(), OpenMode::CreateOrOpen)?;
+        if let Some(asked) = self.capacity
+            && !mapping.created()
+            && asked != mapping.mapping_len_bytes()
+        {
+            eprintln!(
+                "shm: note: {} already exists with a capacity of {} bytes; --capacity {asked} applies only when a mapping is created ({})",
+                mapping.location(),
+                mapping.mapping_len_bytes(),
+                replace_hint(&mapping),
+            );
+        }
+        Ok(mapping)
+    }
+}
+
+/// How to give an existing mapping another capacity.
+fn replace_hint(mapping: &Mapping) -> String {
+    let target = match mapping.location() {
+        Location::Named(name) => format!("--name {name}"),
+        Location::File(path) => format!("--file {}", path.display()),
+    };
+    format!("to replace it: shm rm {target}, then send again with --capacity")
+}
+
+/// A send into an existing mapping too small for the payload: the error says
+/// the mapping's capacity and how to replace it.
+fn explain_too_large(mapping: &Mapping, error: shm_core::WriteError) -> anyhow::Error {
+    match error {
+        shm_core::WriteError::TooLarge {
+            payload_len_bytes, ..
+        } if !mapping.created() => anyhow::anyhow!(
+            "payload of {payload_len_bytes} bytes does not fit {}: it exists with a capacity of {} bytes ({} of them payload); {}",
+            mapping.location(),
+            mapping.mapping_len_bytes(),
+            mapping.capacity_bytes(),
+            replace_hint(mapping),
+        ),
+        other => other.into(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,8 +267,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(scores) = scores {
                 data.scores = scores;
             }
-            let mapping = open(&target.target, target.capacity, OpenMode::CreateOrOpen)?;
-            let written = mapping.send_test_data(&data, &write_options(no_crc))?;
+            let mapping = target.open()?;
+            let written = mapping
+                .send_test_data(&data, &write_options(no_crc))
+                .map_err(|e| explain_too_large(&mapping, e))?;
             print_json(&Sent::new(&written, "testdata", None))
         }
         Command::SendObject {
@@ -227,8 +282,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let value: Value = serde_json::from_str(&text)
                 .with_context(|| format!("not valid JSON: {}", path.display()))?;
-            let mapping = open(&target.target, target.capacity, OpenMode::CreateOrOpen)?;
-            let written = mapping.send_object(&value, &write_options(no_crc))?;
+            let mapping = target.open()?;
+            let written = mapping
+                .send_object(&value, &write_options(no_crc))
+                .map_err(|e| explain_too_large(&mapping, e))?;
             print_json(&Sent::new(&written, "object", None))
         }
         Command::Recv {
@@ -313,16 +370,18 @@ fn send_image(
         picture::MAX_DECODED_LEN_BYTES
     } else {
         target
-            .capacity
+            .capacity()
             .saturating_sub(shm_core::HEADER_LEN_BYTES as u64)
     };
     let ImageFile { path, bytes, info } = picture::read_image_file(image, file_limit_bytes)?;
     let path_text = path_text.unwrap_or_else(|| path.display().to_string());
-    let mapping = open(&target.target, target.capacity, OpenMode::CreateOrOpen)?;
+    let mapping = target.open()?;
     let written = if raw {
         picture::send_decoded(&mapping, &bytes, &path, &path_text, options)?
     } else {
-        mapping.send_image(&path_text, &bytes, options)?
+        mapping
+            .send_image(&path_text, &bytes, options)
+            .map_err(|e| explain_too_large(&mapping, e))?
     };
     let image = SentImage {
         path: path_text,
@@ -357,11 +416,7 @@ fn recv(
     if let Some(out) = out {
         let bytes = match frame.decode()? {
             Payload::Image(record) => record.image.to_vec(),
-            Payload::Pixels(pixels) => picture::encode_png(
-                pixels.layout.width,
-                pixels.layout.height,
-                &pixels.to_rgba8(),
-            )?,
+            Payload::Pixels(pixels) => picture::encode_pixels_png(&pixels)?,
             other => bail!(
                 "--out needs an image frame, but the mapping holds {}; nothing was written",
                 other.kind()
@@ -381,39 +436,48 @@ fn unix_nanos_now() -> u64 {
 
 fn watch(target: &Target, count: Option<u64>, timeout_ms: Option<u64>) -> anyhow::Result<()> {
     let mapping = open_existing(target)?;
-    let seq = mapping.seq();
-    let mut after_seq = seq - seq % 2;
-    let mut frame = Frame::default();
-    let mut seen = 0u64;
-    while count.is_none_or(|count| seen < count) {
-        match mapping.wait_for_frame_into(
-            after_seq,
-            timeout_ms.map(Duration::from_millis),
-            &mut frame,
-        ) {
-            Ok(()) => {
-                after_seq = frame.seq;
-                match FrameLine::new(&frame, unix_nanos_now()) {
+    let mut follower = Follower::new(std::sync::Arc::new(mapping), FollowStart::AfterNewest);
+    let timeout = timeout_ms.map(Duration::from_millis);
+    let mut lines = 0u64;
+    while count.is_none_or(|count| lines < count) {
+        // One line per event, each about another frame (a frame that stays
+        // bad is reported once): `--count` counts them.
+        match follower.next(timeout)? {
+            FollowEvent::Frame { .. } => {
+                let frame = follower.frame();
+                match FrameLine::new(frame, unix_nanos_now()) {
                     Ok(line) => print_json(&line)?,
                     Err(e) => print_json(&ReadFailure {
                         frame: Some(frame.number()),
                         error: e.to_string(),
                     })?,
                 }
-                seen += 1;
             }
-            Err(e @ (ReadError::TimedOut { .. } | ReadError::HeaderChanged { .. })) => {
-                return Err(e.into());
+            FollowEvent::Bad {
+                frame_number,
+                error,
+            } => print_json(&ReadFailure {
+                frame: Some(frame_number),
+                error: error.to_string(),
+            })?,
+            FollowEvent::Removed { error } => {
+                // Not a frame: said on stderr, and watching goes on.
+                eprintln!(
+                    "shm: the mapping was removed; waiting for a writer to create it again ({:#})",
+                    anyhow::Error::new(error)
+                );
+                continue;
             }
-            Err(e) => {
-                // Say what happened and keep watching: the next send replaces it.
-                print_json(&ReadFailure {
-                    frame: None,
-                    error: e.to_string(),
-                })?;
-                after_seq = mapping.seq() | 1;
+            FollowEvent::Reopened => {
+                eprintln!("shm: the mapping was created again: watching the new one");
+                continue;
+            }
+            other => {
+                eprintln!("shm: {other:?}");
+                continue;
             }
         }
+        lines += 1;
     }
     Ok(())
 }
@@ -470,7 +534,7 @@ fn stream(args: &StreamArgs) -> anyhow::Result<()> {
     };
     let capacity = args
         .target
-        .capacity
+        .capacity()
         .saturating_sub(shm_core::HEADER_LEN_BYTES as u64);
     let limit_bytes = if args.raw {
         picture::MAX_DECODED_LEN_BYTES
@@ -496,11 +560,7 @@ fn stream(args: &StreamArgs) -> anyhow::Result<()> {
             }
         });
     }
-    let mapping = open(
-        &args.target.target,
-        args.target.capacity,
-        OpenMode::CreateOrOpen,
-    )?;
+    let mapping = args.target.open()?;
     let options = write_options(args.no_crc);
     // A dedicated producer: the writer lock is taken once, not per frame.
     let _held = mapping.hold_writer_lock(options.lock_timeout)?;
@@ -525,16 +585,17 @@ fn stream(args: &StreamArgs) -> anyhow::Result<()> {
             next_due = next_due.max(now) + period;
         }
         let written = match frame {
-            StreamFrame::Image { path, bytes } => mapping.send_image(path, bytes, &options)?,
+            StreamFrame::Image { path, bytes } => mapping.send_image(path, bytes, &options),
             StreamFrame::Pixels {
                 path,
                 layout,
                 pixels,
             } => {
                 let layout = layout.with_capture_unix_nanos(unix_nanos_now());
-                mapping.send_pixels(&layout, pixels, path, &options)?
+                mapping.send_pixels(&layout, pixels, path, &options)
             }
-        };
+        }
+        .map_err(|e| explain_too_large(&mapping, e))?;
         sent += 1;
         bytes += written.payload_len_bytes;
         last_frame = written.frame_number();

@@ -10,6 +10,8 @@ use shm_core::{Frame, Kind, Location, Mapping, Payload, Written};
 pub struct Sent {
     /// Frame number (seq / 2).
     pub frame: u64,
+    /// The frame's sequence word (even), as `recv` and `watch` print it.
+    pub seq: u64,
     /// `image`, `pixels`, `testdata` or `object`.
     pub kind: &'static str,
     /// Payload bytes written.
@@ -24,6 +26,7 @@ impl Sent {
     pub fn new(written: &Written, kind: &'static str, image: Option<SentImage>) -> Self {
         Self {
             frame: written.frame_number(),
+            seq: written.seq,
             kind,
             payload_len: written.payload_len_bytes,
             image,
@@ -244,8 +247,9 @@ pub struct HeaderLine {
     pub header_len: u16,
     /// Total bytes.
     pub mapping_len: u64,
-    /// Payload capacity in bytes.
-    pub capacity: u64,
+    /// The largest payload in bytes: `mapping_len` minus the header. (The
+    /// commands' `--capacity` is `mapping_len`.)
+    pub payload_capacity: u64,
     /// The sequence word.
     pub seq: u64,
     /// seq / 2.
@@ -286,7 +290,7 @@ impl HeaderLine {
             version: h.version,
             header_len: h.header_len,
             mapping_len: h.mapping_len,
-            capacity: mapping.capacity_bytes(),
+            payload_capacity: mapping.capacity_bytes(),
             seq: h.seq,
             frame: h.seq / 2,
             write_in_progress: h.seq % 2 == 1,

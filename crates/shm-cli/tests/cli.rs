@@ -240,6 +240,150 @@ fn watch_prints_one_line_per_frame() {
     assert!(watcher.wait().unwrap().success());
 }
 
+/// Makes the mapping's current frame (a TestData of 48 bytes) look like a new
+/// frame whose payload no longer matches its CRC-32: one payload byte changed,
+/// then the sequence word moved on by one frame and the notify word bumped, as
+/// a damaged or hostile writer could leave it. Returns the new frame number.
+fn forge_corrupt_frame(name: &str) -> u64 {
+    use std::os::unix::fs::FileExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{name}"))
+        .unwrap();
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 4096).unwrap();
+    word[0] ^= 0xff;
+    file.write_all_at(&word, 4096).unwrap();
+    file.read_exact_at(&mut word, 16).unwrap();
+    let seq = u64::from_le_bytes(word) + 2;
+    file.write_all_at(&seq.to_le_bytes(), 16).unwrap();
+    let mut notify = [0u8; 4];
+    file.read_exact_at(&mut notify, 64).unwrap();
+    let notify = u32::from_le_bytes(notify).wrapping_add(1);
+    file.write_all_at(&notify.to_le_bytes(), 64).unwrap();
+    seq / 2
+}
+
+/// A frame that stays corrupt is one error line, then the watcher sleeps
+/// (near-zero CPU) until `--timeout-ms` ends it with exit status 3. Before the
+/// one follower, `watch` printed the same error line in a loop (1.4 million
+/// lines in 5 s) and ignored both `--count` and `--timeout-ms`.
+#[test]
+fn watch_reports_a_stuck_bad_frame_once_and_honours_its_timeout() {
+    use std::io::BufRead as _;
+    let mapping = TestMapping::new();
+    mapping.json(&["send-struct"]);
+    let mut watcher = shm_cmd(
+        &mapping.0,
+        &["watch", "--count", "3", "--timeout-ms", "3000"],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
+    shm_testkit::wait_until_blocked_in_futex(watcher.id());
+    let bad_frame = forge_corrupt_frame(&mapping.0);
+    let line = lines.next().unwrap().unwrap();
+    let got: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(got["frame"], bad_frame, "{line}");
+    assert!(
+        got["error"].as_str().unwrap().contains("crc32 mismatch"),
+        "{line}"
+    );
+    // Asleep again on the same bad frame: CPU over the next second stays near
+    // zero (a watcher re-reading it would use the whole second).
+    shm_testkit::wait_until_blocked_in_futex(watcher.id());
+    let before = shm_testkit::cpu_time(watcher.id());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let cpu = shm_testkit::cpu_time(watcher.id()) - before;
+    assert!(
+        cpu <= std::time::Duration::from_millis(200),
+        "watch used {cpu:?} of CPU in 1 s on a stuck bad frame"
+    );
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(
+        rest.is_empty(),
+        "one line per bad frame, got more: {rest:?}"
+    );
+    assert_eq!(
+        watcher.wait().unwrap().code(),
+        Some(3),
+        "--timeout-ms ends it"
+    );
+}
+
+/// `recv --out` writes the PNG colour type that matches the frame: grey for
+/// GRAY8, RGB for RGB8 (and BGR8), RGBA for RGBA8.
+#[test]
+fn recv_out_writes_the_png_colour_type_of_the_frame() {
+    use image::ColorType;
+    for file in ["grace-hopper.jpg", "chelsea-cat.png", "astronaut.png"] {
+        let mapping = TestMapping::new();
+        let image = asset(file);
+        mapping.json(&["send-image", image.to_str().unwrap(), "--raw"]);
+        let out_file = temp_path(&format!("colour-{file}.png"));
+        mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
+        let written = image::open(&out_file).unwrap();
+        std::fs::remove_file(&out_file).unwrap();
+        let expected = image::open(&image).unwrap();
+        assert!(
+            matches!(expected.color(), ColorType::Rgb8 | ColorType::Rgba8),
+            "{file}: an 8-bit colour sample"
+        );
+        assert_eq!(written.color(), expected.color(), "{file}");
+        assert!(written == expected, "{file}: pixels differ");
+    }
+    // GRAY8: a grey PNG is sent as GRAY8 pixels.
+    let grey_png = temp_path("grey-in.png");
+    let grey = image::GrayImage::from_fn(40, 30, |x, y| image::Luma([(x * 6 + y) as u8]));
+    grey.save(&grey_png).unwrap();
+    let mapping = TestMapping::new();
+    let sent = mapping.json(&["send-image", grey_png.to_str().unwrap(), "--raw"]);
+    let out_file = temp_path("grey-out.png");
+    let got = mapping.json(&["recv", "--out", out_file.to_str().unwrap()]);
+    assert_eq!(got["pixel_format"], "GRAY8", "{sent}");
+    let written = image::open(&out_file).unwrap();
+    std::fs::remove_file(&out_file).unwrap();
+    std::fs::remove_file(&grey_png).unwrap();
+    assert_eq!(written.color(), ColorType::L8);
+    assert!(written.into_luma8() == grey);
+}
+
+/// A name that starts with a dash is a name, not an option; `send-image`
+/// prints the same `seq` that `recv` prints for the frame; an explicit
+/// `--capacity` for a mapping that exists with another is said on stderr, and
+/// a payload that does not fit it says the mapping's size and how to replace it.
+#[test]
+fn names_seq_and_capacity_mean_what_they_say() {
+    let dashed = format!("-t-dash-{}", std::process::id());
+    let mapping = TestMapping(dashed);
+    let sent = mapping.json(&["send-struct", "--capacity", "8192"]);
+    let got = mapping.json(&["recv"]);
+    assert_eq!(sent["seq"], got["seq"]);
+    assert_eq!(sent["frame"], got["frame"]);
+    let header = mapping.json(&["inspect"]);
+    assert_eq!(header["mapping_len"], 8192);
+    assert_eq!(header["payload_capacity"], 4096);
+    assert!(header.get("capacity").is_none(), "{header}");
+
+    let out = mapping.shm(&["send-struct", "--capacity", "1048576"]);
+    assert!(out.status.success());
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("already exists with a capacity of 8192 bytes")
+            && note.contains(&format!("shm rm --name {}", mapping.0)),
+        "{note}"
+    );
+    let big = asset("rocket.jpg");
+    let err = stderr_of_failure(&mapping.shm(&["send-image", big.to_str().unwrap()]));
+    assert!(
+        err.contains("it exists with a capacity of 8192 bytes (4096 of them payload)")
+            && err.contains(&format!("shm rm --name {}", mapping.0)),
+        "{err}"
+    );
+}
+
 #[test]
 fn file_backed_mapping_persists_across_processes() {
     let path = temp_path("file-mapping");

@@ -40,22 +40,30 @@ def file_read_request(m):
     """Ask the writer to pause before its next frame (docs/PROTOCOL.md, "Read requests").
     Python has no atomic read-modify-write on a mapping, so this peer raises the
     deadline and counts the request with plain stores, which the spec allows at the
-    cost of a lost update (the writer's deadline and forgiveness bound it)."""
+    cost of a lost update (the writer's deadline and forgiveness bound it).
+    Returns the epoch the request was filed in."""
     deadline = time.clock_gettime_ns(time.CLOCK_MONOTONIC) + LEASE_NS
     (old,) = struct.unpack_from("<Q", m, 88)
     struct.pack_into("<Q", m, 88, max(old, deadline))
     (filed,) = struct.unpack_from("<I", m, 68)
-    struct.pack_into("<I", m, 68, (filed + 1) & 0xFFFFFFFF)
+    epoch = filed >> 16
+    struct.pack_into("<I", m, 68, epoch << 16 | ((filed + 1) & 0xFFFF))
+    return epoch
 
 
-def complete_read_request(m):
+def complete_read_request(m, epoch):
+    """Count the request done, only in the epoch it was filed in (a writer that
+    forgave it started a new one), and only then wake the writer."""
     (done,) = struct.unpack_from("<I", m, 96)
-    struct.pack_into("<I", m, 96, (done + 1) & 0xFFFFFFFF)
+    if done >> 16 == epoch:
+        struct.pack_into("<I", m, 96, epoch << 16 | ((done + 1) & 0xFFFF))
 
 
-def requests_satisfied(done, filed):
-    diff = (filed - done) & 0xFFFFFFFF
-    return diff == 0 or diff >= 0x80000000
+def forgive_read_requests(m, filed, done):
+    """Start a new epoch in both words: every outstanding request is dropped."""
+    fresh = ((max(filed >> 16, done >> 16) + 1) & 0xFFFF) << 16
+    struct.pack_into("<I", m, 96, fresh)
+    struct.pack_into("<I", m, 68, fresh)
 
 
 def read(name):
@@ -65,14 +73,13 @@ def read(name):
 
     def on_retry():
         if not requested:
-            file_read_request(m)
-            requested.append(True)
+            requested.append(file_read_request(m))
 
     try:
         read_frame(m, mapping_len, on_retry)
     finally:
         if requested:
-            complete_read_request(m)
+            complete_read_request(m, requested[0])
 
 
 def read_frame(m, mapping_len, on_retry):
@@ -125,15 +132,26 @@ def write(name, kind, payload):
     fcntl.flock(fd, fcntl.LOCK_EX)  # the writer lock (docs/PROTOCOL.md)
     try:
         # Honour read requests: pause until those filed so far are done, at most
-        # until their deadline or 100 ms; then forgive the rest.
+        # until their deadline or 100 ms; then forgive the rest (a new epoch).
         (filed,) = struct.unpack_from("<I", m, 68)
+        (done,) = struct.unpack_from("<I", m, 96)
+        outstanding = ((filed & 0xFFFF) - (done & 0xFFFF)) & 0xFFFF
         started = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        while not requests_satisfied(struct.unpack_from("<I", m, 96)[0], filed):
-            now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-            if now >= min(struct.unpack_from("<Q", m, 88)[0], started + LEASE_NS):
-                struct.pack_into("<I", m, 96, filed)
-                break
-            time.sleep(0.0005)
+        if filed >> 16 != done >> 16 or outstanding > 4096:
+            forgive_read_requests(m, filed, done)  # not words readers make
+        elif outstanding:
+            while True:
+                (done,) = struct.unpack_from("<I", m, 96)
+                if done >> 16 != filed >> 16:
+                    forgive_read_requests(m, filed, done)
+                    break
+                if ((done & 0xFFFF) - (filed & 0xFFFF)) & 0xFFFF < 0x8000:
+                    break  # the requests filed before this frame are done
+                now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+                if now >= min(struct.unpack_from("<Q", m, 88)[0], started + LEASE_NS):
+                    forgive_read_requests(m, filed, done)
+                    break
+                time.sleep(0.0005)
         (s,) = struct.unpack_from("<Q", m, 16)
         if s % 2:
             s += 1

@@ -208,7 +208,7 @@ pub enum OpenError {
 pub enum WriteError {
     /// The payload is larger than the mapping's payload capacity.
     #[error(
-        "payload of {payload_len_bytes} bytes does not fit the mapping's capacity of {capacity_bytes} bytes; create a larger mapping (--capacity) or send something smaller"
+        "payload of {payload_len_bytes} bytes does not fit the mapping's payload capacity of {capacity_bytes} bytes; send something smaller, or remove the mapping and create it larger"
     )]
     TooLarge {
         /// The payload's length.

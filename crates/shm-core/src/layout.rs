@@ -47,9 +47,10 @@ pub const OFF_WRITTEN_UNIX_NANOS: usize = 48;
 /// Offset of the `notify: u32` futex word: the writer adds 1 (wrapping) after
 /// every completed frame and when it starts a streamed frame, then wakes.
 pub const OFF_NOTIFY: usize = 64;
-/// Offset of `read_requests_filed: u32`: read requests ever filed (wrapping).
-/// A reader that lost a race against the writer adds 1 (anti-starvation;
-/// `docs/PROTOCOL.md`, "Read requests").
+/// Offset of `read_requests_filed: u32`: an epoch (high 16 bits) and the read
+/// requests filed in it (low 16 bits, wrapping). A reader that lost a race
+/// against the writer adds 1 to the count, keeping the epoch (anti-starvation;
+/// `docs/PROTOCOL.md`, "Read requests"); see [`read_request_word`].
 pub const OFF_READ_REQUESTS_FILED: usize = 68;
 /// Offset of `stream_seq: u64`: the odd sequence word of the streamed write
 /// whose progress [`OFF_STREAM_BYTES`] reports.
@@ -61,9 +62,12 @@ pub const OFF_STREAM_BYTES: usize = 80;
 /// for every process of the machine): the writer honours read requests until
 /// then. Readers raise it (atomic max) when they file a request.
 pub const OFF_READ_REQUEST_DEADLINE: usize = 88;
-/// Offset of `read_requests_done: u32`: read requests completed (wrapping). A
-/// reader adds 1 when it returns, then wakes it: the futex word a pausing
-/// writer waits on.
+/// Offset of `read_requests_done: u32`: an epoch (high 16 bits) and the read
+/// requests of that epoch completed (low 16 bits, wrapping). A reader adds 1
+/// to the count when it returns, only if the epoch is still the one it filed
+/// in, then wakes it: the futex word a pausing writer waits on. A writer that
+/// forgives requests starts a new epoch in both words, so a late completion
+/// cannot count against a later request.
 pub const OFF_READ_REQUESTS_DONE: usize = 96;
 /// First byte after the fields; the rest of the header page is reserved (0).
 pub const END_OF_FIELDS: usize = 100;
@@ -81,6 +85,22 @@ pub const READ_REQUEST_LEASE_NANOS: u64 = 100_000_000;
 /// corrupted (no machine runs that many readers of one mapping): a writer
 /// forgives them at once instead of pausing.
 pub const MAX_OUTSTANDING_READ_REQUESTS: u32 = 4096;
+
+/// The epoch of a read-request word (`read_requests_filed` or
+/// `read_requests_done`): its high 16 bits.
+pub const fn read_request_epoch(word: u32) -> u16 {
+    (word >> 16) as u16
+}
+
+/// The count of a read-request word: its low 16 bits.
+pub const fn read_request_count(word: u32) -> u16 {
+    word as u16
+}
+
+/// A read-request word made of an epoch and a count.
+pub const fn read_request_word(epoch: u16, count: u16) -> u32 {
+    ((epoch as u32) << 16) | count as u32
+}
 
 /// Flag bit 0: the `crc32` field is valid.
 pub const FLAG_CRC32: u32 = 1;

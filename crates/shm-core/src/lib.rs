@@ -9,7 +9,8 @@
 //! all-or-nothing; read requests keep a writer that sends back to back from
 //! starving readers; a `flock` writer lock serialises writers and dies with its
 //! holder; a futex word lets readers sleep until the next frame; a writer can
-//! fill a frame in place ([`Mapping::write_with`]). Storage is reserved when a
+//! fill a frame in place ([`Mapping::write_with`]); a [`Follower`] yields each
+//! new frame once, whatever a frame's bytes. Storage is reserved when a
 //! mapping is made, so a full filesystem is an error, not a SIGBUS. See
 //! `docs/DESIGN.md`.
 //!
@@ -31,7 +32,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod aliasing;
 mod error;
+mod follow;
 pub mod layout;
 mod mapping;
 mod name;
@@ -41,7 +44,9 @@ mod reader;
 mod sys;
 mod writer;
 
+pub use aliasing::{MappedMemoryGuard, overlaps_mapped_memory, register_foreign_mapping};
 pub use error::{DecodeError, NameError, OpenError, ReadError, WriteError};
+pub use follow::{FollowEvent, FollowStart, Follower, REOPEN_CHECK_INTERVAL};
 pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat};
 pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove};
 pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};

@@ -342,13 +342,23 @@ pub fn send_decoded(
 /// [`ImageError::Corrupt`] when the buffer does not match `width * height * 4`
 /// or the encoder fails.
 pub fn encode_png(width: u32, height: u32, pixels: &[u8]) -> Result<Vec<u8>, ImageError> {
+    encode_png_as(width, height, pixels, image::ExtendedColorType::Rgba8)
+}
+
+/// Encodes packed rows of `color` pixels as PNG bytes.
+fn encode_png_as(
+    width: u32,
+    height: u32,
+    pixels: &[u8],
+    color: image::ExtendedColorType,
+) -> Result<Vec<u8>, ImageError> {
     let mut out = Vec::new();
     image::write_buffer_with_format(
         &mut Cursor::new(&mut out),
         pixels,
         width,
         height,
-        image::ExtendedColorType::Rgba8,
+        color,
         ImageFormat::Png,
     )
     .map_err(|e| ImageError::Corrupt {
@@ -357,6 +367,40 @@ pub fn encode_png(width: u32, height: u32, pixels: &[u8]) -> Result<Vec<u8>, Ima
         path: PathBuf::from("<raw pixels>"),
     })?;
     Ok(out)
+}
+
+/// Encodes a pixels frame as PNG bytes in the PNG colour type that matches its
+/// pixel format: grey for GRAY8, RGB for RGB8 and BGR8 (channels swapped to
+/// PNG's order), RGBA for RGBA8 and BGRA8. Row padding (stride) is dropped.
+///
+/// # Errors
+/// [`ImageError::Corrupt`] when the encoder fails.
+pub fn encode_pixels_png(pixels: &crate::PixelsRef<'_>) -> Result<Vec<u8>, ImageError> {
+    use crate::PixelFormat;
+    let layout = &pixels.layout;
+    let rows = (0..layout.height).filter_map(|y| pixels.row(y));
+    let (color, bytes) = match layout.format {
+        PixelFormat::Gray8 => (
+            image::ExtendedColorType::L8,
+            rows.flatten().copied().collect(),
+        ),
+        PixelFormat::Rgb8 => (
+            image::ExtendedColorType::Rgb8,
+            rows.flatten().copied().collect(),
+        ),
+        PixelFormat::Bgr8 => (
+            image::ExtendedColorType::Rgb8,
+            rows.flat_map(|row| row.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]))
+                .collect(),
+        ),
+        PixelFormat::Rgba8 => (
+            image::ExtendedColorType::Rgba8,
+            rows.flatten().copied().collect(),
+        ),
+        _ => (image::ExtendedColorType::Rgba8, pixels.to_rgba8()),
+    };
+    let bytes: Vec<u8> = bytes;
+    encode_png_as(layout.width, layout.height, &bytes, color)
 }
 
 #[cfg(test)]

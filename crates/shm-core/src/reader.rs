@@ -8,7 +8,8 @@ use crate::error::ReadError;
 use crate::layout::{
     FLAG_CRC32, HEADER_LEN_BYTES, Kind, MAGIC, OFF_FLAGS, OFF_NOTIFY, OFF_PAYLOAD_LEN,
     OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS_DONE, OFF_READ_REQUESTS_FILED, OFF_SEQ,
-    OFF_STREAM_BYTES, OFF_STREAM_SEQ, READ_REQUEST_LEASE_NANOS,
+    OFF_STREAM_BYTES, OFF_STREAM_SEQ, READ_REQUEST_LEASE_NANOS, read_request_count,
+    read_request_epoch, read_request_word,
 };
 use crate::mapping::Mapping;
 use crate::payload::Payload;
@@ -64,6 +65,19 @@ impl Frame {
     pub fn decode(&self) -> Result<Payload<'_>, DecodeError> {
         Payload::decode(self.kind, &self.payload)
     }
+
+    /// This frame's header fields.
+    pub fn info(&self) -> FrameInfo {
+        FrameInfo {
+            seq: self.seq,
+            kind: self.kind,
+            flags: self.flags,
+            crc32: self.crc32,
+            writer_pid: self.writer_pid,
+            written_unix_nanos: self.written_unix_nanos,
+            payload_len_bytes: self.payload.len() as u64,
+        }
+    }
 }
 
 /// Why one read attempt did not produce a frame.
@@ -72,8 +86,23 @@ enum Attempt {
     InProgress(u64),
     /// The sequence word changed while we copied.
     Torn,
-    /// A stable frame that fails validation.
-    Invalid(ReadError),
+    /// The stable frame with this (even) sequence word fails validation.
+    Invalid(ReadError, u64),
+}
+
+/// Why a read gave up: the error, and the sequence word of the frame it is
+/// about when it is about one frame (a stable frame that failed validation,
+/// or the odd word a dead writer left), so a follower can wait past it.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: ReadError,
+    pub(crate) seq: Option<u64>,
+}
+
+impl From<ReadError> for Failure {
+    fn from(error: ReadError) -> Self {
+        Self { error, seq: None }
+    }
 }
 
 impl Mapping {
@@ -182,10 +211,13 @@ impl Mapping {
             }
             let kind = snapshot.validate()?;
             if let Some(got) = crc_got.filter(|&got| got != snapshot.crc32) {
-                return Err(Attempt::Invalid(ReadError::CrcMismatch {
-                    expected: snapshot.crc32,
-                    got,
-                }));
+                return Err(Attempt::Invalid(
+                    ReadError::CrcMismatch {
+                        expected: snapshot.crc32,
+                        got,
+                    },
+                    snapshot.s1,
+                ));
             }
             Ok((snapshot.info(kind), result))
         })
@@ -225,10 +257,13 @@ impl Mapping {
             if snapshot.flags & FLAG_CRC32 != 0 {
                 let got = crc32fast::hash(dst);
                 if got != snapshot.crc32 {
-                    return Err(Attempt::Invalid(ReadError::CrcMismatch {
-                        expected: snapshot.crc32,
-                        got,
-                    }));
+                    return Err(Attempt::Invalid(
+                        ReadError::CrcMismatch {
+                            expected: snapshot.crc32,
+                            got,
+                        },
+                        snapshot.s1,
+                    ));
                 }
             }
             Ok(Some(snapshot.info(kind)))
@@ -241,15 +276,29 @@ impl Mapping {
     fn retry<T>(
         &self,
         timeout: Duration,
-        mut attempt: impl FnMut() -> Result<T, Attempt>,
+        attempt: impl FnMut() -> Result<T, Attempt>,
     ) -> Result<T, ReadError> {
+        self.retry_failure(timeout, attempt).map_err(|f| f.error)
+    }
+
+    /// [`Mapping::retry`], saying which frame a failure is about.
+    fn retry_failure<T>(
+        &self,
+        timeout: Duration,
+        mut attempt: impl FnMut() -> Result<T, Attempt>,
+    ) -> Result<T, Failure> {
         let started = Instant::now();
         let mut torn_count = 0u32;
         let mut request: Option<ReadRequest<'_>> = None;
         loop {
             match attempt() {
                 Ok(value) => return Ok(value),
-                Err(Attempt::Invalid(e)) => return Err(e),
+                Err(Attempt::Invalid(error, seq)) => {
+                    return Err(Failure {
+                        error,
+                        seq: Some(seq),
+                    });
+                }
                 Err(Attempt::Torn) => {
                     self.renew_read_request(&mut request);
                     torn_count += 1;
@@ -260,8 +309,11 @@ impl Mapping {
                 Err(Attempt::InProgress(odd_seq)) => {
                     self.renew_read_request(&mut request);
                     if !self.writer_is_active() && self.seq() == odd_seq {
-                        return Err(ReadError::WriterDied {
-                            frame_number: odd_seq.div_ceil(2),
+                        return Err(Failure {
+                            error: ReadError::WriterDied {
+                                frame_number: odd_seq.div_ceil(2),
+                            },
+                            seq: Some(odd_seq),
                         });
                     }
                     let notify = self.region.atomic_u32(OFF_NOTIFY);
@@ -275,7 +327,7 @@ impl Mapping {
                 }
             }
             if started.elapsed() >= timeout {
-                return Err(ReadError::Busy { timeout });
+                return Err(ReadError::Busy { timeout }.into());
             }
         }
     }
@@ -290,10 +342,21 @@ impl Mapping {
             .atomic_u64(OFF_READ_REQUEST_DEADLINE)
             .fetch_max(now + READ_REQUEST_LEASE_NANOS, Ordering::SeqCst);
         if request.is_none() {
-            self.region
-                .atomic_u32(OFF_READ_REQUESTS_FILED)
-                .fetch_add(1, Ordering::SeqCst);
-            *request = Some(ReadRequest { mapping: self });
+            // Count the request in the current epoch, and remember which: the
+            // epoch and the count change together (one compare-and-swap).
+            let filed = self.region.atomic_u32(OFF_READ_REQUESTS_FILED);
+            let previous = filed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
+                    Some(read_request_word(
+                        read_request_epoch(word),
+                        read_request_count(word).wrapping_add(1),
+                    ))
+                })
+                .unwrap_or_else(|word| word);
+            *request = Some(ReadRequest {
+                mapping: self,
+                epoch: read_request_epoch(previous),
+            });
         }
     }
 
@@ -321,10 +384,13 @@ impl Mapping {
         if snapshot.flags & FLAG_CRC32 != 0 {
             let got = payload_crc(&frame.payload);
             if got != snapshot.crc32 {
-                return Err(Attempt::Invalid(ReadError::CrcMismatch {
-                    expected: snapshot.crc32,
-                    got,
-                }));
+                return Err(Attempt::Invalid(
+                    ReadError::CrcMismatch {
+                        expected: snapshot.crc32,
+                        got,
+                    },
+                    snapshot.s1,
+                ));
             }
         }
         let info = snapshot.info(kind);
@@ -364,7 +430,7 @@ impl Mapping {
                 capacity_bytes,
             };
             return Err(if self.stable(s1) {
-                Attempt::Invalid(error)
+                Attempt::Invalid(error, s1)
             } else {
                 Attempt::Torn
             });
@@ -399,6 +465,17 @@ impl Mapping {
         timeout: Option<Duration>,
         frame: &mut Frame,
     ) -> Result<(), ReadError> {
+        self.wait_for_frame_failure(after_seq, timeout, frame)
+            .map_err(|f| f.error)
+    }
+
+    /// [`Mapping::wait_for_frame_into`], saying which frame a failure is about.
+    pub(crate) fn wait_for_frame_failure(
+        &self,
+        after_seq: u64,
+        timeout: Option<Duration>,
+        frame: &mut Frame,
+    ) -> Result<(), Failure> {
         let started = Instant::now();
         // Stream any write but one already tried (none yet: `after_seq` is even).
         let mut stream_from = Some(after_seq);
@@ -426,13 +503,21 @@ impl Mapping {
             let read_timeout = left.map_or(DEFAULT_READ_TIMEOUT, |left| {
                 left.max(Duration::from_millis(1))
             });
-            match self.read_frame_into(frame, read_timeout) {
+            match self.retry_failure(read_timeout, || self.try_read_once(frame)) {
                 Ok(()) if frame.seq != after_seq => return Ok(()),
                 Ok(()) => {}
                 // Busy: keep waiting until our own timeout, which the next
                 // `wait_for_change` reports.
-                Err(ReadError::Busy { .. }) if timeout.is_none_or(|t| started.elapsed() < t) => {}
-                Err(e) => return Err(timed_out(e)),
+                Err(Failure {
+                    error: ReadError::Busy { .. },
+                    ..
+                }) if timeout.is_none_or(|t| started.elapsed() < t) => {}
+                Err(f) => {
+                    return Err(Failure {
+                        error: timed_out(f.error),
+                        seq: f.seq,
+                    });
+                }
             }
         }
     }
@@ -638,13 +723,26 @@ impl Mapping {
 /// A filed read request; counted done on drop, which wakes a pausing writer.
 struct ReadRequest<'a> {
     mapping: &'a Mapping,
+    /// The epoch the request was counted in.
+    epoch: u16,
 }
 
 impl Drop for ReadRequest<'_> {
+    /// Counts the request done, but only in the epoch it was filed in: a writer
+    /// that forgave it (it waited past the deadline) started a new epoch, and
+    /// counting it there would absorb a later reader's request.
     fn drop(&mut self) {
         let done = self.mapping.region.atomic_u32(OFF_READ_REQUESTS_DONE);
-        done.fetch_add(1, Ordering::SeqCst);
-        sys::futex_wake_all(done);
+        let counted = done
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
+                (read_request_epoch(word) == self.epoch).then(|| {
+                    read_request_word(self.epoch, read_request_count(word).wrapping_add(1))
+                })
+            })
+            .is_ok();
+        if counted {
+            sys::futex_wake_all(done);
+        }
     }
 }
 
@@ -672,21 +770,28 @@ impl Snapshot {
     /// Checks what a completed frame's header must satisfy.
     fn validate(&self) -> Result<Kind, Attempt> {
         if self.magic != MAGIC {
-            return Err(Attempt::Invalid(ReadError::HeaderChanged {
-                what: "magic is no longer SHMX",
-            }));
+            return Err(Attempt::Invalid(
+                ReadError::HeaderChanged {
+                    what: "magic is no longer SHMX",
+                },
+                self.s1,
+            ));
         }
         let kind = if self.s1 == 0 {
             Kind::Empty
         } else {
-            Kind::from_code(self.kind_code).ok_or(Attempt::Invalid(ReadError::UnknownKind {
-                code: self.kind_code,
-            }))?
+            Kind::from_code(self.kind_code).ok_or(Attempt::Invalid(
+                ReadError::UnknownKind {
+                    code: self.kind_code,
+                },
+                self.s1,
+            ))?
         };
         if self.flags & !FLAG_CRC32 != 0 {
-            return Err(Attempt::Invalid(ReadError::UnknownFlags {
-                flags: self.flags,
-            }));
+            return Err(Attempt::Invalid(
+                ReadError::UnknownFlags { flags: self.flags },
+                self.s1,
+            ));
         }
         Ok(kind)
     }

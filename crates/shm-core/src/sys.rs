@@ -30,6 +30,8 @@ use memmap2::{MmapOptions, MmapRaw};
 /// the atomic type of that size.
 pub(crate) struct SharedRegion {
     map: MmapRaw,
+    /// Registers the mapped addresses (crate::aliasing) while mapped.
+    _registered: crate::aliasing::MappedMemoryGuard,
 }
 
 impl std::fmt::Debug for SharedRegion {
@@ -61,7 +63,9 @@ impl SharedRegion {
             options.populate();
         }
         let map = options.map_raw(file)?;
-        Ok(Self { map })
+        let start = map.as_ptr().addr();
+        let _registered = crate::aliasing::register_foreign_mapping(start..start + map.len());
+        Ok(Self { map, _registered })
     }
 
     /// Length of the mapping in bytes.

@@ -11,7 +11,7 @@ use crate::layout::{
     OFF_KIND, OFF_NOTIFY, OFF_PAYLOAD_LEN, OFF_READ_REQUEST_DEADLINE, OFF_READ_REQUESTS_DONE,
     OFF_READ_REQUESTS_FILED, OFF_SEQ, OFF_STREAM_BYTES, OFF_STREAM_SEQ, OFF_WRITER_PID,
     OFF_WRITTEN_UNIX_NANOS, PIXELS_PREFIX_LEN_BYTES, READ_REQUEST_LEASE_NANOS, STREAM_CHUNK_BYTES,
-    STREAM_MIN_BYTES,
+    STREAM_MIN_BYTES, read_request_count, read_request_epoch, read_request_word,
 };
 use crate::mapping::{Mapping, WriterState};
 use crate::payload::{PixelLayout, TestData};
@@ -252,21 +252,29 @@ impl Mapping {
     /// frames gets the frame just completed. Requests filed during the pause do
     /// not extend it. At most until the requests' deadline and at most
     /// `max_pause` (capped at [`READ_REQUEST_LEASE_NANOS`]) per frame;
-    /// requests still outstanding then
-    /// are forgiven (their reader died or overran), so they cost no further
-    /// pause. A deadline more than that ahead of now, or more than
-    /// [`MAX_OUTSTANDING_READ_REQUESTS`] outstanding, is garbage and forgiven
-    /// at once. Costs one load of each counter when nobody asked.
+    /// requests still outstanding then are forgiven (their reader died or
+    /// overran) by starting a new epoch, so they cost no further pause and a
+    /// late completion of theirs counts nowhere. A deadline more than that
+    /// ahead of now, more than [`MAX_OUTSTANDING_READ_REQUESTS`] outstanding,
+    /// more done than filed, or the two words in different epochs, is garbage
+    /// and forgiven at once. Costs one load of each word when nobody asked.
     fn pause_for_read_requests(&self, max_pause: Duration) -> Duration {
         let max_pause_nanos = u64::try_from(max_pause.as_nanos())
             .unwrap_or(u64::MAX)
             .min(READ_REQUEST_LEASE_NANOS);
         let r = &self.region;
-        let filed = r.atomic_u32(OFF_READ_REQUESTS_FILED).load(Ordering::SeqCst);
+        let filed_word = r.atomic_u32(OFF_READ_REQUESTS_FILED).load(Ordering::SeqCst);
         let done = r.atomic_u32(OFF_READ_REQUESTS_DONE);
-        let mut seen_done = done.load(Ordering::SeqCst);
-        if requests_satisfied(seen_done, filed) {
-            return Duration::ZERO;
+        let mut done_word = done.load(Ordering::SeqCst);
+        let epoch = read_request_epoch(filed_word);
+        let target = read_request_count(filed_word);
+        match outstanding_read_requests(filed_word, done_word) {
+            Some(0) => return Duration::ZERO,
+            Some(_) => {}
+            None => {
+                self.forgive_read_requests(filed_word, done_word);
+                return Duration::ZERO;
+            }
         }
         let started = sys::monotonic_nanos();
         let deadline = r.atomic_u64(OFF_READ_REQUEST_DEADLINE);
@@ -274,26 +282,40 @@ impl Mapping {
             let now = sys::monotonic_nanos();
             let requests_until = deadline.load(Ordering::SeqCst);
             let until = requests_until.min(started + max_pause_nanos);
-            // A deadline further ahead than any reader sets, or more requests
-            // outstanding than readers exist, is a corrupted header: forgive
-            // at once instead of pausing for it.
-            if now >= until
-                || requests_until > now.saturating_add(READ_REQUEST_LEASE_NANOS)
-                || filed.wrapping_sub(seen_done) > MAX_OUTSTANDING_READ_REQUESTS
-            {
-                // Forgive what is still outstanding: never move `done` back.
-                let _ = done.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
-                    (!requests_satisfied(d, filed)).then_some(filed)
-                });
+            // A deadline further ahead than any reader sets is a corrupted
+            // header: forgive at once instead of pausing for it.
+            if now >= until || requests_until > now.saturating_add(READ_REQUEST_LEASE_NANOS) {
+                self.forgive_read_requests(filed_word, done_word);
                 break;
             }
-            sys::futex_wait(done, seen_done, Some(Duration::from_nanos(until - now)));
-            seen_done = done.load(Ordering::SeqCst);
-            if requests_satisfied(seen_done, filed) {
+            sys::futex_wait(done, done_word, Some(Duration::from_nanos(until - now)));
+            done_word = done.load(Ordering::SeqCst);
+            if read_request_epoch(done_word) != epoch {
+                // Not a writer's doing (we hold the lock): garbage.
+                self.forgive_read_requests(filed_word, done_word);
+                break;
+            }
+            // Done by the requests filed before `target` (and perhaps some
+            // filed since): wrapping distance, as a signed 16-bit number.
+            if read_request_count(done_word).wrapping_sub(target) as i16 >= 0 {
                 break;
             }
         }
         Duration::from_nanos(sys::monotonic_nanos().saturating_sub(started))
+    }
+
+    /// Forgives every read request outstanding (spec, "Read requests"): stores
+    /// a new epoch with a count of 0 in `read_requests_done`, then in
+    /// `read_requests_filed`. A reader that filed in the old epoch (before or
+    /// between the two stores) has its filing wiped and its completion ignored.
+    fn forgive_read_requests(&self, filed_word: u32, done_word: u32) {
+        let r = &self.region;
+        let newest = read_request_epoch(filed_word).max(read_request_epoch(done_word));
+        let fresh = read_request_word(newest.wrapping_add(1), 0);
+        r.atomic_u32(OFF_READ_REQUESTS_DONE)
+            .store(fresh, Ordering::SeqCst);
+        r.atomic_u32(OFF_READ_REQUESTS_FILED)
+            .store(fresh, Ordering::SeqCst);
     }
 
     /// Starts a frame (spec, "Writing a frame", steps 2-4): pauses for read
@@ -421,6 +443,15 @@ impl Mapping {
     ) -> Result<Written, WriteError> {
         let payload_len_bytes: u64 = parts.iter().map(|p| p.len() as u64).sum();
         self.check_fits(payload_len_bytes)?;
+        // A part that lies in a mapping (a view of the frame being replaced, a
+        // slice of a loan) is copied out first: the frame must not read its
+        // own bytes while it overwrites them.
+        if parts.iter().any(|part| {
+            crate::aliasing::overlaps_mapped_memory(crate::aliasing::address_range(part))
+        }) {
+            let owned = parts.concat();
+            return self.write_frame(kind, &[&owned], options);
+        }
         let _lock = self.lock_writer(options.lock_timeout)?;
         let streamed = payload_len_bytes >= STREAM_MIN_BYTES;
         let frame = self.start_frame(kind, payload_len_bytes, options, streamed);
@@ -598,6 +629,44 @@ impl Mapping {
         })
     }
 
+    /// Like [`Mapping::write_pixels_with`], for a `fill` that copies from
+    /// memory at the addresses `source` (a numpy array, a caller's buffer): when
+    /// that memory overlaps a mapping (this one, another one this process
+    /// mapped, or a range registered with [`crate::register_foreign_mapping`]),
+    /// `fill` first runs into a private buffer of the rows, which is then
+    /// copied into the frame, so a frame never reads its own pixels while it
+    /// overwrites them (a flipped view of the current frame would otherwise
+    /// arrive half mirrored, with a valid CRC-32). Otherwise `fill` writes in
+    /// place, as with [`Mapping::write_pixels_with`].
+    ///
+    /// # Errors
+    /// As [`Mapping::write_pixels_with`].
+    pub fn write_pixels_from<E: From<WriteError>>(
+        &self,
+        layout: &PixelLayout,
+        path: &str,
+        options: &WriteOptions,
+        source: std::ops::Range<usize>,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Written, E> {
+        if !crate::aliasing::overlaps_mapped_memory(source) {
+            return self.write_pixels_with(layout, path, options, fill);
+        }
+        pixels_prefix(layout, path)?;
+        let len_bytes =
+            usize::try_from(layout.pixels_len_bytes()).map_err(|_| WriteError::TooLarge {
+                payload_len_bytes: layout.pixels_len_bytes(),
+                capacity_bytes: self.capacity_bytes(),
+            })?;
+        self.check_fits(len_bytes as u64)?;
+        let mut rows = vec![0u8; len_bytes];
+        fill(&mut rows)?;
+        self.write_pixels_with(layout, path, options, |dst: &mut [u8]| {
+            dst.copy_from_slice(&rows);
+            Ok::<(), E>(())
+        })
+    }
+
     /// Sends a serde value as a MessagePack document (kind 4), maps as maps with
     /// field names.
     ///
@@ -615,8 +684,15 @@ impl Mapping {
 
 /// Whether `done` has reached `filed` on the wrapping u32 counters of read
 /// requests (a `done` up to 2^31 ahead also counts as reached).
-fn requests_satisfied(done: u32, filed: u32) -> bool {
-    filed.wrapping_sub(done) as i32 <= 0
+/// How many read requests are outstanding, or `None` when the two words are
+/// not ones readers and writers make (different epochs, more done than filed,
+/// more than [`MAX_OUTSTANDING_READ_REQUESTS`] outstanding).
+fn outstanding_read_requests(filed_word: u32, done_word: u32) -> Option<u16> {
+    if read_request_epoch(filed_word) != read_request_epoch(done_word) {
+        return None;
+    }
+    let outstanding = read_request_count(filed_word).wrapping_sub(read_request_count(done_word));
+    (u32::from(outstanding) <= MAX_OUTSTANDING_READ_REQUESTS).then_some(outstanding)
 }
 
 /// Checks `layout` and `path` and encodes the 32-byte pixels prefix.

@@ -210,7 +210,7 @@ fn too_large_payload_is_refused_and_the_old_frame_survives() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("does not fit the mapping's capacity"),
+            .contains("does not fit the mapping's payload capacity"),
         "{err}"
     );
     assert_eq!(mapping.read_frame().unwrap().kind, Kind::TestData);

@@ -1,30 +1,13 @@
 //! Writers sharing one `Mapping` across threads, and a held writer lock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use shm_core::{Kind, Mapping, MappingName, WriteError, WriteOptions};
+use shm_core::{Kind, Mapping, WriteError, WriteOptions};
 
-struct TestName(MappingName);
-
-impl TestName {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "t-wr-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        Self(MappingName::new(&name).unwrap())
-    }
-}
-
-impl Drop for TestName {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.0.shm_path());
-    }
-}
+mod common;
+use common::TestName;
 
 fn no_crc() -> WriteOptions {
     WriteOptions::default().crc32(false)
@@ -35,7 +18,7 @@ fn no_crc() -> WriteOptions {
 /// frames of the two threads interleave and the reader sees mixed bytes.
 #[test]
 fn threads_writing_through_one_mapping_never_interleave() {
-    let name = TestName::new();
+    let name = TestName::new("t-wr");
     let mapping = Arc::new(Mapping::create_new(&name.0, 1024 * 1024).unwrap());
     let done = Arc::new(AtomicBool::new(false));
     let start = Arc::new(std::sync::Barrier::new(3));
@@ -92,7 +75,7 @@ fn threads_writing_through_one_mapping_never_interleave() {
 
 #[test]
 fn a_held_writer_lock_keeps_other_writers_out_until_dropped() {
-    let name = TestName::new();
+    let name = TestName::new("t-wr");
     let holder = Mapping::create_new(&name.0, 64 * 1024).unwrap();
     // A second open of the same mapping is another writer as far as the lock
     // goes (its own open file description), as another process would be.
@@ -132,7 +115,7 @@ fn a_held_writer_lock_keeps_other_writers_out_until_dropped() {
 /// data), and the next write goes through at once.
 #[test]
 fn loaned_writes_fill_in_place_and_a_failed_fill_is_never_read_as_data() {
-    let name = TestName::new();
+    let name = TestName::new("t-wr");
     let mapping = Mapping::create_new(&name.0, 64 * 1024).unwrap();
     let reader = Mapping::open_existing(&name.0).unwrap();
     let written = mapping
@@ -210,7 +193,7 @@ fn loaned_writes_fill_in_place_and_a_failed_fill_is_never_read_as_data() {
 /// (CRC checked on the copy), and says "size again" for any other length.
 #[test]
 fn payload_read_into_a_caller_buffer_needs_the_exact_length() {
-    let name = TestName::new();
+    let name = TestName::new("t-wr");
     let mapping = Mapping::create_new(&name.0, 1024 * 1024).unwrap();
     let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
     mapping
@@ -238,7 +221,7 @@ fn payload_read_into_a_caller_buffer_needs_the_exact_length() {
 #[test]
 fn a_pixels_prefix_is_read_in_place_without_the_rows() {
     use shm_core::{PixelFormat, PixelLayout, layout::PIXELS_PREFIX_LEN_BYTES};
-    let name = TestName::new();
+    let name = TestName::new("t-wr");
     let mapping = Mapping::create_new(&name.0, 1024 * 1024).unwrap();
     let layout = PixelLayout::packed(64, 48, PixelFormat::Bgr8).with_capture_unix_nanos(77);
     let rows = vec![9u8; layout.pixels_len_bytes() as usize];

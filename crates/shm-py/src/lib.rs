@@ -29,8 +29,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 use shm_core::picture::{self, ImageError};
 use shm_core::{
-    DecodeError, Kind, Location, Mapping, MappingName, MappingOptions, OpenError, OpenMode,
-    Payload, PixelFormat, PixelLayout, ReadError, TestData, WriteError, WriteOptions,
+    DecodeError, FollowEvent, FollowStart, Follower, Frame, FrameInfo, Kind, Location, Mapping,
+    MappingName, MappingOptions, OpenError, OpenMode, Payload, PixelFormat, PixelLayout, ReadError,
+    TestData, WriteError, WriteOptions,
 };
 
 /// The longest one GIL-free wait lasts before signals are checked.
@@ -338,9 +339,9 @@ impl NativeMapping {
     ) -> PyResult<u64> {
         let layout =
             pixel_layout(py, pixels, pixel_format)?.with_capture_unix_nanos(capture_unix_nanos);
-        let array = pixels
-            .cast::<PyArrayDyn<u8>>()
-            .map_err(PyErr::from)?
+        let typed = pixels.cast::<PyArrayDyn<u8>>().map_err(PyErr::from)?;
+        let source = memory_extent(typed);
+        let array = typed
             .try_readonly()
             .map_err(|e| error(py, "InvalidArgument", format!("pixels: {e}")))?;
         let mapping = self.get(py)?;
@@ -350,8 +351,10 @@ impl NativeMapping {
         let _lock = py
             .detach(|| mapping.hold_writer_lock(self.lock_timeout))
             .map_err(|e| write_error(py, &e))?;
+        // An array over a mapping (a view of this very frame, flipped, say)
+        // is copied out first by shm-core, never read while overwritten.
         mapping
-            .write_pixels_with(&layout, path, &options, |rows: &mut [u8]| {
+            .write_pixels_from(&layout, path, &options, source, |rows: &mut [u8]| {
                 // `as_slice` also accepts Fortran order, whose memory order is
                 // not the rows': only a C-contiguous array is one block of rows.
                 match array.as_slice() {
@@ -368,6 +371,15 @@ impl NativeMapping {
             .map_err(|e| write_error(py, &e))
     }
 
+    /// Registers the memory of `array` (a flat uint8 array over Python's own
+    /// `mmap` of a mapping's file, made for zero-copy views) as mapping a
+    /// mapping, until the returned object is dropped: sends from arrays over
+    /// it are then copied out first.
+    #[staticmethod]
+    fn register_mapped_memory(array: &Bound<'_, PyArrayDyn<u8>>) -> MappedMemory {
+        MappedMemory(shm_core::register_foreign_mapping(memory_extent(array)))
+    }
+
     /// The newest frame, copied; None when nothing was written yet.
     fn recv(&self, py: Python<'_>) -> PyResult<Option<NativeFrame>> {
         let mapping = self.get(py)?;
@@ -375,7 +387,13 @@ impl NativeMapping {
     }
 
     /// Waits for a frame whose seq differs from `after_seq` (0: any frame),
-    /// `timeout_seconds` at most (None: forever), and returns it copied.
+    /// `timeout_seconds` at most (None: forever), and returns it; the payload
+    /// array takes over the buffer the frame was read into (no second copy).
+    ///
+    /// Follows with shm-core's `Follower` (every front end's one loop): a bad
+    /// frame raises `Corrupt` (or `WriterDied`) once, with its sequence word
+    /// as the exception's `seq`; waiting after that seq sleeps until the next
+    /// frame instead of raising again.
     #[pyo3(signature = (after_seq, timeout_seconds))]
     fn wait(
         &self,
@@ -387,17 +405,25 @@ impl NativeMapping {
         let timeout = timeout_seconds
             .map(|seconds| duration(py, seconds, "timeout"))
             .transpose()?;
+        // This object stays with the file it opened (its sends and views
+        // too): the follower does not open a replaced mapping.
+        let mut follower = Follower::new(mapping, FollowStart::Newest).reopen_with(None);
+        follower.set_after_seq(after_seq);
         let started = Instant::now();
         loop {
             let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
             let slice = left.map_or(WAIT_SLICE, |left| left.min(WAIT_SLICE));
-            match py.detach(|| mapping.wait_for_new_seq(after_seq, Some(slice))) {
-                Ok(_) => {
-                    if let Some(frame) = read_frame(py, &mapping)? {
-                        return Ok(frame);
-                    }
+            match py.detach(|| follower.next(Some(slice))) {
+                Ok(FollowEvent::Frame { .. }) => {
+                    return native_frame(py, follower.take_frame());
                 }
-                Err(ReadError::TimedOut { .. }) => {}
+                Ok(FollowEvent::Bad { error, .. }) => {
+                    let raised = read_error(py, &error);
+                    raised.value(py).setattr("seq", follower.after_seq())?;
+                    return Err(raised);
+                }
+                // Replacements are not followed (above); nothing else to say.
+                Ok(_) | Err(ReadError::TimedOut { .. }) => {}
                 Err(e) => return Err(read_error(py, &e)),
             }
             py.check_signals()?;
@@ -576,16 +602,45 @@ fn read_frame(py: Python<'_>, mapping: &Mapping) -> PyResult<Option<NativeFrame>
                 .map_err(|e| decode_error(py, &e))
                 .and_then(|decoded| Decoded::new(py, decoded))?
         };
-        return Ok(Some(NativeFrame {
-            seq: info.seq,
-            kind: info.kind.name(),
-            writer_pid: info.writer_pid,
-            written_unix_nanos: info.written_unix_nanos,
-            crc32: (info.flags & shm_core::layout::FLAG_CRC32 != 0).then_some(info.crc32),
-            payload: payload.unbind(),
-            decoded,
-        }));
+        return Ok(Some(NativeFrame::new(&info, payload.unbind(), decoded)));
     }
+}
+
+/// A registration of memory that maps a mapping (see
+/// `NativeMapping.register_mapped_memory`); unregistered when dropped.
+#[pyclass(frozen, module = "shm_exchange._native")]
+struct MappedMemory(#[expect(dead_code, reason = "held for its Drop")] shm_core::MappedMemoryGuard);
+
+/// The addresses `array`'s elements occupy (any strides, negative ones
+/// included: a flipped view starts at its last row in memory).
+fn memory_extent(array: &Bound<'_, PyArrayDyn<u8>>) -> std::ops::Range<usize> {
+    let base = i128::from(array.data().addr() as u64);
+    if array.shape().contains(&0) {
+        return 0..0;
+    }
+    let (mut low, mut high) = (base, base);
+    for (&len, &stride) in array.shape().iter().zip(array.strides()) {
+        let span = (len as i128 - 1) * stride as i128;
+        if span < 0 {
+            low += span;
+        } else {
+            high += span;
+        }
+    }
+    let to_usize = |address: i128| usize::try_from(address).unwrap_or(0);
+    to_usize(low)..to_usize(high + 1)
+}
+
+/// A frame a follower read, as Python gets it: the payload array takes over
+/// the frame's buffer.
+fn native_frame(py: Python<'_>, frame: Frame) -> PyResult<NativeFrame> {
+    let decoded = frame
+        .decode()
+        .map_err(|e| decode_error(py, &e))
+        .and_then(|decoded| Decoded::new(py, decoded))?;
+    let info = frame.info();
+    let payload = PyArray1::from_vec(py, frame.payload);
+    Ok(NativeFrame::new(&info, payload.unbind(), decoded))
 }
 
 /// What a payload decoded to, as offsets into the payload.
@@ -642,6 +697,20 @@ struct NativeFrame {
     crc32: Option<u32>,
     payload: Py<PyArray1<u8>>,
     decoded: Decoded,
+}
+
+impl NativeFrame {
+    fn new(info: &FrameInfo, payload: Py<PyArray1<u8>>, decoded: Decoded) -> Self {
+        Self {
+            seq: info.seq,
+            kind: info.kind.name(),
+            writer_pid: info.writer_pid,
+            written_unix_nanos: info.written_unix_nanos,
+            crc32: (info.flags & shm_core::layout::FLAG_CRC32 != 0).then_some(info.crc32),
+            payload,
+            decoded,
+        }
+    }
 }
 
 #[pymethods]
@@ -744,6 +813,7 @@ impl NativeFrame {
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeMapping>()?;
     module.add_class::<NativeFrame>()?;
+    module.add_class::<MappedMemory>()?;
     module.add("HEADER_LEN_BYTES", shm_core::HEADER_LEN_BYTES)?;
     module.add(
         "PIXELS_PREFIX_LEN_BYTES",

@@ -237,3 +237,76 @@ def test_a_view_outlives_close_without_crashing(name: str) -> None:
         m.send_pixels(np.full((8, 8), 77, np.uint8), "GRAY8")
         array = m.view().array
     assert int(array.sum()) == 77 * 64, "the memory stays mapped while the array lives"
+
+
+def _forge_corrupt_frame(path: str) -> int:
+    """Makes the current frame look like a new one whose payload no longer matches its
+    CRC-32 (one payload byte changed, `seq` moved on one frame, `notify` bumped), as a
+    damaged writer could leave it. Returns the new frame's number."""
+    import struct
+
+    fd = os.open(path, os.O_RDWR)
+    try:
+        first = os.pread(fd, 1, 4096)
+        os.pwrite(fd, bytes([first[0] ^ 0xFF]), 4096)
+        (seq,) = struct.unpack("<Q", os.pread(fd, 8, 16))
+        os.pwrite(fd, struct.pack("<Q", seq + 2), 16)
+        (notify,) = struct.unpack("<I", os.pread(fd, 4, 64))
+        os.pwrite(fd, struct.pack("<I", (notify + 1) & 0xFFFFFFFF), 64)
+        return (seq + 2) // 2
+    finally:
+        os.close(fd)
+
+
+def test_a_bad_frame_is_raised_once_then_waits_sleep_until_the_next(name: str) -> None:
+    with shx.Mapping.create_new(name, capacity=1 << 20) as m:
+        m.send_object({"n": 1})
+        bad = _forge_corrupt_frame(m.path)
+        with pytest.raises(shx.Corrupt, match="crc32 mismatch") as raised:
+            m.wait(timeout=5)
+        assert raised.value.seq == 2 * bad
+        # The frame stays bad: the next wait sleeps past it (little CPU) until its timeout.
+        cpu_before = time.process_time()
+        with pytest.raises(shx.Timeout):
+            m.wait(timeout=1.0)
+        cpu = time.process_time() - cpu_before
+        assert cpu < 0.2, f"{cpu:.2f} s of CPU while waiting 1 s on a stuck bad frame"
+        m.send_object({"n": 2})
+        assert m.wait(timeout=5).object == {"n": 2}
+
+
+def test_frames_skips_a_bad_frame_with_one_warning(name: str) -> None:
+    with shx.Mapping.create_new(name, capacity=1 << 20) as m:
+        m.send_object({"n": 1})
+        bad = _forge_corrupt_frame(m.path)
+        with pytest.warns(RuntimeWarning, match=f"frame {bad} skipped: .*crc32 mismatch") as caught:
+            got = list(m.frames(timeout=0.5))
+        assert got == [] and len(caught) == 1
+
+
+@pytest.mark.parametrize("transform", [
+    lambda a: a[::-1],                  # rows flipped
+    lambda a: a[:, ::-1],               # columns flipped
+    lambda a: np.rot90(a),              # rotated
+    lambda a: a[100:400, 50:600],       # cropped
+    lambda a: a[::-1, ::-1][::2],       # both, every other row
+])
+def test_a_view_of_the_current_frame_sent_back_arrives_as_numpy_shows_it(name: str, transform) -> None:
+    """The source of the send is the very frame it replaces: shm-core copies it out first.
+    Before, rows 240..479 of a flipped view arrived as a mirror of rows 0..239, CRC valid."""
+    pixels = gradient_bgr(480, 640)
+    with shx.Mapping.create_new(name, capacity=4 << 20) as m:
+        m.send_pixels(pixels, "BGR8")
+        expected = transform(pixels).copy()
+        view = m.view()
+        m.send_pixels(transform(view.array), "BGR8")
+        got = m.recv().pixels
+        assert got.shape == expected.shape and np.array_equal(got, expected)
+
+
+def test_a_view_from_another_mapping_object_of_the_same_file_is_copied_too(name: str) -> None:
+    pixels = gradient_bgr(240, 320)
+    with shx.Mapping.create_new(name, capacity=4 << 20) as writer, shx.Mapping.open(name) as other:
+        writer.send_pixels(pixels, "BGR8")
+        writer.send_pixels(other.view().array[::-1], "BGR8")
+        assert np.array_equal(writer.recv().pixels, pixels[::-1])

@@ -101,7 +101,7 @@ def test_bad_pixel_arrays_raise_clear_errors(name: str) -> None:
         for pixels, pixel_format, message in cases:
             with pytest.raises(shx.InvalidArgument, match=message):
                 m.send_pixels(pixels, pixel_format)
-        with pytest.raises(shx.TooLarge, match="does not fit the mapping's capacity"):
+        with pytest.raises(shx.TooLarge, match="does not fit the mapping's payload capacity"):
             m.send_pixels(np.zeros((1024, 1024, 3), np.uint8), "RGB8")
         assert m.recv() is None, "no bad input wrote a frame"
 

@@ -35,8 +35,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use eframe::egui;
 use shm_core::picture;
 use shm_core::{
-    Frame, Location, Mapping, MappingName, MappingOptions, OpenError, OpenMode, Payload, ReadError,
-    TestData,
+    FollowEvent, FollowStart, Follower, Frame, Location, Mapping, MappingName, MappingOptions,
+    OpenError, OpenMode, Payload, TestData,
 };
 use shm_ui::task::Task;
 
@@ -1520,13 +1520,11 @@ impl WatchJob {
     }
 
     fn run(self, location: &Location) {
-        while !self.stopped() {
-            let Some(mapping) = self.attach(location) else {
-                return;
-            };
-            self.send(Event::Attached(Arc::clone(&mapping)));
-            self.watch(&mapping);
-        }
+        let Some(mapping) = self.attach(location) else {
+            return;
+        };
+        self.send(Event::Attached(Arc::clone(&mapping)));
+        self.watch(Follower::new(mapping, FollowStart::Newest));
     }
 
     /// Opens the mapping, waiting for a writer to create it.
@@ -1559,21 +1557,14 @@ impl WatchJob {
         None
     }
 
-    /// Blocks on the notification word and delivers each new frame.
-    fn watch(&self, mapping: &Mapping) {
-        let mut frame = Frame::default();
-        // Show what is already there when auto receive is on.
-        let mut after_seq = 0;
+    /// Follows the mapping (shm-core's one loop for it: each new frame once, a
+    /// bad frame reported once, a replaced mapping opened again) and delivers
+    /// each new frame.
+    fn watch(&self, mut follower: Follower) {
         while !self.stopped() {
-            if !mapping.is_current().unwrap_or(false) {
-                self.send(Event::Detached(
-                    "the mapping was removed; waiting for a writer to create it again".to_owned(),
-                ));
-                return;
-            }
-            match mapping.wait_for_frame_into(after_seq, Some(WATCH_TICK), &mut frame) {
-                Ok(()) => {
-                    after_seq = frame.seq;
+            match follower.next(Some(WATCH_TICK)) {
+                Ok(FollowEvent::Frame { .. }) => {
+                    let frame = follower.frame();
                     let auto_receive = self.auto_receive.load(Ordering::Relaxed);
                     if auto_receive {
                         self.stats
@@ -1582,20 +1573,29 @@ impl WatchJob {
                             .on_received(frame.number(), Instant::now());
                     }
                     // A newer frame already complete: skip decoding this one.
-                    let newer_waits = mapping.seq() >= frame.seq + 2;
+                    let newer_waits = follower.mapping().seq() >= frame.seq + 2;
                     if auto_receive && !newer_waits {
-                        let received = decode_frame(&frame, Want::Any, self.max_texture_side);
+                        let received = decode_frame(frame, Want::Any, self.max_texture_side);
                         self.newest.put(self.generation, received);
                         self.ctx.request_repaint();
                     }
                 }
-                Err(ReadError::TimedOut { .. }) => {}
-                Err(e) => {
-                    self.send(Event::Error(shm_ui::error_line(&e)));
-                    // Wait for the next frame rather than re-reading a bad one.
-                    after_seq = mapping.seq();
-                    std::thread::sleep(Duration::from_millis(50));
+                Ok(FollowEvent::Bad {
+                    frame_number,
+                    error,
+                }) => self.send(Event::Error(format!(
+                    "frame {frame_number}: {}",
+                    shm_ui::error_line(&error)
+                ))),
+                Ok(FollowEvent::Removed { .. }) => self.send(Event::Detached(
+                    "the mapping was removed; waiting for a writer to create it again".to_owned(),
+                )),
+                Ok(FollowEvent::Reopened) => {
+                    self.send(Event::Attached(Arc::clone(follower.mapping())));
                 }
+                // Timed out (a tick: check the stop flag), or an event this
+                // version does not know.
+                Ok(_) | Err(_) => {}
             }
         }
     }

@@ -31,3 +31,19 @@ pub fn wait_until_blocked_in_futex(pid: u32) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+/// CPU time process `pid` has used so far (user + system), from
+/// `/proc/PID/stat` (fields 14 and 15, in clock ticks of 10 ms on Linux's
+/// default `USER_HZ` of 100).
+///
+/// # Panics
+/// If the process does not exist or the file is not as documented in proc(5).
+pub fn cpu_time(pid: u32) -> std::time::Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) is in parentheses and may contain spaces:
+    // count fields from after its closing parenthesis (field 3 is first).
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    std::time::Duration::from_millis(ticks * 10)
+}

@@ -249,7 +249,7 @@ fn every_failure_is_one_clear_line() {
     click(&mut harness, "Send image");
     error_shown(
         &mut harness,
-        "does not fit the mapping's capacity of 1044480 bytes",
+        "does not fit the mapping's payload capacity of 1044480 bytes",
     );
 
     let not_image = std::env::temp_dir().join(format!("gw-not-image-{}.png", std::process::id()));
@@ -526,7 +526,7 @@ fn stream_errors_are_one_line_and_stop_the_stream() {
     harness.state_mut().pattern_height = 1080;
     click(&mut harness, "Start stream");
     error_shown(&mut harness, "stream stopped: ");
-    error_shown(&mut harness, "does not fit the mapping's capacity");
+    error_shown(&mut harness, "does not fit the mapping's payload capacity");
     assert!(harness.state().stream().is_none());
 }
 

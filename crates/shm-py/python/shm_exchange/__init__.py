@@ -29,6 +29,8 @@ import json
 import mmap
 import os
 import time
+import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
@@ -482,26 +484,37 @@ class Mapping:
         :class:`Closed`.
 
         Raises :class:`Timeout`, :class:`WriterDied` (a writer died while the new
-        frame was being read), :class:`Corrupt`, :class:`Closed`."""
+        frame was being read), :class:`Corrupt` (the new frame fails its checks),
+        :class:`Closed`. A bad frame is raised once: the next :meth:`wait` waits
+        for the frame after it instead of raising again."""
         if after is None:
             after_seq = self._last_seq
         elif isinstance(after, Frame):
             after_seq = after.seq
         else:
             after_seq = 2 * int(after)
-        native = self._native.wait(after_seq, None if timeout is None else float(timeout))
+        try:
+            native = self._native.wait(after_seq, None if timeout is None else float(timeout))
+        except (Corrupt, WriterDied) as bad:
+            # The native follower says which frame was bad: wait past it next.
+            self._last_seq = getattr(bad, "seq", self._last_seq)
+            raise
         self._last_seq = native.seq
         return Frame(native)
 
     def frames(self, timeout: Optional[float] = None) -> Iterator[Frame]:
         """Yields each new frame as it arrives (the newest one when several came
         while you were busy), starting after the newest one already seen. Ends when
-        no frame arrives within ``timeout`` seconds (None: never ends)."""
+        no frame arrives within ``timeout`` seconds (None: never ends). A frame that
+        fails its checks (:class:`Corrupt`, :class:`WriterDied`) is skipped with one
+        :class:`RuntimeWarning` naming it, and the iteration goes on."""
         while True:
             try:
                 yield self.wait(timeout)
             except Timeout:
                 return
+            except (Corrupt, WriterDied) as bad:
+                warnings.warn(f"frame {(self._last_seq + 1) // 2} skipped: {bad}", RuntimeWarning, stacklevel=2)
 
     def view(self) -> PixelsView:
         """A zero-copy, read-only view of the newest frame's pixels, in the mapping
@@ -532,4 +545,9 @@ class Mapping:
                         "and made anew): open the mapping again"
                     )
                 self._mm = mmap.mmap(file.fileno(), stat.st_size, access=mmap.ACCESS_READ)
+                # Arrays over this memory (views) sent back into a mapping are
+                # copied out first by shm-core: registered for as long as the
+                # mmap lives (views keep it alive after close()).
+                registration = _native.NativeMapping.register_mapped_memory(np.frombuffer(self._mm, np.uint8))
+                weakref.finalize(self._mm, lambda _registration: None, registration)
         return self._mm
