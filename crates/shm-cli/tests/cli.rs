@@ -666,3 +666,53 @@ fn independent_python_peer_reads_and_writes_the_documented_layout() {
     fresh.json(&["send-struct", "--id", "9"]);
     assert_eq!(parse_ok(&python(&["read", &fresh.0]))["id"], 9);
 }
+
+/// The standard-library Python reader printed in docs/PROTOCOL.md, run as
+/// written (only the mapping's path changed) against frames our CLI sent.
+#[test]
+fn the_python_reader_in_the_spec_reads_our_frames() {
+    let spec = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/PROTOCOL.md"),
+    )
+    .unwrap();
+    let start = spec.find("```python\n").expect("a Python example") + "```python\n".len();
+    let end = start + spec[start..].find("```").unwrap();
+    let mapping = TestMapping::new();
+    let example =
+        spec[start..end].replace("/dev/shm/shm-exchange", &format!("/dev/shm/{}", mapping.0));
+    let run = || {
+        let out = Command::new("python3")
+            .args(["-c", &example])
+            .output()
+            .expect("python3 is installed by .ci/run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let image = asset("rocket.jpg");
+    mapping.json(&[
+        "send-image",
+        image.to_str().unwrap(),
+        "--path-text",
+        "p/rocket.jpg",
+    ]);
+    let len = std::fs::metadata(&image).unwrap().len();
+    assert_eq!(run(), format!("frame 1: p/rocket.jpg, {len} bytes\n"));
+    mapping.json(&["send-struct"]);
+    assert_eq!(
+        run(),
+        "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69\n"
+    );
+    mapping.json(&[
+        "send-image",
+        asset("chelsea-cat.png").to_str().unwrap(),
+        "--raw",
+    ]);
+    assert_eq!(
+        run(),
+        "frame 3: 451x300 pixels, format 3, rows of 1353 bytes\n"
+    );
+}
