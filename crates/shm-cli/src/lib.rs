@@ -41,8 +41,9 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Mapping")]
 pub struct Target {
-    /// Mapping name: /dev/shm/NAME (1 to 30 bytes of [A-Za-z0-9._-]).
-    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file", allow_hyphen_values = true)]
+    /// Mapping name: /dev/shm/NAME (1 to 30 bytes of [A-Za-z0-9._-]; one that
+    /// starts with '-' is given as --name=-NAME).
+    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
     name: String,
     /// A regular file as a persistent mapping, instead of a name.
     #[arg(long, value_name = "PATH")]
@@ -79,6 +80,46 @@ impl CreateTarget {
     /// The capacity a new mapping gets.
     fn capacity(&self) -> u64 {
         self.capacity.unwrap_or(DEFAULT_MAPPING_LEN_BYTES)
+    }
+
+    /// The mapping if it exists (opened to read its size; nothing is written).
+    fn existing(&self) -> Option<Mapping> {
+        let location = self.target.location().ok()?;
+        Mapping::open(
+            &location,
+            &MappingOptions::new().mode(OpenMode::OpenExisting),
+        )
+        .ok()
+    }
+
+    /// Reads an image file for a send, checked against the largest payload the
+    /// send can have: the existing mapping's, or that of the one this command
+    /// would create (`limit_bytes` instead, when given). A file too large for
+    /// an existing mapping says the mapping's capacity and how to replace it.
+    fn read_image(&self, file: &Path, limit_bytes: Option<u64>) -> anyhow::Result<ImageFile> {
+        let existing = self.existing();
+        let limit_bytes = limit_bytes.unwrap_or_else(|| {
+            existing.as_ref().map_or_else(
+                || {
+                    self.capacity()
+                        .saturating_sub(shm_core::HEADER_LEN_BYTES as u64)
+                },
+                Mapping::capacity_bytes,
+            )
+        });
+        match (picture::read_image_file(file, limit_bytes), existing) {
+            (Err(picture::ImageError::TooLarge { len_bytes, .. }), Some(mapping)) => {
+                Err(anyhow::anyhow!(
+                    "{} is {len_bytes} bytes but {} exists with a capacity of {} bytes ({} of them payload); {}",
+                    file.display(),
+                    mapping.location(),
+                    mapping.mapping_len_bytes(),
+                    mapping.capacity_bytes(),
+                    replace_hint(&mapping),
+                ))
+            }
+            (result, _) => Ok(result?),
+        }
     }
 
     /// Opens the mapping, creating it with [`CreateTarget::capacity`] if it does
@@ -366,14 +407,8 @@ fn send_image(
     options: &WriteOptions,
 ) -> anyhow::Result<()> {
     // Check the file before creating anything, so bad input leaves no trace.
-    let file_limit_bytes = if raw {
-        picture::MAX_DECODED_LEN_BYTES
-    } else {
-        target
-            .capacity()
-            .saturating_sub(shm_core::HEADER_LEN_BYTES as u64)
-    };
-    let ImageFile { path, bytes, info } = picture::read_image_file(image, file_limit_bytes)?;
+    let ImageFile { path, bytes, info } =
+        target.read_image(image, raw.then_some(picture::MAX_DECODED_LEN_BYTES))?;
     let path_text = path_text.unwrap_or_else(|| path.display().to_string());
     let mapping = target.open()?;
     let written = if raw {
@@ -532,19 +567,11 @@ fn stream(args: &StreamArgs) -> anyhow::Result<()> {
         }
         (false, None) => Some(30.0),
     };
-    let capacity = args
-        .target
-        .capacity()
-        .saturating_sub(shm_core::HEADER_LEN_BYTES as u64);
-    let limit_bytes = if args.raw {
-        picture::MAX_DECODED_LEN_BYTES
-    } else {
-        capacity
-    };
+    let limit_bytes = args.raw.then_some(picture::MAX_DECODED_LEN_BYTES);
     // Read (and decode) every file before creating anything: bad input leaves no trace.
     let mut frames = Vec::with_capacity(args.files.len());
     for file in &args.files {
-        let ImageFile { path, bytes, .. } = picture::read_image_file(file, limit_bytes)?;
+        let ImageFile { path, bytes, .. } = args.target.read_image(file, limit_bytes)?;
         let path_text = path.display().to_string();
         frames.push(if args.raw {
             let rgba = picture::decode_rgba(&bytes, &path)?;

@@ -49,7 +49,8 @@ fn shm_cmd(name: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_shm"));
     cmd.args(args);
     if args != ["ls"] {
-        cmd.arg("--name").arg(name);
+        // The `=` form: a name may start with '-'.
+        cmd.arg(format!("--name={name}"));
     }
     cmd
 }
@@ -350,7 +351,7 @@ fn recv_out_writes_the_png_colour_type_of_the_frame() {
     assert!(written.into_luma8() == grey);
 }
 
-/// A name that starts with a dash is a name, not an option; `send-image`
+/// A name that starts with a dash is a name (`--name=-NAME`); `send-image`
 /// prints the same `seq` that `recv` prints for the frame; an explicit
 /// `--capacity` for a mapping that exists with another is said on stderr, and
 /// a payload that does not fit it says the mapping's size and how to replace it.
@@ -375,10 +376,34 @@ fn names_seq_and_capacity_mean_what_they_say() {
             && note.contains(&format!("shm rm --name {}", mapping.0)),
         "{note}"
     );
+    // An existing mapping larger than the default takes an image the default
+    // would refuse (the size check uses the mapping's own capacity).
+    let large = TestMapping::new();
+    large.json(&["send-struct", "--capacity", "16777216"]);
+    let noise_png = temp_path("noise.png");
+    let mut state = 0x2545_f491_u32;
+    let noise = image::RgbImage::from_fn(2000, 2000, |_, _| {
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        };
+        image::Rgb([next(), next(), next()])
+    });
+    noise.save(&noise_png).unwrap();
+    let len = std::fs::metadata(&noise_png).unwrap().len();
+    assert!(len > 10 << 20, "larger than the default capacity: {len}");
+    let sent = large.json(&["send-image", noise_png.to_str().unwrap()]);
+    std::fs::remove_file(&noise_png).unwrap();
+    assert_eq!(
+        sent["payload_len"].as_u64().unwrap(),
+        len + 8 + sent["path"].as_str().unwrap().len() as u64
+    );
     let big = asset("rocket.jpg");
     let err = stderr_of_failure(&mapping.shm(&["send-image", big.to_str().unwrap()]));
     assert!(
-        err.contains("it exists with a capacity of 8192 bytes (4096 of them payload)")
+        err.contains("exists with a capacity of 8192 bytes (4096 of them payload)")
             && err.contains(&format!("shm rm --name {}", mapping.0)),
         "{err}"
     );

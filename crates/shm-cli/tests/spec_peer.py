@@ -61,7 +61,7 @@ def complete_read_request(m, epoch):
 
 def forgive_read_requests(m, filed, done):
     """Start a new epoch in both words: every outstanding request is dropped."""
-    fresh = ((max(filed >> 16, done >> 16) + 1) & 0xFFFF) << 16
+    fresh = (((filed >> 16) + 1) & 0xFFFF) << 16
     struct.pack_into("<I", m, 96, fresh)
     struct.pack_into("<I", m, 68, fresh)
 
@@ -133,8 +133,8 @@ def write(name, kind, payload):
     try:
         # Honour read requests: pause until those filed so far are done, at most
         # until their deadline or 100 ms; then forgive the rest (a new epoch).
+        (done,) = struct.unpack_from("<I", m, 96)  # done first, then filed
         (filed,) = struct.unpack_from("<I", m, 68)
-        (done,) = struct.unpack_from("<I", m, 96)
         outstanding = ((filed & 0xFFFF) - (done & 0xFFFF)) & 0xFFFF
         started = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         if filed >> 16 != done >> 16 or outstanding > 4096:

@@ -35,9 +35,9 @@ pub enum FollowStart {
 pub enum FollowEvent {
     /// A new valid frame, now in [`Follower::frame`].
     Frame {
-        /// Frames written since the previous one yielded (or reported bad)
-        /// that this follower never saw: they were replaced before it looked.
-        /// 0 for the first frame and after a reopen.
+        /// Frames since the previous one yielded (or reported bad) that this
+        /// follower never saw: replaced before it looked, or lost to a writer
+        /// that died mid-frame. 0 for the first frame and after a reopen.
         missed: u64,
     },
     /// The newest frame fails validation (CRC-32 mismatch, unknown kind or
@@ -130,7 +130,8 @@ impl Follower {
         &self.mapping
     }
 
-    /// The last frame yielded by [`FollowEvent::Frame`].
+    /// The frame the last [`FollowEvent::Frame`] yielded. After any other
+    /// event its bytes are unspecified (the buffer is reused by every read).
     pub fn frame(&self) -> &Frame {
         &self.frame
     }
@@ -177,13 +178,10 @@ impl Follower {
                     return Ok(event);
                 }
             }
-            let left = match timeout {
-                Some(timeout) => match timeout.checked_sub(started.elapsed()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Err(ReadError::TimedOut { timeout }),
-                },
-                None => None,
-            };
+            // Time's up: one last look (a zero-length wait still checks the
+            // sequence word first), so a frame already there is never missed.
+            let left = timeout.map(|timeout| timeout.saturating_sub(started.elapsed()));
+            let last_look = left.is_some_and(|left| left.is_zero());
             let until_check = REOPEN_CHECK_INTERVAL.saturating_sub(self.last_check.elapsed());
             let slice = left.map_or(until_check, |left| left.min(until_check));
             match self
@@ -199,7 +197,11 @@ impl Follower {
                 Err(Failure {
                     error: ReadError::TimedOut { .. },
                     ..
-                }) => {}
+                }) => {
+                    if let Some(timeout) = timeout.filter(|_| last_look) {
+                        return Err(ReadError::TimedOut { timeout });
+                    }
+                }
                 Err(Failure { error, seq }) => {
                     // Wait past this frame: the next wait sleeps until the
                     // sequence word changes, whatever the frame's bytes.

@@ -29,9 +29,10 @@ use memmap2::{MmapOptions, MmapRaw};
 /// guarantees this), so every naturally aligned offset below `len` is aligned for
 /// the atomic type of that size.
 pub(crate) struct SharedRegion {
-    map: MmapRaw,
-    /// Registers the mapped addresses (crate::aliasing) while mapped.
+    /// Registers the mapped addresses (crate::aliasing) while mapped; first,
+    /// so that it is dropped (unregistered) before `map` is unmapped.
     _registered: crate::aliasing::MappedMemoryGuard,
+    map: MmapRaw,
 }
 
 impl std::fmt::Debug for SharedRegion {
@@ -65,7 +66,7 @@ impl SharedRegion {
         let map = options.map_raw(file)?;
         let start = map.as_ptr().addr();
         let _registered = crate::aliasing::register_foreign_mapping(start..start + map.len());
-        Ok(Self { map, _registered })
+        Ok(Self { _registered, map })
     }
 
     /// Length of the mapping in bytes.

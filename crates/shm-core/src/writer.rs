@@ -263,16 +263,19 @@ impl Mapping {
             .unwrap_or(u64::MAX)
             .min(READ_REQUEST_LEASE_NANOS);
         let r = &self.region;
-        let filed_word = r.atomic_u32(OFF_READ_REQUESTS_FILED).load(Ordering::SeqCst);
+        // `done` before `filed`: a request filed and completed between the two
+        // loads then shows as outstanding (and is found done at once), never
+        // as more done than filed, which would read as garbage.
         let done = r.atomic_u32(OFF_READ_REQUESTS_DONE);
         let mut done_word = done.load(Ordering::SeqCst);
+        let filed_word = r.atomic_u32(OFF_READ_REQUESTS_FILED).load(Ordering::SeqCst);
         let epoch = read_request_epoch(filed_word);
         let target = read_request_count(filed_word);
         match outstanding_read_requests(filed_word, done_word) {
             Some(0) => return Duration::ZERO,
             Some(_) => {}
             None => {
-                self.forgive_read_requests(filed_word, done_word);
+                self.forgive_read_requests(filed_word);
                 return Duration::ZERO;
             }
         }
@@ -285,14 +288,14 @@ impl Mapping {
             // A deadline further ahead than any reader sets is a corrupted
             // header: forgive at once instead of pausing for it.
             if now >= until || requests_until > now.saturating_add(READ_REQUEST_LEASE_NANOS) {
-                self.forgive_read_requests(filed_word, done_word);
+                self.forgive_read_requests(filed_word);
                 break;
             }
             sys::futex_wait(done, done_word, Some(Duration::from_nanos(until - now)));
             done_word = done.load(Ordering::SeqCst);
             if read_request_epoch(done_word) != epoch {
                 // Not a writer's doing (we hold the lock): garbage.
-                self.forgive_read_requests(filed_word, done_word);
+                self.forgive_read_requests(filed_word);
                 break;
             }
             // Done by the requests filed before `target` (and perhaps some
@@ -305,13 +308,14 @@ impl Mapping {
     }
 
     /// Forgives every read request outstanding (spec, "Read requests"): stores
-    /// a new epoch with a count of 0 in `read_requests_done`, then in
-    /// `read_requests_filed`. A reader that filed in the old epoch (before or
-    /// between the two stores) has its filing wiped and its completion ignored.
-    fn forgive_read_requests(&self, filed_word: u32, done_word: u32) {
+    /// a new epoch (the one of `read_requests_filed` + 1: readers only ever
+    /// remember epochs they read there) with a count of 0 in
+    /// `read_requests_done`, then in `read_requests_filed`. A reader that filed
+    /// in the old epoch (before or between the two stores) has its filing
+    /// wiped and its completion ignored.
+    fn forgive_read_requests(&self, filed_word: u32) {
         let r = &self.region;
-        let newest = read_request_epoch(filed_word).max(read_request_epoch(done_word));
-        let fresh = read_request_word(newest.wrapping_add(1), 0);
+        let fresh = read_request_word(read_request_epoch(filed_word).wrapping_add(1), 0);
         r.atomic_u32(OFF_READ_REQUESTS_DONE)
             .store(fresh, Ordering::SeqCst);
         r.atomic_u32(OFF_READ_REQUESTS_FILED)
@@ -450,8 +454,19 @@ impl Mapping {
             crate::aliasing::overlaps_mapped_memory(crate::aliasing::address_range(part))
         }) {
             let owned = parts.concat();
-            return self.write_frame(kind, &[&owned], options);
+            return self.write_parts(kind, &[&owned], payload_len_bytes, options);
         }
+        self.write_parts(kind, parts, payload_len_bytes, options)
+    }
+
+    /// [`Mapping::write_frame`] once its parts are known not to alias a mapping.
+    fn write_parts(
+        &self,
+        kind: Kind,
+        parts: &[&[u8]],
+        payload_len_bytes: u64,
+        options: &WriteOptions,
+    ) -> Result<Written, WriteError> {
         let _lock = self.lock_writer(options.lock_timeout)?;
         let streamed = payload_len_bytes >= STREAM_MIN_BYTES;
         let frame = self.start_frame(kind, payload_len_bytes, options, streamed);
