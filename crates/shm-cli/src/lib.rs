@@ -232,10 +232,11 @@ enum Command {
     },
     /// Print one JSON line per new frame as it arrives (no polling).
     Watch {
-        /// Stop after this many frames (exit status 0).
+        /// Stop after this many lines: frames, and frames that could not be
+        /// read (each reported once) (exit status 0).
         #[arg(long)]
         count: Option<u64>,
-        /// Stop when no frame arrives for this many milliseconds (exit status 3).
+        /// Stop when no new frame arrives for this many milliseconds (exit status 3).
         #[arg(long, value_name = "N")]
         timeout_ms: Option<u64>,
         #[command(flatten)]

@@ -12,56 +12,22 @@
 //! source against it. Only addresses are compared: nothing here reads memory.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 
-/// Registered address ranges, each with its token.
-static MAPPED: Mutex<Vec<(u64, Range<usize>)>> = Mutex::new(Vec::new());
-static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
-
-/// An address range registered as mapping a mapping's file; unregistered on
-/// drop. Made by [`register_foreign_mapping`] (and, inside shm-core, for every
-/// region it maps).
-#[derive(Debug)]
-#[must_use = "the range is unregistered when this is dropped"]
-pub struct MappedMemoryGuard {
-    token: u64,
-}
-
-impl Drop for MappedMemoryGuard {
-    fn drop(&mut self) {
-        MAPPED
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|(token, _)| *token != self.token);
-    }
-}
+pub use crate::sys::MappedMemoryGuard;
 
 /// Registers `range` (addresses in this process) as memory that maps a
 /// mapping's file, made by something other than shm-core (Python's `mmap` of
 /// the file for zero-copy views, say), until the guard is dropped: writes from
 /// memory there are then copied out first. An empty range registers nothing.
 pub fn register_foreign_mapping(range: Range<usize>) -> MappedMemoryGuard {
-    let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-    if !range.is_empty() {
-        MAPPED
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((token, range));
-    }
-    MappedMemoryGuard { token }
+    crate::sys::register_mapped_memory(range)
 }
 
 /// Whether `range` (addresses in this process) overlaps memory that maps a
 /// mapping's file: a region shm-core mapped and has not unmapped, or a range
 /// registered with [`register_foreign_mapping`].
 pub fn overlaps_mapped_memory(range: Range<usize>) -> bool {
-    !range.is_empty()
-        && MAPPED
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .any(|(_, mapped)| mapped.start < range.end && range.start < mapped.end)
+    crate::sys::mapped_memory(&range)
 }
 
 /// The addresses `bytes` occupies.

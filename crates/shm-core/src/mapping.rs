@@ -105,28 +105,15 @@ impl MappingOptions {
 /// unlinks it at once. Processes that still have it mapped keep their pages.
 #[derive(Debug)]
 pub struct Mapping {
+    /// The mapped pages and the writer lock on the file (platform layer).
     pub(crate) region: SharedRegion,
-    /// Holds the writer lock (`flock` exclusive) while a frame is written.
-    pub(crate) file: File,
     /// A second open file description of the same file, for readers to probe the
-    /// writer lock without touching `file`'s lock (see `writer_is_active`).
+    /// writer lock without touching the writer's (see `writer_is_active`).
     probe: File,
     location: Location,
     created: bool,
     remove_on_drop: bool,
     identity: (u64, u64),
-    /// Serialises this process's writers (threads sharing one `Mapping` share
-    /// one open file description, which `flock` does not tell apart) and counts
-    /// [`crate::HeldWriterLock`]s.
-    pub(crate) writing: std::sync::Mutex<WriterState>,
-}
-
-/// What [`Mapping::writing`] guards.
-#[derive(Debug, Default)]
-pub(crate) struct WriterState {
-    /// Live [`crate::HeldWriterLock`]s; while non-zero this process holds the
-    /// `flock` and writes skip taking it per frame.
-    pub(crate) holders: u32,
 }
 
 impl Mapping {
@@ -171,20 +158,25 @@ impl Mapping {
         };
         let Opened {
             file,
-            region,
+            mut region,
             identity,
             created,
         } = opened;
         let probe = reopen_for_probe(&path, identity)?;
+        region
+            .attach_writer_lock(file)
+            .map_err(|source| OpenError::Io {
+                action: "lock",
+                source,
+                path: path.clone(),
+            })?;
         Ok(Self {
             region,
-            file,
             probe,
             location: location.clone(),
             created,
             remove_on_drop: false,
             identity,
-            writing: std::sync::Mutex::default(),
         })
     }
 
@@ -364,13 +356,7 @@ impl Mapping {
     /// across frames). Uses a separate open file description, so it never
     /// disturbs a lock this process holds.
     pub fn writer_is_active(&self) -> bool {
-        match self.probe.try_lock_shared() {
-            Ok(()) => {
-                let _ = self.probe.unlock();
-                false
-            }
-            Err(_) => true,
-        }
+        SharedRegion::writer_lock_taken(&self.probe)
     }
 }
 

@@ -5,8 +5,13 @@
 //!   touched through atomics. No `&[u8]` into it is ever made, because another
 //!   process may write the same bytes at any moment (memmap2's docs: a reference
 //!   to memory mutated elsewhere is undefined behaviour). The one `&mut [u8]`
-//!   is the writer's loan ([`SharedRegion::with_bytes_mut`]), made only while
-//!   this process holds the writer lock, when no other process writes there.
+//!   is the writer's loan ([`SharedRegion::with_bytes_mut`]), made only with an
+//!   [`Exclusive`], the proof this module alone mints from the region's own
+//!   writer lock ([`SharedRegion::lock_writer`]: `flock` plus an in-process
+//!   mutex), and while this process's own payload copies are kept out.
+//!
+//! This module is the platform layer: it uses nothing of the crate above it
+//! (every other module builds on it), so another platform plugs in here.
 //! - futex wait and wake on a `u32` word in that mapping (Linux `futex(2)`, the
 //!   shared, non-private variant so that it works across processes), storage
 //!   reservation and filesystem facts, through rustix's safe wrappers.
@@ -18,8 +23,11 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
+use std::os::unix::fs::MetadataExt as _;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, TryLockError};
+use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
 
@@ -29,17 +37,78 @@ use memmap2::{MmapOptions, MmapRaw};
 /// guarantees this), so every naturally aligned offset below `len` is aligned for
 /// the atomic type of that size.
 pub(crate) struct SharedRegion {
-    /// Registers the mapped addresses (crate::aliasing) while mapped; first,
+    /// Registers the mapped addresses ([`mapped_memory`]) while mapped; first,
     /// so that it is dropped (unregistered) before `map` is unmapped.
-    _registered: crate::aliasing::MappedMemoryGuard,
+    _registered: MappedMemoryGuard,
     map: MmapRaw,
+    /// `(st_dev, st_ino)` of the file mapped.
+    identity: (u64, u64),
+    /// The mapping's writer lock, on the very file mapped (checked by
+    /// [`SharedRegion::attach_writer_lock`]); `None` for a header probe.
+    writer: Option<WriterLock>,
+    /// This process's payload copies hold it shared (or skip, if they cannot
+    /// have it); a loan holds it exclusively, so no thread of this process
+    /// loads bytes that a `&mut [u8]` covers.
+    loan: RwLock<()>,
 }
 
 impl std::fmt::Debug for SharedRegion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedRegion")
             .field("len_bytes", &self.map.len())
-            .finish()
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The writer lock of one mapping (spec, "Writing a frame", step 1): the
+/// `flock` on the mapping's file, which the kernel releases if the process
+/// dies, and an in-process mutex, since threads sharing one open file
+/// description are one `flock` holder. Counts held locks
+/// ([`SharedRegion::hold_writer_lock`]).
+#[derive(Debug)]
+struct WriterLock {
+    file: File,
+    state: Mutex<WriterState>,
+}
+
+/// What [`WriterLock::state`] guards.
+#[derive(Debug, Default)]
+struct WriterState {
+    /// Held locks; while non-zero this process holds the `flock` and writes
+    /// skip taking it per frame.
+    holders: u32,
+}
+
+/// Why the writer lock was not taken.
+#[derive(Debug)]
+pub(crate) enum LockError {
+    /// Another writer (process, or thread of this one) held it for the whole
+    /// timeout.
+    Busy,
+    /// `flock(2)` failed otherwise.
+    Os(io::Error),
+    /// The region has no writer lock (a header probe): a bug in shm-core.
+    NoWriterLock,
+}
+
+/// Proof that this thread is the mapping's only writer, in every process:
+/// minted only by [`SharedRegion::lock_writer`]. Field order is drop order: the
+/// `flock` is released before the in-process mutex, so no other thread of
+/// this process can start writing while this process still (briefly) holds
+/// the file lock, whose release would then be theirs too.
+pub(crate) struct Exclusive<'a> {
+    _flock: Option<FlockGuard<'a>>,
+    _state: MutexGuard<'a, WriterState>,
+    region: &'a SharedRegion,
+}
+
+/// Releases the `flock` on drop.
+struct FlockGuard<'a>(&'a File);
+
+impl Drop for FlockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 
@@ -63,10 +132,140 @@ impl SharedRegion {
         if prefault {
             options.populate();
         }
+        let meta = file.metadata()?;
         let map = options.map_raw(file)?;
         let start = map.as_ptr().addr();
-        let _registered = crate::aliasing::register_foreign_mapping(start..start + map.len());
-        Ok(Self { _registered, map })
+        let _registered = register_mapped_memory(start..start + map.len());
+        Ok(Self {
+            _registered,
+            map,
+            identity: (meta.dev(), meta.ino()),
+            writer: None,
+            loan: RwLock::new(()),
+        })
+    }
+
+    /// Makes `file` this region's writer lock.
+    ///
+    /// # Errors
+    /// `InvalidInput` when `file` is not the file this region maps (checked by
+    /// device and inode), so that a lock always guards its own region.
+    pub(crate) fn attach_writer_lock(&mut self, file: File) -> io::Result<()> {
+        let meta = file.metadata()?;
+        if (meta.dev(), meta.ino()) != self.identity {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the writer lock's file is not the mapped file",
+            ));
+        }
+        self.writer = Some(WriterLock {
+            file,
+            state: Mutex::default(),
+        });
+        Ok(())
+    }
+
+    fn writer_lock(&self) -> Result<&WriterLock, LockError> {
+        self.writer.as_ref().ok_or(LockError::NoWriterLock)
+    }
+
+    /// Takes the in-process writer mutex, waiting (with backoff, at most 2 ms
+    /// a step) until `timeout` after `started`. A panic mid-write leaves
+    /// nothing the state has to undo (the sequence word stays odd, which
+    /// readers and the next writer handle), so a poisoned mutex is taken as it
+    /// is.
+    fn writer_state(
+        lock: &WriterLock,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<MutexGuard<'_, WriterState>, LockError> {
+        retry_with_backoff(started, timeout, || match lock.state.try_lock() {
+            Ok(state) => Ok(Some(state)),
+            Err(TryLockError::Poisoned(poisoned)) => Ok(Some(poisoned.into_inner())),
+            Err(TryLockError::WouldBlock) => Ok(None),
+        })
+    }
+
+    /// Takes the `flock`, retrying until `timeout` after `started`; the caller
+    /// owns its release.
+    fn acquire_flock(
+        lock: &WriterLock,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<(), LockError> {
+        retry_with_backoff(started, timeout, || match lock.file.try_lock() {
+            Ok(()) => Ok(Some(())),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(LockError::Os(e)),
+        })
+    }
+
+    /// Serialises this process's writers, then takes the `flock` unless a held
+    /// lock already has it; both within `timeout` in all. The returned proof
+    /// is what [`SharedRegion::with_bytes_mut`] asks for.
+    ///
+    /// # Errors
+    /// [`LockError::Busy`] after `timeout`; [`LockError::Os`] for other
+    /// `flock(2)` errors.
+    pub(crate) fn lock_writer(&self, timeout: Duration) -> Result<Exclusive<'_>, LockError> {
+        let lock = self.writer_lock()?;
+        let started = Instant::now();
+        let state = Self::writer_state(lock, started, timeout)?;
+        let flock = if state.holders == 0 {
+            Self::acquire_flock(lock, started, timeout)?;
+            Some(FlockGuard(&lock.file))
+        } else {
+            None
+        };
+        Ok(Exclusive {
+            _flock: flock,
+            _state: state,
+            region: self,
+        })
+    }
+
+    /// Takes the writer lock and keeps it until as many
+    /// [`SharedRegion::release_held_writer_lock`] calls as calls of this one
+    /// (they nest); writes meanwhile skip the `flock` calls.
+    ///
+    /// # Errors
+    /// As [`SharedRegion::lock_writer`].
+    pub(crate) fn hold_writer_lock(&self, timeout: Duration) -> Result<(), LockError> {
+        let lock = self.writer_lock()?;
+        let started = Instant::now();
+        let mut state = Self::writer_state(lock, started, timeout)?;
+        if state.holders == 0 {
+            // Held past this call: the last release unlocks it.
+            Self::acquire_flock(lock, started, timeout)?;
+        }
+        state.holders += 1;
+        Ok(())
+    }
+
+    /// Ends one [`SharedRegion::hold_writer_lock`]; the last one releases the
+    /// `flock`. Blocks only while another thread of this process is mid-frame.
+    pub(crate) fn release_held_writer_lock(&self) {
+        let Some(lock) = self.writer.as_ref() else {
+            return;
+        };
+        let mut state = lock.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.holders = state.holders.saturating_sub(1);
+        if state.holders == 0 {
+            let _ = lock.file.unlock();
+        }
+    }
+
+    /// Whether some process holds this mapping's writer lock (a shared
+    /// `flock` probe on `probe`, another open file description of the file,
+    /// so a lock this process holds is not disturbed).
+    pub(crate) fn writer_lock_taken(probe: &File) -> bool {
+        match probe.try_lock_shared() {
+            Ok(()) => {
+                let _ = probe.unlock();
+                false
+            }
+            Err(_) => true,
+        }
     }
 
     /// Length of the mapping in bytes.
@@ -133,9 +332,24 @@ impl SharedRegion {
     /// whether to keep them. The range is checked once; the word loop then runs
     /// without per-word checks.
     ///
+    /// While this process holds a loan of the region (another thread is inside
+    /// [`SharedRegion::with_bytes_mut`]), nothing is copied and `dst` keeps its
+    /// bytes: the sequence word is odd throughout a loan, so the seqlock check
+    /// after the copy throws it away anyway, and no load may touch bytes a
+    /// `&mut [u8]` covers.
+    ///
     /// # Panics
     /// If the range is not inside the mapping (callers check lengths first).
     pub(crate) fn copy_out(&self, offset: usize, dst: &mut [u8]) {
+        let _shared = match self.loan.try_read() {
+            Ok(shared) => shared,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        self.copy_out_unguarded(offset, dst);
+    }
+
+    fn copy_out_unguarded(&self, offset: usize, dst: &mut [u8]) {
         let end = offset.checked_add(dst.len());
         assert!(
             end.is_some_and(|end| end <= self.len_bytes()),
@@ -149,7 +363,7 @@ impl SharedRegion {
             // reads; `bulk` is a distinct, exclusively borrowed heap slice of that
             // length. `vector_copy` accesses only those bytes (see its safety).
             unsafe { vector_copy(bulk.as_mut_ptr(), self.map.as_ptr().add(offset), bulk_len) };
-            return self.copy_out(offset + bulk_len, rest);
+            return self.copy_out_unguarded(offset + bulk_len, rest);
         }
         let head = (offset.next_multiple_of(8) - offset).min(dst.len());
         let (head_dst, rest) = dst.split_at_mut(head);
@@ -239,24 +453,22 @@ impl SharedRegion {
     /// straight into shared memory.
     ///
     /// `writer` proves this process is the mapping's only writer while `fill`
-    /// runs: it holds the in-process writer mutex and the `flock` writer lock
-    /// (directly or through a held lock), which every writer of every process
-    /// takes before storing into the payload. It must be a guard of the mapping
-    /// this region belongs to (checked).
+    /// runs; this module alone makes one ([`SharedRegion::lock_writer`]), from
+    /// this region's own writer lock (checked below).
     ///
     /// # Panics
-    /// If the range is not inside the mapping, or `writer` guards another
-    /// mapping (bugs in shm-core).
+    /// If the range is not inside the mapping, or `writer` is another region's
+    /// (bugs in shm-core).
     pub(crate) fn with_bytes_mut<R>(
         &self,
-        writer: &crate::writer::WriteGuard<'_>,
+        writer: &Exclusive<'_>,
         offset: usize,
         len_bytes: usize,
         fill: impl FnOnce(&mut [u8]) -> R,
     ) -> R {
         assert!(
-            std::ptr::eq(writer.region(), self),
-            "loan with another mapping's writer guard (a bug in shm-core)"
+            std::ptr::eq(writer.region, self),
+            "loan with another mapping's writer lock (a bug in shm-core)"
         );
         assert!(
             offset
@@ -264,20 +476,26 @@ impl SharedRegion {
                 .is_some_and(|end| end <= self.len_bytes()),
             "loan range out of bounds (a bug in shm-core)"
         );
+        // Waits for this process's payload copies in flight (each is short);
+        // later ones skip while this is held.
+        let _exclusive = self.loan.write().unwrap_or_else(PoisonError::into_inner);
         // SAFETY: the assert proved the range lies inside the mapping, which
         // lives as long as `self` and so outlives `fill`, which cannot keep the
-        // slice (it is only borrowed for the call). Nothing else stores into the
-        // range meanwhile: `writer` excludes every other writer thread and
-        // process, and readers only load from the payload. Readers in other
-        // processes may load these bytes while `fill` stores them: the seqlock
-        // resolves that race (the sequence word is odd throughout, so whatever
-        // they copy is discarded), and at the hardware level, which is all that
-        // exists between processes, a load racing a store returns some mix of
-        // old and new bytes, never a fault. That last point relies on the
-        // hardware (x86-64 and AArch64 give it), not on the Rust memory model,
-        // which has no notion of another process; docs/DESIGN.md says so. u8
-        // has no alignment or validity requirement, and the mapping's bytes are
-        // initialised (a mapped file reads as its contents or zeros).
+        // slice (it is only borrowed for the call). Within this process nothing
+        // else touches the range meanwhile: `writer` (this region's writer lock:
+        // the in-process mutex and the `flock`) excludes every other writer
+        // thread, and `loan`, held exclusively here, keeps every payload load of
+        // this process's readers out (`copy_out` skips while it is held; header
+        // words lie outside the range). Other processes are outside Rust's
+        // memory model: their writers take the same `flock` first, so none
+        // stores here; their readers may load these bytes while `fill` stores
+        // them, which the seqlock resolves (the sequence word is odd throughout,
+        // so whatever they copy is discarded), and at the hardware level, all
+        // that exists between processes, such a load returns some mix of old
+        // and new bytes, never a fault (x86-64 and AArch64 give this;
+        // docs/DESIGN.md says so). u8 has no alignment or validity requirement,
+        // and the mapping's bytes are initialised (a mapped file reads as its
+        // contents or zeros).
         let bytes =
             unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(offset), len_bytes) };
         fill(bytes)
@@ -532,5 +750,72 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         file.set_len(len_bytes).unwrap();
         file
+    }
+}
+
+/// Registered address ranges that map a mapping's file, each with its token.
+static MAPPED: Mutex<Vec<(u64, Range<usize>)>> = Mutex::new(Vec::new());
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+/// An address range registered as mapping a mapping's file; unregistered on
+/// drop. Made by [`register_mapped_memory`] (for every [`SharedRegion`], and
+/// through `shm_core::register_foreign_mapping` for memory others mapped).
+#[derive(Debug)]
+#[must_use = "the range is unregistered when this is dropped"]
+pub struct MappedMemoryGuard {
+    token: u64,
+}
+
+impl Drop for MappedMemoryGuard {
+    fn drop(&mut self) {
+        MAPPED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(token, _)| *token != self.token);
+    }
+}
+
+/// Registers `range` (addresses in this process) as memory that maps a
+/// mapping's file until the guard is dropped. An empty range registers nothing.
+pub(crate) fn register_mapped_memory(range: Range<usize>) -> MappedMemoryGuard {
+    let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    if !range.is_empty() {
+        MAPPED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((token, range));
+    }
+    MappedMemoryGuard { token }
+}
+
+/// Whether `range` overlaps a registered range. Compares addresses only.
+pub(crate) fn mapped_memory(range: &Range<usize>) -> bool {
+    !range.is_empty()
+        && MAPPED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|(_, mapped)| mapped.start < range.end && range.start < mapped.end)
+}
+
+/// Calls `attempt` until it returns `Ok(Some(_))` or an error, sleeping with
+/// backoff (20 us doubling up to 2 ms) in between, until `timeout` after
+/// `started`: then [`LockError::Busy`].
+fn retry_with_backoff<T>(
+    started: Instant,
+    timeout: Duration,
+    mut attempt: impl FnMut() -> Result<Option<T>, LockError>,
+) -> Result<T, LockError> {
+    let mut backoff = Duration::from_micros(20);
+    loop {
+        if let Some(value) = attempt()? {
+            return Ok(value);
+        }
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(LockError::Busy);
+        }
+        std::thread::sleep(backoff.min(left));
+        backoff = (backoff * 2).min(Duration::from_millis(2));
     }
 }

@@ -2,8 +2,7 @@
 //! and the wake-up.
 
 use std::sync::atomic::{Ordering, fence};
-use std::sync::{MutexGuard, PoisonError, TryLockError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::WriteError;
 use crate::layout::{
@@ -13,7 +12,7 @@ use crate::layout::{
     OFF_WRITTEN_UNIX_NANOS, PIXELS_PREFIX_LEN_BYTES, READ_REQUEST_LEASE_NANOS, STREAM_CHUNK_BYTES,
     STREAM_MIN_BYTES, read_request_count, read_request_epoch, read_request_word,
 };
-use crate::mapping::{Mapping, WriterState};
+use crate::mapping::Mapping;
 use crate::payload::{PixelLayout, TestData};
 use crate::sys;
 
@@ -100,33 +99,6 @@ impl Written {
     }
 }
 
-/// Holds the `flock` writer lock; released on drop, and by the kernel if the
-/// process dies.
-struct WriterLock<'a>(&'a std::fs::File);
-
-impl Drop for WriterLock<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
-}
-
-/// Everything one write holds. Field order is drop order: the `flock` is
-/// released before the in-process mutex, so no other thread of this process can
-/// start writing while this process still (briefly) holds the file lock, whose
-/// release would then be theirs too.
-pub(crate) struct WriteGuard<'a> {
-    _flock: Option<WriterLock<'a>>,
-    _state: MutexGuard<'a, WriterState>,
-    mapping: &'a Mapping,
-}
-
-impl WriteGuard<'_> {
-    /// The shared region of the mapping this guard holds the writer lock of.
-    pub(crate) fn region(&self) -> &crate::sys::SharedRegion {
-        &self.mapping.region
-    }
-}
-
 /// Keeps this process the mapping's only writer until dropped (see
 /// [`Mapping::hold_writer_lock`]). Writes through the same [`Mapping`] then skip
 /// taking the lock per frame; writers in other processes wait, and get
@@ -139,16 +111,18 @@ pub struct HeldWriterLock<'a> {
 
 impl Drop for HeldWriterLock<'_> {
     fn drop(&mut self) {
-        // Blocks only while another thread of this process is mid-frame.
-        let mut state = self
-            .mapping
-            .writing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        state.holders -= 1;
-        if state.holders == 0 {
-            let _ = self.mapping.file.unlock();
-        }
+        self.mapping.region.release_held_writer_lock();
+    }
+}
+
+/// The error a writer-lock failure is, given the caller's timeout.
+fn lock_error(timeout: Duration) -> impl FnOnce(sys::LockError) -> WriteError {
+    move |e| match e {
+        sys::LockError::Busy => WriteError::WriterBusy { timeout },
+        sys::LockError::Os(e) => WriteError::Lock(e),
+        sys::LockError::NoWriterLock => WriteError::Lock(std::io::Error::other(
+            "this mapping has no writer lock (a bug in shm-core)",
+        )),
     }
 }
 
@@ -161,31 +135,6 @@ struct FrameInProgress {
 }
 
 impl Mapping {
-    /// Takes the in-process writer mutex, waiting at most until `deadline`.
-    /// A panic mid-write leaves nothing the state has to undo (the sequence word
-    /// stays odd, which readers and the next writer handle), so a poisoned mutex
-    /// is taken as it is.
-    fn writer_state(
-        &self,
-        started: Instant,
-        timeout: Duration,
-    ) -> Result<MutexGuard<'_, WriterState>, WriteError> {
-        let mut backoff = Duration::from_micros(20);
-        loop {
-            match self.writing.try_lock() {
-                Ok(state) => return Ok(state),
-                Err(TryLockError::Poisoned(poisoned)) => return Ok(poisoned.into_inner()),
-                Err(TryLockError::WouldBlock) => {}
-            }
-            let left = timeout.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                return Err(WriteError::WriterBusy { timeout });
-            }
-            std::thread::sleep(backoff.min(left));
-            backoff = (backoff * 2).min(Duration::from_millis(2));
-        }
-    }
-
     /// Takes the writer lock and keeps it until the returned guard is dropped,
     /// so that every frame written through this `Mapping` meanwhile skips the two
     /// `flock(2)` calls a write otherwise makes (about 0.9 us of the 1.6 us a
@@ -200,51 +149,18 @@ impl Mapping {
     /// one, mid-frame) holds the lock for `timeout`; [`WriteError::Lock`] for
     /// other `flock(2)` errors.
     pub fn hold_writer_lock(&self, timeout: Duration) -> Result<HeldWriterLock<'_>, WriteError> {
-        let started = Instant::now();
-        let mut state = self.writer_state(started, timeout)?;
-        if state.holders == 0 {
-            // Held past this call: the last HeldWriterLock's drop releases it.
-            self.acquire_flock(started, timeout)?;
-        }
-        state.holders += 1;
+        self.region
+            .hold_writer_lock(timeout)
+            .map_err(lock_error(timeout))?;
         Ok(HeldWriterLock { mapping: self })
     }
 
     /// Serialises this process's writers, then takes the `flock` unless a
     /// [`HeldWriterLock`] already holds it; both within `timeout` in all.
-    fn lock_writer(&self, timeout: Duration) -> Result<WriteGuard<'_>, WriteError> {
-        let started = Instant::now();
-        let state = self.writer_state(started, timeout)?;
-        let flock = if state.holders == 0 {
-            self.acquire_flock(started, timeout)?;
-            Some(WriterLock(&self.file))
-        } else {
-            None
-        };
-        Ok(WriteGuard {
-            _flock: flock,
-            _state: state,
-            mapping: self,
-        })
-    }
-
-    /// Takes the `flock`, retrying with backoff (at most 2 ms a step) until
-    /// `timeout` after `started`; the caller owns its release.
-    fn acquire_flock(&self, started: Instant, timeout: Duration) -> Result<(), WriteError> {
-        let mut backoff = Duration::from_micros(20);
-        loop {
-            match self.file.try_lock() {
-                Ok(()) => return Ok(()),
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => return Err(WriteError::Lock(e)),
-            }
-            let left = timeout.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                return Err(WriteError::WriterBusy { timeout });
-            }
-            std::thread::sleep(backoff.min(left));
-            backoff = (backoff * 2).min(Duration::from_millis(2));
-        }
+    fn lock_writer(&self, timeout: Duration) -> Result<sys::Exclusive<'_>, WriteError> {
+        self.region
+            .lock_writer(timeout)
+            .map_err(lock_error(timeout))
     }
 
     /// Pauses until every read request filed before this call is done (spec,

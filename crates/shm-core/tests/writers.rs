@@ -250,3 +250,42 @@ fn a_pixels_prefix_is_read_in_place_without_the_rows() {
         "a prefix that does not add up to the payload length is refused"
     );
 }
+
+/// A reader thread of the same `Mapping` while another thread fills a loan:
+/// its copies never run over the bytes the loan covers (they are skipped
+/// while the loan is held, and the seqlock throws the attempt away), and it
+/// gets the whole frame once the fill completes.
+#[test]
+fn a_reader_thread_of_the_same_mapping_waits_out_a_loan() {
+    let name = TestName::new("t-wr");
+    let mapping = Arc::new(Mapping::create_new(&name.0, 1 << 20).unwrap());
+    mapping
+        .write_frame(Kind::Object, &[&[1u8; 4096]], &no_crc())
+        .unwrap();
+    let (in_fill, filling) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let mapping = Arc::clone(&mapping);
+        std::thread::spawn(move || {
+            mapping
+                .write_with(Kind::Object, 4096, &WriteOptions::default(), |payload| {
+                    payload[..2048].fill(2);
+                    in_fill.send(()).unwrap();
+                    released.recv().unwrap();
+                    payload[2048..].fill(2);
+                    Ok::<(), WriteError>(())
+                })
+                .unwrap();
+        })
+    };
+    filling.recv().unwrap();
+    let reader = {
+        let mapping = Arc::clone(&mapping);
+        std::thread::spawn(move || mapping.wait_for_frame(2, Some(Duration::from_secs(30))))
+    };
+    release.send(()).unwrap();
+    writer.join().unwrap();
+    let frame = reader.join().unwrap().unwrap();
+    assert_eq!(frame.seq, 4);
+    assert!(frame.payload.iter().all(|&b| b == 2), "the whole new frame");
+}
