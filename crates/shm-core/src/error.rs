@@ -120,9 +120,15 @@ pub enum OpenError {
         path: PathBuf,
     },
     /// The header has another format version (1: an older release of this
-    /// project, before read requests and self-describing pixels).
+    /// project, before read requests and self-describing pixels; above 2: a
+    /// newer release, whose mapping is not ours to remove).
     #[error(
-        "mapping uses frame format v{found}; this program reads and writes v2 only: remove it (`shm rm`) and let a current writer create it again: {}",
+        "mapping uses frame format v{found}; this program reads and writes v2 only: {}: {}",
+        if *found < 2 {
+            "remove it (`shm rm`) and let a current writer create it again"
+        } else {
+            "it was made by a newer release: use that release's programs with it (or a newer version of this one)"
+        },
         path.display()
     )]
     VersionMismatch {

@@ -433,17 +433,42 @@ impl<'a> Payload<'a> {
     }
 }
 
-/// Decodes a MessagePack object payload (kind 4) into `T`.
+/// Decodes a MessagePack object payload (kind 4) into `T`. The payload is
+/// exactly one document (spec, "Payloads"): bytes after it are an error.
 ///
 /// # Errors
-/// [`DecodeError::Object`] when the bytes are not MessagePack for `T`.
+/// [`DecodeError::Object`] when the bytes are not MessagePack for `T`, or
+/// bytes follow the document.
 pub fn decode_object<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
-    rmp_serde::from_slice(payload).map_err(|e| DecodeError::Object(e.to_string()))
+    let mut rest = payload;
+    let value = T::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))
+        .map_err(|e| DecodeError::Object(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Object(format!(
+            "{} bytes follow the MessagePack document, which must fill the payload",
+            rest.len()
+        )));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_object_is_exactly_one_document() {
+        let one = rmp_serde::to_vec(&vec![1, 2, 3]).unwrap();
+        assert_eq!(decode_object::<Vec<i32>>(&one).unwrap(), vec![1, 2, 3]);
+        let mut two = one.clone();
+        two.extend_from_slice(&one);
+        let err = decode_object::<serde_json::Value>(&two).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("4 bytes follow the MessagePack document"),
+            "{err}"
+        );
+    }
 
     fn image_record(path: &[u8], image: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

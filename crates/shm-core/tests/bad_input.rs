@@ -83,7 +83,16 @@ fn wrong_magic_other_version_short_file_and_bad_lengths() {
     );
     assert!(
         err.to_string()
-            .contains("uses frame format v1; this program reads and writes v2 only"),
+            .contains("uses frame format v1; this program reads and writes v2 only: remove it"),
+        "{err}"
+    );
+    // A newer release's mapping is not one to remove.
+    name.poke(OFF_VERSION, &3u16.to_le_bytes());
+    let err = name.open().unwrap_err().to_string();
+    assert!(
+        err.contains("uses frame format v3")
+            && err.contains("made by a newer release")
+            && !err.contains("remove it"),
         "{err}"
     );
     name.poke(OFF_VERSION, &2u16.to_le_bytes());
