@@ -758,8 +758,9 @@ static MAPPED: Mutex<Vec<(u64, Range<usize>)>> = Mutex::new(Vec::new());
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 /// An address range registered as mapping a mapping's file; unregistered on
-/// drop. Made by [`register_mapped_memory`] (for every [`SharedRegion`], and
-/// through `shm_core::register_foreign_mapping` for memory others mapped).
+/// drop. Made for every region shm-core maps, and by
+/// [`register_foreign_mapping`](crate::register_foreign_mapping) for memory
+/// others mapped.
 #[derive(Debug)]
 #[must_use = "the range is unregistered when this is dropped"]
 pub struct MappedMemoryGuard {

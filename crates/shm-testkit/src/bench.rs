@@ -62,6 +62,15 @@ pub struct BenchArgs {
     /// Print one JSON array of rows instead of the table.
     #[arg(long)]
     json: bool,
+    /// Only these payload sizes in bytes (repeatable; default 48, 64 KiB,
+    /// 1 MiB and 10 MiB).
+    #[arg(long = "size", value_name = "BYTES")]
+    sizes: Vec<usize>,
+    /// Pin the producer to CPU 0 and each peer to CPU 1 (as iceoryx2's own
+    /// benchmark pins its two sides), so neither side ever waits for the
+    /// other's core.
+    #[arg(long)]
+    pin: bool,
 }
 
 /// Arguments of the hidden `shm-bench peer` (the reader side).
@@ -83,6 +92,9 @@ pub struct PeerArgs {
     /// Mapping name, socket path or TCP port.
     #[arg(long)]
     endpoint: String,
+    /// Run on this CPU only.
+    #[arg(long)]
+    cpu: Option<usize>,
 }
 
 /// One row of the results.
@@ -118,8 +130,17 @@ const FOLD_CHUNK_BYTES: usize = 16 * 1024;
 /// A transport could not be set up or a peer failed.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let (warmup, count) = if args.quick { (3, 30) } else { (10, 100) };
+    let sizes = if args.sizes.is_empty() {
+        SIZES.to_vec()
+    } else {
+        args.sizes.clone()
+    };
+    if args.pin {
+        pin_to_cpu(0)?;
+        PEER_CPU.store(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let mut rows = Vec::new();
-    for size in SIZES {
+    for size in sizes {
         rows.push(bench_memcpy(size, warmup + count));
         for (mode, crc32, wait) in [
             ("crc-off-copy", false, "block"),
@@ -424,6 +445,17 @@ fn iceoryx2_peer(args: &PeerArgs, size: usize) -> anyhow::Result<Vec<u64>> {
     Ok(latencies)
 }
 
+/// The CPU peers are pinned to (`--pin`), or `usize::MAX` for none.
+static PEER_CPU: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(usize::MAX);
+
+/// Pins this process's calling thread to `cpu`.
+fn pin_to_cpu(cpu: usize) -> anyhow::Result<()> {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set)
+        .with_context(|| format!("cannot pin to CPU {cpu}"))
+}
+
 fn spawn_peer(
     transport: &str,
     wait: &str,
@@ -431,8 +463,15 @@ fn spawn_peer(
     count: usize,
     endpoint: &str,
 ) -> anyhow::Result<Child> {
-    Command::new(std::env::current_exe()?)
-        .args(["peer", "--transport", transport, "--wait", wait])
+    let mut command = Command::new(std::env::current_exe()?);
+    let cpu = PEER_CPU.load(std::sync::atomic::Ordering::Relaxed);
+    if cpu != usize::MAX {
+        command.args(["peer", "--cpu", &cpu.to_string()]);
+    } else {
+        command.arg("peer");
+    }
+    command
+        .args(["--transport", transport, "--wait", wait])
         .args([
             "--size",
             &size.to_string(),
@@ -588,6 +627,9 @@ fn bench_stream(transport: &str, size: usize, warmup: usize, count: usize) -> an
 /// # Errors
 /// The transport failed or a payload was not what was sent.
 pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
+    if let Some(cpu) = args.cpu {
+        pin_to_cpu(cpu)?;
+    }
     let size = args.size.max(8);
     let mut latencies = Vec::with_capacity(args.count);
     let stdout = std::io::stdout();
