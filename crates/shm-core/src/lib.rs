@@ -51,6 +51,6 @@ pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat}
 pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove};
 pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};
 pub use payload::{ImageRecordRef, Payload, PixelLayout, PixelsRef, TestData, decode_object};
-pub use reader::{DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};
+pub use reader::{CHUNK_READ_BYTES, DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};
 pub use sys::monotonic_nanos;
 pub use writer::{HeldWriterLock, WriteOptions, Written};

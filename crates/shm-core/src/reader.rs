@@ -18,6 +18,10 @@ use crate::sys::{self, SharedRegion};
 /// How long [`Mapping::read_frame`] keeps retrying while a writer is mid-frame.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The pieces [`Mapping::wait_for_frame_chunks`] hands out: small enough to
+/// stay in the L1 cache between the copy and the consumer.
+pub const CHUNK_READ_BYTES: usize = 16 * 1024;
+
 /// A complete, validated frame copied out of the mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -287,26 +291,32 @@ impl Mapping {
         timeout: Duration,
         mut attempt: impl FnMut() -> Result<T, Attempt>,
     ) -> Result<T, Failure> {
-        let started = Instant::now();
+        // Taken at the first failed attempt: a read that succeeds at once (the
+        // common case, and a spinning reader's every frame) reads no clock.
+        let mut started: Option<Instant> = None;
         let mut torn_count = 0u32;
         let mut request: Option<ReadRequest<'_>> = None;
         loop {
-            match attempt() {
+            let failed = match attempt() {
                 Ok(value) => return Ok(value),
-                Err(Attempt::Invalid(error, seq)) => {
+                Err(failed) => failed,
+            };
+            let started = *started.get_or_insert_with(Instant::now);
+            match failed {
+                Attempt::Invalid(error, seq) => {
                     return Err(Failure {
                         error,
                         seq: Some(seq),
                     });
                 }
-                Err(Attempt::Torn) => {
+                Attempt::Torn => {
                     self.renew_read_request(&mut request);
                     torn_count += 1;
                     if torn_count > 16 {
                         std::thread::yield_now();
                     }
                 }
-                Err(Attempt::InProgress(odd_seq)) => {
+                Attempt::InProgress(odd_seq) => {
                     self.renew_read_request(&mut request);
                     if !self.writer_is_active() && self.seq() == odd_seq {
                         return Err(Failure {
@@ -643,6 +653,151 @@ impl Mapping {
             crc.unwrap_or_else(|| crc32fast::hash(payload))
         })
         .is_ok()
+    }
+
+    /// Blocks until a frame whose sequence word differs from `after_seq` is
+    /// present and hands its payload to `consume` in order, a piece at a time,
+    /// as `consume(offset, bytes)`: the in-place read of a waiting reader. The
+    /// bytes are copied out through a small buffer ([`CHUNK_READ_BYTES`], so
+    /// they stay in cache) and no reference into shared memory is made. A
+    /// streamed frame (a [`Mapping::write_with_chunks`] loan, or a large copied
+    /// frame) is followed while it is written: each chunk as soon as the
+    /// writer publishes it.
+    ///
+    /// `consume` must treat what it gets as provisional: a call with offset 0
+    /// starts the payload over (an attempt the seqlock rejected, or a newer
+    /// frame), and only when this returns `Ok` were the pieces since the last
+    /// offset 0 one whole, validated frame (sequence word unchanged, CRC-32
+    /// checked with flag bit 0) of the returned [`FrameInfo`]. Compute, do not
+    /// publish, until then.
+    ///
+    /// # Errors
+    /// As [`Mapping::wait_for_frame_into`].
+    pub fn wait_for_frame_chunks(
+        &self,
+        after_seq: u64,
+        timeout: Option<Duration>,
+        mut consume: impl FnMut(usize, &[u8]),
+    ) -> Result<FrameInfo, ReadError> {
+        let started = Instant::now();
+        let mut stream_from = Some(after_seq);
+        let mut buffer = vec![0u8; CHUNK_READ_BYTES];
+        loop {
+            let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+            let timed_out = |e| match (e, timeout) {
+                (ReadError::TimedOut { .. } | ReadError::Busy { .. }, Some(timeout)) => {
+                    ReadError::TimedOut { timeout }
+                }
+                (other, _) => other,
+            };
+            if let Change::Streaming(odd_seq) = self
+                .wait_for_change(after_seq, left, stream_from)
+                .map_err(timed_out)?
+            {
+                if let Some(info) = self.try_stream_chunks(odd_seq, &mut buffer, &mut consume) {
+                    return Ok(info);
+                }
+                stream_from = Some(odd_seq);
+                continue;
+            }
+            let read_timeout = left.map_or(DEFAULT_READ_TIMEOUT, |left| {
+                left.max(Duration::from_millis(1))
+            });
+            let read = self.read_in_place(read_timeout, |_, view| {
+                let mut offset = 0;
+                while offset < view.len_bytes() {
+                    let n = buffer.len().min(view.len_bytes() - offset);
+                    if view.read_at(offset, &mut buffer[..n]).is_err() {
+                        break;
+                    }
+                    consume(offset, &buffer[..n]);
+                    offset += n;
+                }
+            });
+            match read {
+                Ok((info, ())) if info.seq != after_seq => return Ok(info),
+                Ok(_) => {}
+                Err(ReadError::Busy { .. }) if timeout.is_none_or(|t| started.elapsed() < t) => {}
+                Err(e) => return Err(timed_out(e)),
+            }
+        }
+    }
+
+    /// [`Mapping::try_stream_into`] for a chunk consumer: hands each published
+    /// piece of the streamed write `odd_seq` to `consume` (through `buffer`),
+    /// then accepts the frame exactly as the seqlock says. Returns its header
+    /// fields, or `None` (the consumer's pieces are then void) when it was not
+    /// streamable after all.
+    fn try_stream_chunks(
+        &self,
+        odd_seq: u64,
+        buffer: &mut [u8],
+        consume: &mut impl FnMut(usize, &[u8]),
+    ) -> Option<FrameInfo> {
+        let r = &self.region;
+        if r.atomic_u64(OFF_STREAM_SEQ).load(Ordering::Acquire) != odd_seq {
+            return None;
+        }
+        let payload_len = r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed);
+        let flags = r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed);
+        if payload_len > self.capacity_bytes() {
+            return None;
+        }
+        // Bounded by the capacity, so it fits in usize.
+        let len_bytes = payload_len as usize;
+        let mut hasher = (flags & FLAG_CRC32 != 0).then(crc32fast::Hasher::new);
+        let seq = r.atomic_u64(OFF_SEQ);
+        let progress = r.atomic_u64(OFF_STREAM_BYTES);
+        let started = Instant::now();
+        let mut done_bytes = 0usize;
+        let mut idle_spins = 0u32;
+        loop {
+            let s = seq.load(Ordering::Acquire);
+            let available = usize::try_from(progress.load(Ordering::Acquire))
+                .unwrap_or(usize::MAX)
+                .min(len_bytes);
+            while done_bytes < available {
+                let n = buffer.len().min(available - done_bytes);
+                let piece = &mut buffer[..n];
+                r.copy_out(HEADER_LEN_BYTES + done_bytes, piece);
+                if let Some(hasher) = hasher.as_mut() {
+                    hasher.update(piece);
+                }
+                consume(done_bytes, piece);
+                done_bytes += n;
+                idle_spins = 0;
+            }
+            if s != odd_seq {
+                if s == odd_seq.wrapping_add(1) && done_bytes == len_bytes {
+                    break;
+                }
+                return None;
+            }
+            idle_spins += 1;
+            std::hint::spin_loop();
+            if idle_spins.is_multiple_of(1024) {
+                if started.elapsed() >= DEFAULT_READ_TIMEOUT || !self.writer_is_active() {
+                    return None;
+                }
+                std::thread::yield_now();
+            }
+        }
+        fence(Ordering::Acquire);
+        let snapshot = self.snapshot().ok()?;
+        if snapshot.s1 != odd_seq.wrapping_add(1)
+            || snapshot.payload_len != payload_len
+            || snapshot.flags != flags
+            || !self.stable(snapshot.s1)
+        {
+            return None;
+        }
+        let kind = snapshot.validate().ok()?;
+        if let Some(hasher) = hasher
+            && hasher.finalize() != snapshot.crc32
+        {
+            return None;
+        }
+        Some(snapshot.info(kind))
     }
 
     /// Blocks until the sequence word is even and differs from `after_seq`, and

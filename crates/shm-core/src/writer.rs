@@ -443,6 +443,61 @@ impl Mapping {
         Ok(self.complete_frame(&frame, len_bytes, crc32))
     }
 
+    /// The *streamed loan*: like [`Mapping::write_with`], but `fill` writes the
+    /// payload in place one chunk at a time, in order, and after each chunk
+    /// the mapping publishes how much of the payload is in place, so a waiting
+    /// reader ([`Mapping::wait_for_frame_into`], [`Mapping::wait_for_frame_chunks`])
+    /// follows right behind the producer instead of starting when it ends, as
+    /// with a copied frame (spec, "Streamed frames"). `fill(offset, chunk)` gets
+    /// the payload bytes `offset..offset + chunk.len()` (chunks of
+    /// [`STREAM_CHUNK_BYTES`], the last one shorter) and must fill them all;
+    /// it is never called for an empty payload. Payloads under
+    /// [`STREAM_MIN_BYTES`] are filled the same way without publishing progress.
+    ///
+    /// A `fill` that fails, panics or dies leaves the frame reported lost, as
+    /// with [`Mapping::write_with`]; readers following it give it up.
+    ///
+    /// # Errors
+    /// As [`Mapping::write_with`].
+    pub fn write_with_chunks<E: From<WriteError>>(
+        &self,
+        kind: Kind,
+        len_bytes: u64,
+        options: &WriteOptions,
+        mut fill: impl FnMut(usize, &mut [u8]) -> Result<(), E>,
+    ) -> Result<Written, E> {
+        self.check_fits(len_bytes)?;
+        let lock = self.lock_writer(options.lock_timeout)?;
+        let streamed = len_bytes >= STREAM_MIN_BYTES;
+        let frame = self.start_frame(kind, len_bytes, options, streamed);
+        // Fits: at most the capacity, which is a usize-sized mapping's.
+        let len = len_bytes as usize;
+        let progress = self.region.atomic_u64(OFF_STREAM_BYTES);
+        let mut hasher = options.crc32.then(crc32fast::Hasher::new);
+        let mut done_bytes = 0usize;
+        while done_bytes < len {
+            let chunk_len = STREAM_CHUNK_BYTES.min(len - done_bytes);
+            self.region.with_bytes_mut(
+                &lock,
+                HEADER_LEN_BYTES + done_bytes,
+                chunk_len,
+                |chunk| -> Result<(), E> {
+                    fill(done_bytes, chunk)?;
+                    if let Some(hasher) = hasher.as_mut() {
+                        hasher.update(chunk);
+                    }
+                    Ok(())
+                },
+            )?;
+            done_bytes += chunk_len;
+            if streamed {
+                progress.store(done_bytes as u64, Ordering::Release);
+            }
+        }
+        let crc32 = hasher.map(crc32fast::Hasher::finalize);
+        Ok(self.complete_frame(&frame, len_bytes, crc32))
+    }
+
     /// Copies the payload into the mapping chunk by chunk, computing its CRC-32
     /// (with `crc32`) from each chunk while it is still in cache, so the CRC
     /// costs no separate pass over the source.

@@ -289,3 +289,74 @@ fn a_reader_thread_of_the_same_mapping_waits_out_a_loan() {
     assert_eq!(frame.seq, 4);
     assert!(frame.payload.iter().all(|&b| b == 2), "the whole new frame");
 }
+
+/// The streamed loan: a reader waiting with `wait_for_frame_chunks` gets the
+/// first chunks while the producer is still filling the rest in place (the
+/// producer waits for the reader's word before filling its third chunk, which
+/// a reader that started after the frame completed could never give), and
+/// the whole payload, CRC-checked, in the end.
+#[test]
+fn a_streamed_loan_is_followed_by_a_waiting_reader_while_it_is_filled() {
+    use shm_core::layout::STREAM_CHUNK_BYTES;
+    let name = TestName::new("t-wr");
+    let mapping = Arc::new(Mapping::create_new(&name.0, 8 << 20).unwrap());
+    let len = 4 << 20;
+    let expected: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+    let (first_seen, seen) = std::sync::mpsc::channel::<()>();
+    let reader = {
+        let mapping = Arc::clone(&mapping);
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut told = false;
+            let info = mapping
+                .wait_for_frame_chunks(0, Some(Duration::from_secs(60)), |offset, bytes| {
+                    if offset == 0 {
+                        got.clear();
+                    }
+                    assert_eq!(offset, got.len(), "pieces arrive in order");
+                    got.extend_from_slice(bytes);
+                    if !told {
+                        told = true;
+                        let _ = first_seen.send(());
+                    }
+                })
+                .unwrap();
+            (info, got)
+        })
+    };
+    let mut waited_for_reader = false;
+    let options = WriteOptions::default();
+    mapping
+        .write_with_chunks(Kind::Object, len as u64, &options, |offset, chunk| {
+            if offset == 2 * STREAM_CHUNK_BYTES {
+                waited_for_reader = seen.recv_timeout(Duration::from_secs(30)).is_ok();
+            }
+            chunk.copy_from_slice(&expected[offset..offset + chunk.len()]);
+            Ok::<(), WriteError>(())
+        })
+        .unwrap();
+    let (info, got) = reader.join().unwrap();
+    assert!(
+        waited_for_reader,
+        "the reader had the first chunk before the producer filled the third"
+    );
+    assert_eq!(info.seq, 2);
+    assert!(got == expected, "the whole payload, in order");
+    // A small payload (not streamed) goes through the same call.
+    mapping
+        .write_with_chunks(Kind::Object, 3, &options, |_, chunk| {
+            chunk.copy_from_slice(b"abc");
+            Ok::<(), WriteError>(())
+        })
+        .unwrap();
+    let mut small = Vec::new();
+    mapping
+        .wait_for_frame_chunks(2, Some(Duration::from_secs(5)), |offset, bytes| {
+            if offset == 0 {
+                small.clear();
+            }
+            small.extend_from_slice(bytes);
+        })
+        .unwrap();
+    assert_eq!(small, b"abc");
+}

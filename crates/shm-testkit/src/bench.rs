@@ -257,18 +257,11 @@ fn fold(bytes: &[u8]) -> u64 {
     folded
 }
 
-/// The fold of `payload(size)` past its 8-byte stamp, computed the way the
-/// in-place readers fold ([`FOLD_CHUNK_BYTES`] chunks, each rotated by its offset).
+/// The fold of `payload(size)` past its 8-byte stamp: the XOR of its words,
+/// which the in-place readers compute piece by piece (every piece starts at a
+/// multiple of 8 bytes, and every size measured is one).
 fn expected_fold(size: usize) -> u64 {
-    let buf = payload(size);
-    let mut folded = 0u64;
-    let mut offset = 8;
-    while offset < buf.len() {
-        let n = FOLD_CHUNK_BYTES.min(buf.len() - offset);
-        folded ^= fold(&buf[offset..offset + n]).rotate_left((offset % 64) as u32);
-        offset += n;
-    }
-    folded
+    fold(&payload(size)[8..])
 }
 
 /// Checks an in-place read's length and fold against `expected` (from
@@ -427,7 +420,7 @@ fn iceoryx2_peer(args: &PeerArgs, size: usize) -> anyhow::Result<Vec<u64>> {
             let mut offset = 8;
             while offset < payload.len() {
                 let n = FOLD_CHUNK_BYTES.min(payload.len() - offset);
-                folded ^= fold(&payload[offset..offset + n]).rotate_left((offset % 64) as u32);
+                folded ^= fold(&payload[offset..offset + n]);
                 offset += n;
             }
             check_folded(payload.len(), folded, size, expected)?;
@@ -534,10 +527,11 @@ fn bench_shm(
         }
         buf[..8].copy_from_slice(&monotonic_nanos().to_le_bytes());
         if wait == "view" {
-            // The loan: the producer writes the payload straight into the mapping.
+            // The streamed loan: the producer writes the payload straight into
+            // the mapping, chunk by chunk, and the reader follows behind.
             let len = buf.len() as u64;
-            mapping.write_with(Kind::Object, len, &options, |payload| {
-                payload.copy_from_slice(&buf);
+            mapping.write_with_chunks(Kind::Object, len, &options, |offset, chunk| {
+                chunk.copy_from_slice(&buf[offset..offset + chunk.len()]);
                 Ok::<(), shm_core::WriteError>(())
             })?;
         } else {
@@ -651,26 +645,27 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
                         (frame.seq, sent_nanos(&frame.payload, size)?)
                     }
                     "view" => {
-                        // In place: read the whole payload where it lies, a chunk
-                        // at a time through a cache-resident buffer, and fold it.
-                        mapping.wait_for_new_seq(last_seq, Some(timeout))?;
-                        let mut chunk = vec![0u8; FOLD_CHUNK_BYTES];
-                        let (info, (len, stamp, folded)) =
-                            mapping.read_in_place(Duration::from_secs(1), |_, view| {
-                                let mut stamp = [0u8; 8];
-                                let _ = view.read_at(0, &mut stamp);
-                                let mut folded = 0u64;
-                                let mut offset = 8;
-                                while offset < view.len_bytes() {
-                                    let n = chunk.len().min(view.len_bytes() - offset);
-                                    let _ = view.read_at(offset, &mut chunk[..n]);
-                                    folded ^= fold(&chunk[..n]).rotate_left((offset % 64) as u32);
-                                    offset += n;
+                        // In place, following the producer's streamed loan: each
+                        // piece as soon as it is published, copied through a
+                        // cache-resident buffer (no reference into shared
+                        // memory), folded; valid once the call returns.
+                        let (mut len, mut stamp, mut folded) = (0usize, [0u8; 8], 0u64);
+                        let info = mapping.wait_for_frame_chunks(
+                            last_seq,
+                            Some(timeout),
+                            |offset, piece| {
+                                if offset == 0 {
+                                    (len, folded) = (0, 0);
+                                    stamp.copy_from_slice(&piece[..8.min(piece.len())]);
+                                    folded ^= fold(piece.get(8..).unwrap_or_default());
+                                } else {
+                                    folded ^= fold(piece);
                                 }
-                                (view.len_bytes(), u64::from_le_bytes(stamp), folded)
-                            })?;
+                                len += piece.len();
+                            },
+                        )?;
                         check_folded(len, folded, size, expected).context("in-place read")?;
-                        (info.seq, stamp)
+                        (info.seq, u64::from_le_bytes(stamp))
                     }
                     _ => {
                         mapping.wait_for_frame_into(last_seq, Some(timeout), &mut frame)?;
