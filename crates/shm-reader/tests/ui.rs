@@ -240,6 +240,62 @@ fn a_bad_image_is_reported_not_shown() {
     assert!(harness.state().shown().is_none());
 }
 
+/// CPU time this process has used (user + system), from /proc/self/stat.
+fn process_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// A frame whose payload no longer matches its CRC-32 (changed behind the
+/// writer's back, as a damaged file could be) is reported in the status line,
+/// the watcher then sleeps instead of re-reading it (near-zero CPU while the
+/// window is not drawn), and the next good frame is shown.
+#[test]
+fn a_corrupted_frame_is_reported_and_the_next_one_shown() {
+    use std::os::unix::fs::FileExt as _;
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    wait_for_label(&mut harness, "attached to");
+    send_image(&writer, "rocket.jpg");
+    wait_for_label(&mut harness, "frame 1");
+    // Frame 2 forged from frame 1: a payload byte changed, the sequence word
+    // moved on one frame, the notify word bumped.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", name.0))
+        .unwrap();
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 4096 + 100).unwrap();
+    word[0] ^= 0xff;
+    file.write_all_at(&word, 4096 + 100).unwrap();
+    file.read_exact_at(&mut word, 16).unwrap();
+    file.write_all_at(&(u64::from_le_bytes(word) + 2).to_le_bytes(), 16)
+        .unwrap();
+    let mut notify = [0u8; 4];
+    file.read_exact_at(&mut notify, 64).unwrap();
+    file.write_all_at(
+        &u32::from_le_bytes(notify).wrapping_add(1).to_le_bytes(),
+        64,
+    )
+    .unwrap();
+    wait_for_label(&mut harness, "frame 2: crc32 mismatch");
+    let before = process_cpu_time();
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu = process_cpu_time() - before;
+    assert!(
+        cpu < Duration::from_millis(200),
+        "the reader used {cpu:?} of CPU in 1 s on a stuck bad frame"
+    );
+    send_image(&writer, "grace-hopper.jpg");
+    wait_for_label(&mut harness, "grace-hopper.jpg");
+}
+
 #[test]
 fn fit_one_to_one_zoom_buttons_and_shortcuts() {
     let name = TestName::new();
