@@ -567,32 +567,11 @@ fn a_corrupted_frame_is_dropped_and_counted() {
 /// re-read in a loop, and the next good frame is published.
 #[test]
 fn a_corrupted_source_frame_is_skipped_once_and_the_next_published() {
-    use std::os::unix::fs::FileExt as _;
     let link = Link::start("srcbad", &[], &[]);
     let mut send = counting_sender();
     link.deliver(&mut send);
-    // Frame N+1 forged from frame N: a payload byte changed, the sequence
-    // word moved on one frame, the notify word bumped.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(link.a.mapping.location().path())
-        .unwrap();
-    let mut word = [0u8; 8];
-    file.read_exact_at(&mut word, 4096).unwrap();
-    word[0] ^= 0xff;
-    file.write_all_at(&word, 4096).unwrap();
-    file.read_exact_at(&mut word, 16).unwrap();
-    let seq = u64::from_le_bytes(word) + 2;
-    file.write_all_at(&seq.to_le_bytes(), 16).unwrap();
-    let mut notify = [0u8; 4];
-    file.read_exact_at(&mut notify, 64).unwrap();
-    file.write_all_at(
-        &u32::from_le_bytes(notify).wrapping_add(1).to_le_bytes(),
-        64,
-    )
-    .unwrap();
-    let skipped = format!("frame {} skipped", seq / 2);
+    let bad = shm_testkit::forge_corrupt_frame(&link.a.mapping.location().path());
+    let skipped = format!("frame {bad} skipped");
     link.publisher
         .wait_for_stderr(&[&skipped, "crc32 mismatch"]);
     // The next good frame goes through; the bad one was reported once.

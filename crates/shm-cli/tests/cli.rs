@@ -241,31 +241,6 @@ fn watch_prints_one_line_per_frame() {
     assert!(watcher.wait().unwrap().success());
 }
 
-/// Makes the mapping's current frame (a TestData of 48 bytes) look like a new
-/// frame whose payload no longer matches its CRC-32: one payload byte changed,
-/// then the sequence word moved on by one frame and the notify word bumped, as
-/// a damaged or hostile writer could leave it. Returns the new frame number.
-fn forge_corrupt_frame(name: &str) -> u64 {
-    use std::os::unix::fs::FileExt as _;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(format!("/dev/shm/{name}"))
-        .unwrap();
-    let mut word = [0u8; 8];
-    file.read_exact_at(&mut word, 4096).unwrap();
-    word[0] ^= 0xff;
-    file.write_all_at(&word, 4096).unwrap();
-    file.read_exact_at(&mut word, 16).unwrap();
-    let seq = u64::from_le_bytes(word) + 2;
-    file.write_all_at(&seq.to_le_bytes(), 16).unwrap();
-    let mut notify = [0u8; 4];
-    file.read_exact_at(&mut notify, 64).unwrap();
-    let notify = u32::from_le_bytes(notify).wrapping_add(1);
-    file.write_all_at(&notify.to_le_bytes(), 64).unwrap();
-    seq / 2
-}
-
 /// A frame that stays corrupt is one error line, then the watcher sleeps
 /// (near-zero CPU) until `--timeout-ms` ends it with exit status 3. Before the
 /// one follower, `watch` printed the same error line in a loop (1.4 million
@@ -284,7 +259,7 @@ fn watch_reports_a_stuck_bad_frame_once_and_honours_its_timeout() {
     .unwrap();
     let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
     shm_testkit::wait_until_blocked_in_futex(watcher.id());
-    let bad_frame = forge_corrupt_frame(&mapping.0);
+    let bad_frame = shm_testkit::forge_corrupt_frame(Path::new(&format!("/dev/shm/{}", mapping.0)));
     let line = lines.next().unwrap().unwrap();
     let got: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(got["frame"], bad_frame, "{line}");

@@ -576,31 +576,37 @@ impl Mapping {
         }
     }
 
-    /// Copies the payload of the streamed write `odd_seq` while the writer is
-    /// still writing it, chunk by chunk as it publishes its progress (CRC-32
-    /// computed on the way), then accepts it exactly as the seqlock says: only if
-    /// the sequence word then reads `odd_seq + 1` and the header is the one the
-    /// copy started from. Returns whether `frame` now holds that frame; on `false`
-    /// `frame` holds unspecified bytes and the caller reads the ordinary way.
+    /// Follows the streamed write `odd_seq` while the writer is still writing
+    /// it: calls `take(region, from, to)` each time more of the payload is
+    /// published (the caller copies bytes `from..to` of the payload, and
+    /// hashes them when the returned flags ask for a CRC-32), until the write
+    /// completes. Returns the snapshot of the completed frame when the seqlock
+    /// accepts it: the sequence word reads `odd_seq + 1` and the header is the
+    /// one the copy started from. `None`: not streamable after all (the
+    /// writer died, stalled, or a newer frame came); what `take` copied is void.
+    ///
+    /// `take` also gets the payload's length, as `take(region, len, from, to)`.
     ///
     /// Why it is safe to copy before the frame completes: the writer publishes
     /// a byte count only after those bytes are in place (release), and never
     /// rewrites them within the same write; a newer write changes the sequence
     /// word, which the final check (after an acquire fence) sees.
-    fn try_stream_into(&self, odd_seq: u64, frame: &mut Frame) -> bool {
+    fn follow_stream(
+        &self,
+        odd_seq: u64,
+        mut take: impl FnMut(&SharedRegion, usize, usize, usize),
+    ) -> Option<Snapshot> {
         let r = &self.region;
         if r.atomic_u64(OFF_STREAM_SEQ).load(Ordering::Acquire) != odd_seq {
-            return false;
+            return None;
         }
         let payload_len = r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed);
         let flags = r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed);
         if payload_len > self.capacity_bytes() {
-            return false;
+            return None;
         }
         // Bounded by the capacity, so it fits in usize.
         let len_bytes = payload_len as usize;
-        frame.payload.resize(len_bytes, 0);
-        let mut hasher = (flags & FLAG_CRC32 != 0).then(crc32fast::Hasher::new);
         let seq = r.atomic_u64(OFF_SEQ);
         let progress = r.atomic_u64(OFF_STREAM_BYTES);
         let started = Instant::now();
@@ -612,11 +618,7 @@ impl Mapping {
                 .unwrap_or(usize::MAX)
                 .min(len_bytes);
             if available > done_bytes {
-                let chunk = &mut frame.payload[done_bytes..available];
-                r.copy_out(HEADER_LEN_BYTES + done_bytes, chunk);
-                if let Some(hasher) = hasher.as_mut() {
-                    hasher.update(chunk);
-                }
+                take(r, len_bytes, done_bytes, available);
                 done_bytes = available;
                 idle_spins = 0;
             }
@@ -624,7 +626,7 @@ impl Mapping {
                 if s == odd_seq.wrapping_add(1) && done_bytes == len_bytes {
                     break;
                 }
-                return false;
+                return None;
             }
             idle_spins += 1;
             std::hint::spin_loop();
@@ -632,27 +634,39 @@ impl Mapping {
                 // The writer is mid-copy, so this wait is short; these checks
                 // bound it if the writer stalls or died.
                 if started.elapsed() >= DEFAULT_READ_TIMEOUT || !self.writer_is_active() {
-                    return false;
+                    return None;
                 }
                 std::thread::yield_now();
             }
         }
         fence(Ordering::Acquire);
-        let Ok(snapshot) = self.snapshot() else {
+        let snapshot = self.snapshot().ok()?;
+        (snapshot.s1 == odd_seq.wrapping_add(1)
+            && snapshot.payload_len == payload_len
+            && snapshot.flags == flags
+            && self.stable(snapshot.s1))
+        .then_some(snapshot)
+    }
+
+    /// Copies the streamed write `odd_seq` into `frame` as it is written
+    /// ([`Mapping::follow_stream`]), CRC-32 computed on the way. Returns
+    /// whether `frame` now holds that frame, validated; on `false` `frame`
+    /// holds unspecified bytes and the caller reads the ordinary way.
+    fn try_stream_into(&self, odd_seq: u64, frame: &mut Frame) -> bool {
+        let mut hasher = crc32fast::Hasher::new();
+        let payload = &mut frame.payload;
+        let Some(snapshot) = self.follow_stream(odd_seq, |region, len_bytes, from, to| {
+            payload.resize(len_bytes, 0);
+            region.copy_out(HEADER_LEN_BYTES + from, &mut payload[from..to]);
+            hasher.update(&payload[from..to]);
+        }) else {
             return false;
         };
-        if snapshot.s1 != odd_seq.wrapping_add(1)
-            || snapshot.payload_len != payload_len
-            || snapshot.flags != flags
-            || !self.stable(snapshot.s1)
-        {
-            return false;
-        }
-        let crc = hasher.map(crc32fast::Hasher::finalize);
-        Self::finish(frame, &snapshot, |payload| {
-            crc.unwrap_or_else(|| crc32fast::hash(payload))
-        })
-        .is_ok()
+        // Bounded by the capacity (checked by `snapshot`); a write with an empty
+        // payload published nothing to take.
+        frame.payload.resize(snapshot.payload_len as usize, 0);
+        let crc = hasher.finalize();
+        Self::finish(frame, &snapshot, |_| crc).is_ok()
     }
 
     /// Blocks until a frame whose sequence word differs from `after_seq` is
@@ -727,74 +741,26 @@ impl Mapping {
     /// piece of the streamed write `odd_seq` to `consume` (through `buffer`),
     /// then accepts the frame exactly as the seqlock says. Returns its header
     /// fields, or `None` (the consumer's pieces are then void) when it was not
-    /// streamable after all.
+    /// streamable after all or fails validation.
     fn try_stream_chunks(
         &self,
         odd_seq: u64,
         buffer: &mut [u8],
         consume: &mut impl FnMut(usize, &[u8]),
     ) -> Option<FrameInfo> {
-        let r = &self.region;
-        if r.atomic_u64(OFF_STREAM_SEQ).load(Ordering::Acquire) != odd_seq {
-            return None;
-        }
-        let payload_len = r.atomic_u64(OFF_PAYLOAD_LEN).load(Ordering::Relaxed);
-        let flags = r.atomic_u32(OFF_FLAGS).load(Ordering::Relaxed);
-        if payload_len > self.capacity_bytes() {
-            return None;
-        }
-        // Bounded by the capacity, so it fits in usize.
-        let len_bytes = payload_len as usize;
-        let mut hasher = (flags & FLAG_CRC32 != 0).then(crc32fast::Hasher::new);
-        let seq = r.atomic_u64(OFF_SEQ);
-        let progress = r.atomic_u64(OFF_STREAM_BYTES);
-        let started = Instant::now();
-        let mut done_bytes = 0usize;
-        let mut idle_spins = 0u32;
-        loop {
-            let s = seq.load(Ordering::Acquire);
-            let available = usize::try_from(progress.load(Ordering::Acquire))
-                .unwrap_or(usize::MAX)
-                .min(len_bytes);
-            while done_bytes < available {
-                let n = buffer.len().min(available - done_bytes);
-                let piece = &mut buffer[..n];
-                r.copy_out(HEADER_LEN_BYTES + done_bytes, piece);
-                if let Some(hasher) = hasher.as_mut() {
-                    hasher.update(piece);
-                }
-                consume(done_bytes, piece);
-                done_bytes += n;
-                idle_spins = 0;
+        let mut hasher = crc32fast::Hasher::new();
+        let snapshot = self.follow_stream(odd_seq, |region, _, from, to| {
+            let mut offset = from;
+            while offset < to {
+                let piece = &mut buffer[..(to - offset).min(CHUNK_READ_BYTES)];
+                region.copy_out(HEADER_LEN_BYTES + offset, piece);
+                hasher.update(piece);
+                consume(offset, piece);
+                offset += piece.len();
             }
-            if s != odd_seq {
-                if s == odd_seq.wrapping_add(1) && done_bytes == len_bytes {
-                    break;
-                }
-                return None;
-            }
-            idle_spins += 1;
-            std::hint::spin_loop();
-            if idle_spins.is_multiple_of(1024) {
-                if started.elapsed() >= DEFAULT_READ_TIMEOUT || !self.writer_is_active() {
-                    return None;
-                }
-                std::thread::yield_now();
-            }
-        }
-        fence(Ordering::Acquire);
-        let snapshot = self.snapshot().ok()?;
-        if snapshot.s1 != odd_seq.wrapping_add(1)
-            || snapshot.payload_len != payload_len
-            || snapshot.flags != flags
-            || !self.stable(snapshot.s1)
-        {
-            return None;
-        }
+        })?;
         let kind = snapshot.validate().ok()?;
-        if let Some(hasher) = hasher
-            && hasher.finalize() != snapshot.crc32
-        {
+        if snapshot.flags & FLAG_CRC32 != 0 && hasher.finalize() != snapshot.crc32 {
             return None;
         }
         Some(snapshot.info(kind))

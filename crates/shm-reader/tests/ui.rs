@@ -256,34 +256,14 @@ fn process_cpu_time() -> Duration {
 /// window is not drawn), and the next good frame is shown.
 #[test]
 fn a_corrupted_frame_is_reported_and_the_next_one_shown() {
-    use std::os::unix::fs::FileExt as _;
     let name = TestName::new();
     let writer = name.writer();
     let mut harness = harness(&name, true);
     wait_for_label(&mut harness, "attached to");
     send_image(&writer, "rocket.jpg");
     wait_for_label(&mut harness, "frame 1");
-    // Frame 2 forged from frame 1: a payload byte changed, the sequence word
-    // moved on one frame, the notify word bumped.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(format!("/dev/shm/{}", name.0))
-        .unwrap();
-    let mut word = [0u8; 8];
-    file.read_exact_at(&mut word, 4096 + 100).unwrap();
-    word[0] ^= 0xff;
-    file.write_all_at(&word, 4096 + 100).unwrap();
-    file.read_exact_at(&mut word, 16).unwrap();
-    file.write_all_at(&(u64::from_le_bytes(word) + 2).to_le_bytes(), 16)
-        .unwrap();
-    let mut notify = [0u8; 4];
-    file.read_exact_at(&mut notify, 64).unwrap();
-    file.write_all_at(
-        &u32::from_le_bytes(notify).wrapping_add(1).to_le_bytes(),
-        64,
-    )
-    .unwrap();
+    let bad = shm_testkit::forge_corrupt_frame(Path::new(&format!("/dev/shm/{}", name.0)));
+    assert_eq!(bad, 2);
     wait_for_label(&mut harness, "frame 2: crc32 mismatch");
     let before = process_cpu_time();
     std::thread::sleep(Duration::from_secs(1));

@@ -47,3 +47,32 @@ pub fn cpu_time(pid: u32) -> std::time::Duration {
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     std::time::Duration::from_millis(ticks * 10)
 }
+
+/// Makes the current frame of the mapping file at `path` look like a new frame
+/// whose payload no longer matches its CRC-32, as a damaged file or a hostile
+/// writer could leave it: one payload byte changed, the sequence word moved on
+/// by one frame, the notify word bumped (waiting readers re-check within
+/// 10 ms). Returns the new frame's number.
+///
+/// # Panics
+/// If the file cannot be read or written.
+pub fn forge_corrupt_frame(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::FileExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, 4096).unwrap();
+    file.write_all_at(&[byte[0] ^ 0xff], 4096).unwrap();
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 16).unwrap();
+    let seq = u64::from_le_bytes(word) + 2;
+    file.write_all_at(&seq.to_le_bytes(), 16).unwrap();
+    let mut notify = [0u8; 4];
+    file.read_exact_at(&mut notify, 64).unwrap();
+    let notify = u32::from_le_bytes(notify).wrapping_add(1);
+    file.write_all_at(&notify.to_le_bytes(), 64).unwrap();
+    seq / 2
+}
