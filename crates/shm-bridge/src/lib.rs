@@ -316,11 +316,20 @@ fn between(earlier_unix_nanos: u64, later_unix_nanos: u64) -> Duration {
     Duration::from_nanos(later_unix_nanos.saturating_sub(earlier_unix_nanos))
 }
 
-/// A test hook read from the environment (never shown in `--help`).
+/// A test hook read from the environment (never shown in `--help`). Only in
+/// debug builds (the ones `cargo test` runs): a release binary has none and
+/// ignores the variable.
+#[cfg(debug_assertions)]
 fn test_hook(name: &str) -> Option<String> {
     let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
     log::debug!("test hook {name}={value}");
     Some(value)
+}
+
+/// Release builds ship no test hooks.
+#[cfg(not(debug_assertions))]
+fn test_hook(_name: &str) -> Option<String> {
+    None
 }
 
 /// What both directions' JSON lines say about a frame: its kind, length and

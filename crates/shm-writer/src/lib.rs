@@ -276,7 +276,9 @@ pub struct WriterApp {
     /// For background jobs to ask for a repaint when they end.
     ctx: Option<egui::Context>,
     /// Test hook: the next send's worker panics (to check that a panic ends
-    /// in an error line).
+    /// in an error line). Only in debug builds (the ones `cargo test` runs):
+    /// release builds do not have it.
+    #[cfg(debug_assertions)]
     #[doc(hidden)]
     pub panic_in_next_send: bool,
 }
@@ -330,6 +332,7 @@ impl WriterApp {
             send_button_center: None,
             title_shown: String::new(),
             ctx: None,
+            #[cfg(debug_assertions)]
             panic_in_next_send: false,
         };
         if storage.is_some() && settings.mapping_len_bytes == shm_core::DEFAULT_MAPPING_LEN_BYTES {
@@ -674,7 +677,10 @@ impl WriterApp {
     ) {
         let cancel = Arc::new(AtomicBool::new(false));
         let waiting = Arc::new(AtomicBool::new(false));
+        #[cfg(debug_assertions)]
         let panic_now = std::mem::take(&mut self.panic_in_next_send);
+        #[cfg(not(debug_assertions))]
+        let panic_now = false;
         let (job_cancel, job_waiting) = (Arc::clone(&cancel), Arc::clone(&waiting));
         let job = move || {
             assert!(!panic_now, "test hook: the send worker panics");

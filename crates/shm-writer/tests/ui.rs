@@ -585,6 +585,7 @@ fn a_waiting_send_can_be_cancelled() {
 }
 
 #[test]
+#[cfg(debug_assertions)] // the hook exists in debug builds only
 fn a_panicking_worker_ends_in_an_error_line() {
     let name = TestName::new();
     let mut harness = harness(&name, shm_core::DEFAULT_MAPPING_LEN_BYTES);
