@@ -2,79 +2,17 @@
 //! written with shm-core, as a writer process would.
 
 use shm_ui::persistent_window::MemoryStorage;
-use std::path::{Path, PathBuf};
 
 use eframe::egui;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
+
+mod common;
+use common::{TestName, asset, harness, send_image, wait_for_label};
 use shm_core::{Mapping, MappingName, PixelFormat, PixelLayout, TestData, WriteOptions};
 use shm_reader::{ReaderApp, ReaderSettings};
-
-fn asset(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets")
-        .join(name)
-        .canonicalize()
-        .unwrap()
-}
-
-/// A unique mapping name, removed on drop.
-struct TestName(String);
-
-impl TestName {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        Self(format!(
-            "t-gr-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
-    fn writer(&self) -> Mapping {
-        self.writer_with_capacity(shm_core::DEFAULT_MAPPING_LEN_BYTES)
-    }
-    fn writer_with_capacity(&self, mapping_len_bytes: u64) -> Mapping {
-        Mapping::create_or_open(&MappingName::new(&self.0).unwrap(), mapping_len_bytes).unwrap()
-    }
-}
-
-impl Drop for TestName {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
-    }
-}
-
-/// The real `eframe::App` (its `logic` and `ui` passes), without persistence
-/// storage: tests never touch the user's saved settings.
-fn harness(name: &TestName, auto_receive: bool) -> Harness<'static, ReaderApp> {
-    let app = ReaderApp::new(ReaderSettings {
-        name: name.0.clone(),
-        auto_receive,
-        ..ReaderSettings::default()
-    });
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1100.0, 900.0))
-        .build_eframe(|_cc| app);
-    harness.step();
-    harness
-}
-
-/// Steps the UI until a label containing `text` is on screen; a watchdog, not a
-/// speed assertion.
-fn wait_for_label(harness: &mut Harness<'_, ReaderApp>, text: &str) {
-    let started = Instant::now();
-    while harness.query_by_label_contains(text).is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "never shown: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        harness.step();
-    }
-}
 
 fn click(harness: &mut Harness<'_, ReaderApp>, label: &str) {
     harness.get_by_label(label).click();
@@ -86,15 +24,6 @@ fn type_into(harness: &mut Harness<'_, ReaderApp>, field: &str, text: &str) {
     click(harness, field);
     harness.get_by_label(field).type_text(text);
     harness.step();
-}
-
-fn send_image(writer: &Mapping, name: &str) -> PathBuf {
-    let path = asset(name);
-    let bytes = std::fs::read(&path).unwrap();
-    writer
-        .send_image(path.to_str().unwrap(), &bytes, &WriteOptions::default())
-        .unwrap();
-    path
 }
 
 #[test]
@@ -238,42 +167,6 @@ fn a_bad_image_is_reported_not_shown() {
         .unwrap();
     wait_for_label(&mut harness, "frame 2: cannot decode the png image");
     assert!(harness.state().shown().is_none());
-}
-
-/// CPU time this process has used (user + system), from /proc/self/stat.
-fn process_cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
-}
-
-/// A frame whose payload no longer matches its CRC-32 (changed behind the
-/// writer's back, as a damaged file could be) is reported in the status line,
-/// the watcher then sleeps instead of re-reading it (near-zero CPU while the
-/// window is not drawn), and the next good frame is shown.
-#[test]
-fn a_corrupted_frame_is_reported_and_the_next_one_shown() {
-    let name = TestName::new();
-    let writer = name.writer();
-    let mut harness = harness(&name, true);
-    wait_for_label(&mut harness, "attached to");
-    send_image(&writer, "rocket.jpg");
-    wait_for_label(&mut harness, "frame 1");
-    let bad = shm_testkit::forge_corrupt_frame(Path::new(&format!("/dev/shm/{}", name.0)));
-    assert_eq!(bad, 2);
-    wait_for_label(&mut harness, "frame 2: crc32 mismatch");
-    let before = process_cpu_time();
-    std::thread::sleep(Duration::from_secs(1));
-    let cpu = process_cpu_time() - before;
-    assert!(
-        cpu < Duration::from_millis(200),
-        "the reader used {cpu:?} of CPU in 1 s on a stuck bad frame"
-    );
-    send_image(&writer, "grace-hopper.jpg");
-    wait_for_label(&mut harness, "grace-hopper.jpg");
 }
 
 #[test]
