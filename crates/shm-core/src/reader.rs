@@ -491,12 +491,7 @@ impl Mapping {
         let mut stream_from = Some(after_seq);
         loop {
             let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
-            let timed_out = |e| match (e, timeout) {
-                (ReadError::TimedOut { .. } | ReadError::Busy { .. }, Some(timeout)) => {
-                    ReadError::TimedOut { timeout }
-                }
-                (other, _) => other,
-            };
+            let timed_out = |e| waiting_error(e, timeout);
             let change = self
                 .wait_for_change(after_seq, left, stream_from)
                 .map_err(timed_out)?;
@@ -698,12 +693,7 @@ impl Mapping {
         let mut buffer = vec![0u8; CHUNK_READ_BYTES];
         loop {
             let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
-            let timed_out = |e| match (e, timeout) {
-                (ReadError::TimedOut { .. } | ReadError::Busy { .. }, Some(timeout)) => {
-                    ReadError::TimedOut { timeout }
-                }
-                (other, _) => other,
-            };
+            let timed_out = |e| waiting_error(e, timeout);
             if let Change::Streaming(odd_seq) = self
                 .wait_for_change(after_seq, left, stream_from)
                 .map_err(timed_out)?
@@ -838,6 +828,17 @@ impl Mapping {
                 return Err(ReadError::TimedOut { timeout });
             }
         }
+    }
+}
+
+/// What a wait with `timeout` reports for `error`: a wait that ran out of time
+/// (or whose frame stayed busy) timed out after the caller's `timeout`.
+fn waiting_error(error: ReadError, timeout: Option<Duration>) -> ReadError {
+    match (error, timeout) {
+        (ReadError::TimedOut { .. } | ReadError::Busy { .. }, Some(timeout)) => {
+            ReadError::TimedOut { timeout }
+        }
+        (other, _) => other,
     }
 }
 
