@@ -369,7 +369,10 @@ pub unsafe extern "C" fn shm_frame_image(
 /// # Safety
 /// `out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn shm_frame_pixels(frame: *const ShmFrame, out: *mut ShmPixels) -> ShmStatus {
+pub unsafe extern "C" fn shm_frame_pixels(
+    frame: *const ShmFrame,
+    out: *mut ShmPixels,
+) -> ShmStatus {
     call("shm_frame_pixels", || {
         let frame = frame_of_kind(frame, Kind::Pixels, "pixels")?;
         let value = pixels(&frame.payload)?;

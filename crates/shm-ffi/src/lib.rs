@@ -32,12 +32,12 @@
 #![allow(non_camel_case_types)]
 
 // (In this order in the header: status, types, opening and writing, reading.)
-mod status;
-mod types;
 mod boundary;
+mod frame;
 mod handles;
 mod mapping;
-mod frame;
+mod status;
+mod types;
 
 use std::ffi::c_char;
 
@@ -64,12 +64,12 @@ pub const SHM_FORMAT_VERSION: u32 = 2;
 /// text (never freed).
 #[unsafe(no_mangle)]
 pub extern "C" fn shm_library_version() -> *const c_char {
-    const VERSION: &std::ffi::CStr =
-        match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes())
-        {
-            Ok(version) => version,
-            Err(_) => panic!("the package version has a NUL"),
-        };
+    const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+    ) {
+        Ok(version) => version,
+        Err(_) => panic!("the package version has a NUL"),
+    };
     VERSION.as_ptr()
 }
 
