@@ -504,3 +504,57 @@ fn the_csharp_binding_replays_the_seeds_flows_with_the_cli() {
             .contains("TimedOut: shm_mapping_wait: no new frame within 100 ms")
     );
 }
+
+#[test]
+fn installs_with_pkg_config_for_shared_and_static_linking() {
+    let prefix = scratch().join("prefix");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let installed = run(Command::new(repo("crates/shm-ffi/install.sh"))
+        .arg(&prefix)
+        .arg(lib_dir()));
+    succeeded(&installed, "install.sh");
+    let pkg_config = tool("pkg-config", "pkg-config");
+    let flags = |args: &[&str]| {
+        let output = run(Command::new(&pkg_config)
+            .args(args)
+            .arg("shm_exchange")
+            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+        let text = succeeded(&output, "pkg-config");
+        text.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let cflags = flags(&["--cflags"]);
+    let gcc = tool("gcc", "gcc");
+    let name = Name::new("installed");
+
+    // Shared: the installed library, found through its RPATH.
+    let shared = scratch().join("writer-installed");
+    let built = run(Command::new(&gcc)
+        .arg(repo("examples/c/writer.c"))
+        .args(&cflags)
+        .args(flags(&["--libs"]))
+        .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", prefix.join("lib").display()))
+        .arg("-o")
+        .arg(&shared));
+    succeeded(&built, "gcc (shared)");
+    succeeded(&run(Command::new(&shared).args([&name.0, "struct", "1", "2"])), "writer");
+    assert_eq!(cli_recv(&name.0, None)["id"], 1);
+
+    // Static: libshm_exchange.a and the system libraries pkg-config lists.
+    let static_writer = scratch().join("writer-static");
+    let private: Vec<String> = flags(&["--static", "--libs-only-l"])
+        .into_iter()
+        .filter(|flag| flag != "-lshm_exchange")
+        .collect();
+    let built = run(Command::new(&gcc)
+        .arg(repo("examples/c/writer.c"))
+        .args(&cflags)
+        .arg(prefix.join("lib/libshm_exchange.a"))
+        .args(&private)
+        .arg("-o")
+        .arg(&static_writer));
+    succeeded(&built, "gcc (static)");
+    let libraries = succeeded(&run(Command::new("ldd").arg(&static_writer)), "ldd");
+    assert!(!libraries.contains("shm_exchange"), "{libraries}");
+    succeeded(&run(Command::new(&static_writer).args([&name.0, "struct", "3", "4"])), "writer");
+    assert_eq!(cli_recv(&name.0, None)["id"], 3);
+}
