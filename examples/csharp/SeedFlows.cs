@@ -6,6 +6,7 @@
 //       prints "ready at frame N", waits for the next frame and shows it as the
 //       seeds' reader does: "Path: ..., N bytes" (and saves the image to OUT)
 //       or "Id=100,Age=20,Scores=60,...,69". Exit 3 on a timeout.
+//   SeedFlows list                      the senders (mappings of this format), one per line
 //
 // Build with Mono (Debian: mono-mcs, mono-runtime):
 //   mcs -out:SeedFlows.exe crates/shm-ffi/bindings/csharp/ShmExchange.cs examples/csharp/SeedFlows.cs
@@ -18,9 +19,14 @@ static class SeedFlows
 {
     static int Main(string[] args)
     {
+        if (args.Length == 1 && args[0] == "list")
+        {
+            foreach (string sender in Mapping.ListSenders()) Console.WriteLine(sender);
+            return 0;
+        }
         if (args.Length < 2)
         {
-            Console.Error.WriteLine("usage: SeedFlows write-image NAME FILE | write-struct NAME | read NAME [TIMEOUT_MS [OUT]]");
+            Console.Error.WriteLine("usage: SeedFlows write-image NAME FILE | write-struct NAME | read NAME [TIMEOUT_MS [OUT]] | list");
             return 2;
         }
         try
@@ -66,7 +72,9 @@ static class SeedFlows
                     Console.WriteLine(frame.TestData.ToString());
                     break;
                 case Kind.Pixels:
-                    Console.WriteLine("Pixels: " + frame.Layout.Width + "x" + frame.Layout.Height + " " + frame.Layout.Format + ", " + frame.Path);
+                    Console.WriteLine("Pixels: " + frame.Layout.Width + "x" + frame.Layout.Height + " " + frame.Layout.Format
+                        + ", stride " + frame.Layout.StrideBytes + ", " + frame.Pixels.Length + " bytes, " + frame.Path);
+                    if (output != null) File.WriteAllBytes(output, frame.Pixels);
                     break;
                 default:
                     Console.WriteLine("Kind " + frame.Kind + ", " + frame.Payload.Length + " bytes");

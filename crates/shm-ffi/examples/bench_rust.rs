@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use shm_core::{
-    Mapping, MappingName, PixelFormat, PixelLayout, TestData, WriteOptions, DEFAULT_READ_TIMEOUT,
+    DEFAULT_READ_TIMEOUT, Mapping, MappingName, PixelFormat, PixelLayout, TestData, WriteOptions,
 };
 
 /// Reads the newest payload into `buf` as `shm_mapping_receive_into` does.

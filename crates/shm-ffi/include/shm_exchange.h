@@ -111,59 +111,6 @@ typedef int32_t ShmStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// A mapping's sizes and its current frame number.
-typedef struct ShmMappingInfo {
-  // The mapping's total length in bytes (header included): its capacity, as
-  // .NET's `MemoryMappedFile.CreateOrOpen(name, capacity)` counts it.
-  uint64_t mapping_len_bytes;
-  // The largest payload it carries: `mapping_len_bytes - 4096`.
-  uint64_t payload_capacity_bytes;
-  // The number of the newest frame (0: nothing written yet); while a frame
-  // is being written, that frame's number.
-  uint64_t frame_number;
-  // 1 when this handle created the mapping, 0 when it opened one.
-  uint32_t created;
-} ShmMappingInfo;
-
-// The seeds' struct (kind 2), 48 bytes, laid out as C# declares it with
-// `[StructLayout(LayoutKind.Sequential, Pack = 1)]`: `id`, `age`, ten
-// `scores`, each a little-endian 32-bit signed integer on the wire.
-typedef struct ShmTestData {
-  // Id (the seeds send 100).
-  int32_t id;
-  // Age (the seeds send 20).
-  int32_t age;
-  // Ten scores (the seeds send 60 to 69).
-  int32_t scores[10];
-} ShmTestData;
-
-// The shape of a pixels frame (kind 3).
-typedef struct ShmPixelLayout {
-  // Width in pixels, at least 1.
-  uint32_t width;
-  // Height in pixels (rows), at least 1.
-  uint32_t height;
-  // Bytes from the start of one row to the start of the next: at least
-  // `width` times the format's bytes per pixel; 0 means exactly that
-  // (rows without padding).
-  uint32_t stride_bytes;
-  // One of the `SHM_PIXEL_FORMAT_*` codes.
-  uint32_t pixel_format;
-  // When the pixels were captured, nanoseconds since the Unix epoch; 0 when
-  // unknown.
-  uint64_t capture_unix_nanos;
-} ShmPixelLayout;
-
-// The fill function of a loaned write: write the payload's `len_bytes` bytes
-// at `payload` (inside the mapping) and return 0 to publish the frame, or
-// anything else to abandon it. `user_data` is what the caller passed.
-//
-// It runs on the calling thread while the writer lock is held: it must not
-// write to the same mapping (that waits for the lock), must not keep
-// `payload` after it returns, and must not unwind (no C++ exception or
-// `longjmp` may leave it).
-typedef int32_t (*ShmFillFn)(void *user_data, uint8_t *payload, size_t len_bytes);
-
 // A frame's header fields.
 typedef struct ShmFrameInfo {
   // The frame number (the sequence word / 2): 1 for the first frame written
@@ -197,6 +144,23 @@ typedef struct ShmImageRecord {
   size_t image_len_bytes;
 } ShmImageRecord;
 
+// The shape of a pixels frame (kind 3).
+typedef struct ShmPixelLayout {
+  // Width in pixels, at least 1.
+  uint32_t width;
+  // Height in pixels (rows), at least 1.
+  uint32_t height;
+  // Bytes from the start of one row to the start of the next: at least
+  // `width` times the format's bytes per pixel; 0 means exactly that
+  // (rows without padding).
+  uint32_t stride_bytes;
+  // One of the `SHM_PIXEL_FORMAT_*` codes.
+  uint32_t pixel_format;
+  // When the pixels were captured, nanoseconds since the Unix epoch; 0 when
+  // unknown.
+  uint64_t capture_unix_nanos;
+} ShmPixelLayout;
+
 // A pixels frame (kind 3), borrowed from a frame or a caller's buffer.
 typedef struct ShmPixels {
   // Size, stride, format and capture time (the stride is never 0 here).
@@ -211,6 +175,44 @@ typedef struct ShmPixels {
   size_t path_len_bytes;
 } ShmPixels;
 
+// The seeds' struct (kind 2), 48 bytes, laid out as C# declares it with
+// `[StructLayout(LayoutKind.Sequential, Pack = 1)]`: `id`, `age`, ten
+// `scores`, each a little-endian 32-bit signed integer on the wire.
+typedef struct ShmTestData {
+  // Id (the seeds send 100).
+  int32_t id;
+  // Age (the seeds send 20).
+  int32_t age;
+  // Ten scores (the seeds send 60 to 69).
+  int32_t scores[10];
+} ShmTestData;
+
+// A mapping's sizes and its current frame number.
+typedef struct ShmMappingInfo {
+  // The mapping's total length in bytes (header included): its capacity, as
+  // .NET's `MemoryMappedFile.CreateOrOpen(name, capacity)` counts it.
+  uint64_t mapping_len_bytes;
+  // The largest payload it carries: `mapping_len_bytes - 4096`.
+  uint64_t payload_capacity_bytes;
+  // The number of the newest frame (0: nothing written yet); while a frame
+  // is being written, that frame's number.
+  uint64_t frame_number;
+  // 1 when this handle created the mapping, 0 when it opened one.
+  uint32_t created;
+} ShmMappingInfo;
+
+// The fill function of a loaned write: write the payload's `len_bytes` bytes
+// at `payload` (inside the mapping) and return 0 to publish the frame, or
+// anything else to abandon it. `user_data` is what the caller passed.
+//
+// It runs on the calling thread while the writer lock is held and the frame
+// is in progress: it must not write to the same mapping (that waits for the
+// lock, then fails with `SHM_ERR_WRITER_BUSY`) nor read or wait on it (a
+// read retries for 1 s, then `SHM_ERR_BUSY`; a wait without a timeout never
+// returns), must not keep `payload` after it returns, and must not unwind
+// (no C++ exception or `longjmp` may leave it).
+typedef int32_t (*ShmFillFn)(void *user_data, uint8_t *payload, size_t len_bytes);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -223,20 +225,180 @@ const char *shm_library_version(void);
 // another version is refused with `SHM_ERR_NOT_COMPATIBLE`.
 uint32_t shm_format_version(void);
 
-// The message of the last call on the calling thread that failed: what was
-// wrong and what to do, as UTF-8 text ending with a NUL. An empty string when
-// no call on this thread has failed yet.
+// Copies the newest frame out of `mapping` into a new frame handle at `*out`
+// (free it with [`shm_frame_free`]). Never a torn or partial frame: it
+// retries while a writer is mid-frame, for up to 1 s. A mapping never written
+// gives a frame of kind `SHM_KIND_EMPTY`, number 0.
 //
-// Ownership and lifetime: the library owns the text; it stays valid until the
-// next call on this thread that fails (successful calls leave it as it is)
-// and until the thread ends. Copy it to keep it. Threading: each thread has
-// its own message.
-const char *shm_last_error_message(void);
+// # Errors
+// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT` (null `out`),
+// `SHM_ERR_BUSY`, `SHM_ERR_WRITER_DIED`, `SHM_ERR_CORRUPT`. `*out` is left
+// as it was.
+//
+// # Safety
+// `out` points to writable memory for a handle. Any thread; several threads
+// may read one mapping handle at once.
+ShmStatus shm_mapping_receive(const ShmMapping *mapping, ShmFrame **out);
 
-// The name of a status code (`"SHM_ERR_TIMED_OUT"`), as static NUL-terminated
-// text; `"SHM_ERR_UNKNOWN"` for a code this library does not define.
-// Ownership: static, never freed.
-const char *shm_status_name(int32_t status);
+// Waits until the mapping's newest frame is another than frame
+// `after_frame_number` (pass the number of the last frame you read; 0 for
+// "any frame") and copies that newest frame into a new frame handle at
+// `*out`: frames written in between are skipped (latest value), and a newest
+// frame other than `after_frame_number` returns at once. The wait sleeps in
+// the kernel (a futex wait, woken by the writer; it wakes by itself at least
+// every 10 ms to look, so a lost wake-up costs at most that). `timeout_ms` is
+// milliseconds, `SHM_WAIT_FOREVER` (-1) for no limit, 0 to take only a frame
+// already there. A large frame is copied while the writer writes it, which
+// can take up to 1 s beyond the timeout when the writer stalls. Closing the
+// handle on another thread does not end a wait: it returns at the next frame
+// or at its timeout.
+//
+// A bad frame (`SHM_ERR_CORRUPT`, `SHM_ERR_WRITER_DIED`) stays the newest
+// until the next write: to wait past it, wait after the frame number that
+// [`shm_mapping_info`](crate::mapping::shm_mapping_info) reports.
+//
+// # Errors
+// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT`, `SHM_ERR_TIMED_OUT`,
+// `SHM_ERR_WRITER_DIED`, `SHM_ERR_CORRUPT`.
+//
+// # Safety
+// As [`shm_mapping_receive`].
+ShmStatus shm_mapping_wait(const ShmMapping *mapping,
+                           uint64_t after_frame_number,
+                           int64_t timeout_ms,
+                           ShmFrame **out);
+
+// Copies the newest frame's payload into the caller's `buf` (no allocation)
+// and its header fields into `*info`. Use [`shm_decode_image`],
+// [`shm_decode_pixels`] or [`shm_decode_test_data`] on the bytes by
+// `info->kind`. A buffer of the mapping's `payload_capacity_bytes` always
+// fits.
+//
+// # Errors
+// `SHM_ERR_BUFFER_TOO_SMALL` (`info->payload_len_bytes` is the length
+// needed; `buf` unspecified), and as [`shm_mapping_receive`].
+//
+// # Safety
+// `buf` points to `buf_len_bytes` writable bytes that nothing else uses
+// during the call; `info` is writable.
+ShmStatus shm_mapping_receive_into(const ShmMapping *mapping,
+                                   uint8_t *buf,
+                                   size_t buf_len_bytes,
+                                   struct ShmFrameInfo *info);
+
+// Waits as [`shm_mapping_wait`] does, then copies the newest frame into `buf` as
+// [`shm_mapping_receive_into`] does. On `SHM_ERR_CORRUPT` and
+// `SHM_ERR_WRITER_DIED`, `info->frame_number` is the bad frame's number:
+// wait after it.
+//
+// # Errors
+// As [`shm_mapping_wait`] and [`shm_mapping_receive_into`].
+//
+// # Safety
+// As [`shm_mapping_receive_into`].
+ShmStatus shm_mapping_wait_into(const ShmMapping *mapping,
+                                uint64_t after_frame_number,
+                                int64_t timeout_ms,
+                                uint8_t *buf,
+                                size_t buf_len_bytes,
+                                struct ShmFrameInfo *info);
+
+// Frees `frame`: its handle is invalid from now on (`SHM_ERR_INVALID_HANDLE`
+// if used again, never a crash), and so are the pointers its accessors gave.
+// A null `frame` is `SHM_OK` and does nothing.
+//
+// # Errors
+// `SHM_ERR_INVALID_HANDLE` (freed already, or not a frame handle).
+//
+// # Safety
+// No pointer from this frame's accessors may be used after this call.
+ShmStatus shm_frame_free(ShmFrame *frame);
+
+// Fills `*info` with the frame's header fields.
+//
+// # Errors
+// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT` (null `info`).
+//
+// # Safety
+// `info` is writable. Any thread; a frame is immutable.
+ShmStatus shm_frame_info(const ShmFrame *frame, struct ShmFrameInfo *info);
+
+// Points `*data` at the frame's payload bytes and stores their length in
+// `*len_bytes`. The bytes belong to the frame: valid until
+// [`shm_frame_free`], read-only.
+//
+// # Errors
+// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT` (a null pointer).
+//
+// # Safety
+// `data` and `len_bytes` are writable.
+ShmStatus shm_frame_payload(const ShmFrame *frame, const uint8_t **data, size_t *len_bytes);
+
+// Fills `*out` with the frame's image record (kind 1): pointers into the
+// frame, valid until [`shm_frame_free`].
+//
+// # Errors
+// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_WRONG_KIND`, `SHM_ERR_CORRUPT`,
+// `SHM_ERR_INVALID_ARGUMENT` (null `out`).
+//
+// # Safety
+// `out` is writable.
+ShmStatus shm_frame_image(const ShmFrame *frame, struct ShmImageRecord *out);
+
+// Fills `*out` with the frame's pixels (kind 3): pointers into the frame,
+// valid until [`shm_frame_free`].
+//
+// # Errors
+// As [`shm_frame_image`].
+//
+// # Safety
+// `out` is writable.
+ShmStatus shm_frame_pixels(const ShmFrame *frame, struct ShmPixels *out);
+
+// Copies the frame's `TestData` (kind 2) into `*out`.
+//
+// # Errors
+// As [`shm_frame_image`].
+//
+// # Safety
+// `out` is writable.
+ShmStatus shm_frame_test_data(const ShmFrame *frame, struct ShmTestData *out);
+
+// Decodes an image record (kind 1) from payload bytes a caller holds (from
+// [`shm_mapping_receive_into`]): `*out` points into `payload`.
+//
+// # Errors
+// `SHM_ERR_CORRUPT` (lengths that do not add up, a path that is not UTF-8),
+// `SHM_ERR_INVALID_ARGUMENT` (a null pointer).
+//
+// # Safety
+// `payload` points to `payload_len_bytes` readable bytes; `out` is writable.
+ShmStatus shm_decode_image(const uint8_t *payload,
+                           size_t payload_len_bytes,
+                           struct ShmImageRecord *out);
+
+// Decodes a pixels frame (kind 3) from payload bytes a caller holds: `*out`
+// points into `payload`.
+//
+// # Errors
+// As [`shm_decode_image`].
+//
+// # Safety
+// As [`shm_decode_image`].
+ShmStatus shm_decode_pixels(const uint8_t *payload,
+                            size_t payload_len_bytes,
+                            struct ShmPixels *out);
+
+// Decodes a `TestData` (kind 2) from payload bytes a caller holds.
+//
+// # Errors
+// `SHM_ERR_CORRUPT` (not 48 bytes), `SHM_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// As [`shm_decode_image`].
+ShmStatus shm_decode_test_data(const uint8_t *payload,
+                               size_t payload_len_bytes,
+                               struct ShmTestData *out);
 
 // Creates the mapping `name` (`/dev/shm/NAME`; 1 to 30 bytes of
 // `[A-Za-z0-9._-]`, not starting with a dot) of `mapping_len_bytes` bytes in
@@ -357,12 +519,17 @@ ShmStatus shm_mapping_send_image(ShmMapping *mapping,
                                  size_t image_len_bytes,
                                  uint64_t *frame_number_out);
 
-// Reads the file at `file_path` and sends it as an image record (kind 1) with
-// its absolute path, as the seeds' writer and `shm send-image` do.
+// Reads the image file at `file_path` and sends it as an image record (kind 1)
+// with its absolute path, as the seeds' writer and `shm send-image` do. The
+// file must be a regular, non-empty file that fits the payload capacity
+// (checked before it is read) and start like an image format we know (PNG,
+// JPEG, GIF, BMP, WebP, TIFF, ...).
 //
 // # Errors
-// As [`shm_mapping_send_image`], and `SHM_ERR_IO` when the file cannot be
-// read (the message names it).
+// As [`shm_mapping_send_image`]; `SHM_ERR_IO` when the file is missing or
+// cannot be read, `SHM_ERR_TOO_LARGE` when it does not fit,
+// `SHM_ERR_INVALID_ARGUMENT` when it is empty, a directory, not a regular
+// file or not an image (each message names the file).
 //
 // # Safety
 // `file_path` is NUL-terminated; `frame_number_out` is NULL or writable.
@@ -468,7 +635,8 @@ ShmStatus shm_mapping_write_pixels_loan(ShmMapping *mapping,
 
 // Lists the mappings of this format in `/dev/shm` (the senders), sorted, as
 // one NUL-terminated text: the names, each followed by `'\n'`. The text and
-// its NUL need `*needed_len_bytes` bytes (always set); it is copied into
+// its NUL need `*needed_len_bytes` bytes (set whenever the directory could
+// be read, also with `SHM_ERR_BUFFER_TOO_SMALL`); it is copied into
 // `buf` when `buf_len_bytes` is at least that. Pass `buf` NULL and
 // `buf_len_bytes` 0 to ask for the length first. Names hold no `'\n'`.
 //
@@ -482,174 +650,20 @@ ShmStatus shm_mapping_write_pixels_loan(ShmMapping *mapping,
 // writable.
 ShmStatus shm_list_senders(char *buf, size_t buf_len_bytes, size_t *needed_len_bytes);
 
-// Copies the newest frame out of `mapping` into a new frame handle at `*out`
-// (free it with [`shm_frame_free`]). Never a torn or partial frame: it
-// retries while a writer is mid-frame, for up to 1 s. A mapping never written
-// gives a frame of kind `SHM_KIND_EMPTY`, number 0.
+// The message of the last call on the calling thread that failed: what was
+// wrong and what to do, as UTF-8 text ending with a NUL. An empty string when
+// no call on this thread has failed yet.
 //
-// # Errors
-// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT` (null `out`),
-// `SHM_ERR_BUSY`, `SHM_ERR_WRITER_DIED`, `SHM_ERR_CORRUPT`. `*out` is left
-// as it was.
-//
-// # Safety
-// `out` points to writable memory for a handle. Any thread; several threads
-// may read one mapping handle at once.
-ShmStatus shm_mapping_receive(const ShmMapping *mapping, ShmFrame **out);
+// Ownership and lifetime: the library owns the text; it stays valid until the
+// next call on this thread that fails (successful calls leave it as it is)
+// and until the thread ends. Copy it to keep it. Threading: each thread has
+// its own message (while a thread exits, `""`).
+const char *shm_last_error_message(void);
 
-// Waits for a frame newer than `after_frame_number` (0 for "any frame") and
-// copies it into a new frame handle at `*out`. A frame already newer returns
-// at once. The wait sleeps in the kernel until a writer completes a frame
-// (no polling); `timeout_ms` is milliseconds, `SHM_WAIT_FOREVER` (-1) for no
-// limit, 0 to take only a frame already there. Large frames are copied as
-// the writer writes them.
-//
-// A bad frame (`SHM_ERR_CORRUPT`, `SHM_ERR_WRITER_DIED`) stays the newest
-// until the next write: to wait past it, wait after the frame number that
-// [`shm_mapping_info`](crate::mapping::shm_mapping_info) reports.
-//
-// # Errors
-// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT`, `SHM_ERR_TIMED_OUT`,
-// `SHM_ERR_WRITER_DIED`, `SHM_ERR_CORRUPT`.
-//
-// # Safety
-// As [`shm_mapping_receive`].
-ShmStatus shm_mapping_wait(const ShmMapping *mapping,
-                           uint64_t after_frame_number,
-                           int64_t timeout_ms,
-                           ShmFrame **out);
-
-// Copies the newest frame's payload into the caller's `buf` (no allocation)
-// and its header fields into `*info`. Use [`shm_decode_image`],
-// [`shm_decode_pixels`] or [`shm_decode_test_data`] on the bytes by
-// `info->kind`. A buffer of the mapping's `payload_capacity_bytes` always
-// fits.
-//
-// # Errors
-// `SHM_ERR_BUFFER_TOO_SMALL` (`info->payload_len_bytes` is the length
-// needed; `buf` unspecified), and as [`shm_mapping_receive`].
-//
-// # Safety
-// `buf` points to `buf_len_bytes` writable bytes that nothing else uses
-// during the call; `info` is writable.
-ShmStatus shm_mapping_receive_into(const ShmMapping *mapping,
-                                   uint8_t *buf,
-                                   size_t buf_len_bytes,
-                                   struct ShmFrameInfo *info);
-
-// Waits as [`shm_mapping_wait`] does, then copies the new frame into `buf` as
-// [`shm_mapping_receive_into`] does. On `SHM_ERR_CORRUPT` and
-// `SHM_ERR_WRITER_DIED`, `info->frame_number` is the bad frame's number:
-// wait after it.
-//
-// # Errors
-// As [`shm_mapping_wait`] and [`shm_mapping_receive_into`].
-//
-// # Safety
-// As [`shm_mapping_receive_into`].
-ShmStatus shm_mapping_wait_into(const ShmMapping *mapping,
-                                uint64_t after_frame_number,
-                                int64_t timeout_ms,
-                                uint8_t *buf,
-                                size_t buf_len_bytes,
-                                struct ShmFrameInfo *info);
-
-// Frees `frame`: its handle is invalid from now on (`SHM_ERR_INVALID_HANDLE`
-// if used again, never a crash), and so are the pointers its accessors gave.
-// A null `frame` is `SHM_OK` and does nothing.
-//
-// # Errors
-// `SHM_ERR_INVALID_HANDLE` (freed already, or not a frame handle).
-//
-// # Safety
-// No pointer from this frame's accessors may be used after this call.
-ShmStatus shm_frame_free(ShmFrame *frame);
-
-// Fills `*info` with the frame's header fields.
-//
-// # Errors
-// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT` (null `info`).
-//
-// # Safety
-// `info` is writable. Any thread; a frame is immutable.
-ShmStatus shm_frame_info(const ShmFrame *frame, struct ShmFrameInfo *info);
-
-// Points `*data` at the frame's payload bytes and stores their length in
-// `*len_bytes`. The bytes belong to the frame: valid until
-// [`shm_frame_free`], read-only.
-//
-// # Errors
-// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT` (a null pointer).
-//
-// # Safety
-// `data` and `len_bytes` are writable.
-ShmStatus shm_frame_payload(const ShmFrame *frame, const uint8_t **data, size_t *len_bytes);
-
-// Fills `*out` with the frame's image record (kind 1): pointers into the
-// frame, valid until [`shm_frame_free`].
-//
-// # Errors
-// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_WRONG_KIND`, `SHM_ERR_CORRUPT`,
-// `SHM_ERR_INVALID_ARGUMENT` (null `out`).
-//
-// # Safety
-// `out` is writable.
-ShmStatus shm_frame_image(const ShmFrame *frame, struct ShmImageRecord *out);
-
-// Fills `*out` with the frame's pixels (kind 3): pointers into the frame,
-// valid until [`shm_frame_free`].
-//
-// # Errors
-// As [`shm_frame_image`].
-//
-// # Safety
-// `out` is writable.
-ShmStatus shm_frame_pixels(const ShmFrame *frame, struct ShmPixels *out);
-
-// Copies the frame's `TestData` (kind 2) into `*out`.
-//
-// # Errors
-// As [`shm_frame_image`].
-//
-// # Safety
-// `out` is writable.
-ShmStatus shm_frame_test_data(const ShmFrame *frame, struct ShmTestData *out);
-
-// Decodes an image record (kind 1) from payload bytes a caller holds (from
-// [`shm_mapping_receive_into`]): `*out` points into `payload`.
-//
-// # Errors
-// `SHM_ERR_CORRUPT` (lengths that do not add up, a path that is not UTF-8),
-// `SHM_ERR_INVALID_ARGUMENT` (a null pointer).
-//
-// # Safety
-// `payload` points to `payload_len_bytes` readable bytes; `out` is writable.
-ShmStatus shm_decode_image(const uint8_t *payload,
-                           size_t payload_len_bytes,
-                           struct ShmImageRecord *out);
-
-// Decodes a pixels frame (kind 3) from payload bytes a caller holds: `*out`
-// points into `payload`.
-//
-// # Errors
-// As [`shm_decode_image`].
-//
-// # Safety
-// As [`shm_decode_image`].
-ShmStatus shm_decode_pixels(const uint8_t *payload,
-                            size_t payload_len_bytes,
-                            struct ShmPixels *out);
-
-// Decodes a `TestData` (kind 2) from payload bytes a caller holds.
-//
-// # Errors
-// `SHM_ERR_CORRUPT` (not 48 bytes), `SHM_ERR_INVALID_ARGUMENT`.
-//
-// # Safety
-// As [`shm_decode_image`].
-ShmStatus shm_decode_test_data(const uint8_t *payload,
-                               size_t payload_len_bytes,
-                               struct ShmTestData *out);
+// The name of a status code (`"SHM_ERR_TIMED_OUT"`), as static NUL-terminated
+// text; `"SHM_ERR_UNKNOWN"` for a code this library does not define.
+// Ownership: static, never freed.
+const char *shm_status_name(int32_t status);
 
 #ifdef __cplusplus
 }  // extern "C"

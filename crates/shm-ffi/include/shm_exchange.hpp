@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -153,9 +154,13 @@ public:
         detail::check(shm_mapping_info(handle_, &info));
         return info;
     }
+    /// `lock_timeout` is clamped to 0 .. 2^32 - 1 ms.
     void set_write_options(bool crc32, std::chrono::milliseconds lock_timeout) {
-        detail::check(shm_mapping_set_write_options(
-            handle_, crc32 ? 1 : 0, static_cast<std::uint32_t>(lock_timeout.count())));
+        auto ms = lock_timeout.count();
+        std::uint32_t clamped = ms < 0 ? 0u
+                                : ms > 0xFFFFFFFFLL ? 0xFFFFFFFFu
+                                                    : static_cast<std::uint32_t>(ms);
+        detail::check(shm_mapping_set_write_options(handle_, crc32 ? 1 : 0, clamped));
     }
 
     /// Each send returns the new frame's number.
@@ -195,20 +200,22 @@ public:
     /// exception is rethrown here (it never crosses the C library).
     template <class Fill>
     std::uint64_t write_pixels(const ShmPixelLayout &layout, const std::string &path, Fill &&fill) {
+        using F = std::remove_reference_t<Fill>;
         return loan(
-            [&](Trampoline<Fill> &t, std::uint64_t *n) {
+            [&](Trampoline<F> &t, std::uint64_t *n) {
                 return shm_mapping_write_pixels_loan(handle_, &layout, path.c_str(),
-                                                     &Trampoline<Fill>::call, &t, n);
+                                                     &Trampoline<F>::call, &t, n);
             },
             fill);
     }
     /// A loaned write of `len_bytes` of kind `kind` (SHM_KIND_*), as write_pixels.
     template <class Fill>
     std::uint64_t write(std::uint32_t kind, std::uint64_t len_bytes, Fill &&fill) {
+        using F = std::remove_reference_t<Fill>;
         return loan(
-            [&](Trampoline<Fill> &t, std::uint64_t *n) {
-                return shm_mapping_write_loan(handle_, kind, len_bytes, &Trampoline<Fill>::call,
-                                              &t, n);
+            [&](Trampoline<F> &t, std::uint64_t *n) {
+                return shm_mapping_write_loan(handle_, kind, len_bytes, &Trampoline<F>::call, &t,
+                                              n);
             },
             fill);
     }
@@ -219,16 +226,17 @@ public:
         detail::check(shm_mapping_receive(handle_, &frame));
         return Frame(frame);
     }
-    /// The first frame newer than `after_frame_number`; throws
-    /// Error(SHM_ERR_TIMED_OUT) after `timeout` (negative: wait forever).
+    /// The newest frame once it is another than `after_frame_number` (the
+    /// last one read; 0: any); throws Error(SHM_ERR_TIMED_OUT) after `timeout`
+    /// (negative: wait forever).
     Frame wait(std::uint64_t after_frame_number, std::chrono::milliseconds timeout) const {
         ShmFrame *frame = nullptr;
         detail::check(shm_mapping_wait(handle_, after_frame_number,
                                        static_cast<std::int64_t>(timeout.count()), &frame));
         return Frame(frame);
     }
-    /// The newest frame's payload into `buf` (resized to fit, never shrunk
-    /// below what it holds), and its header fields.
+    /// The newest frame's payload into `buf` (resized to the payload's length),
+    /// and its header fields.
     ShmFrameInfo receive_into(std::vector<std::uint8_t> &buf) const {
         for (;;) {
             ShmFrameInfo info{};
@@ -238,6 +246,7 @@ public:
                 continue;
             }
             detail::check(status);
+            buf.resize(static_cast<std::size_t>(info.payload_len_bytes));
             return info;
         }
     }

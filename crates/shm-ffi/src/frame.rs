@@ -27,12 +27,16 @@ fn seq_of(frame_number: u64) -> Result<u64, Error> {
     })
 }
 
-fn output_frame(out: *mut *mut ShmFrame, frame: Frame) -> Result<(), Error> {
+/// Registers `frame` and stores its handle at `out`.
+///
+/// # Safety
+/// `out` is null or writable for a handle.
+unsafe fn output_frame(out: *mut *mut ShmFrame, frame: Frame) -> Result<(), Error> {
     if out.is_null() {
         return Err(Error::invalid("out is a null pointer"));
     }
     let handle = handles::add_frame(frame);
-    // SAFETY: `out` is not null; the caller promises it is writable.
+    // SAFETY: `out` is not null; our caller promises it is writable.
     unsafe { boundary::write(out, handle, "out") }
 }
 
@@ -56,16 +60,24 @@ pub unsafe extern "C" fn shm_mapping_receive(
 ) -> ShmStatus {
     call("shm_mapping_receive", || {
         let entry = handles::mapping(mapping)?;
-        output_frame(out, entry.mapping.read_frame()?)
+        let frame = entry.mapping.read_frame()?;
+        // SAFETY: the caller promises `out` is null or writable.
+        unsafe { output_frame(out, frame) }
     })
 }
 
-/// Waits for a frame newer than `after_frame_number` (0 for "any frame") and
-/// copies it into a new frame handle at `*out`. A frame already newer returns
-/// at once. The wait sleeps in the kernel until a writer completes a frame
-/// (no polling); `timeout_ms` is milliseconds, `SHM_WAIT_FOREVER` (-1) for no
-/// limit, 0 to take only a frame already there. Large frames are copied as
-/// the writer writes them.
+/// Waits until the mapping's newest frame is another than frame
+/// `after_frame_number` (pass the number of the last frame you read; 0 for
+/// "any frame") and copies that newest frame into a new frame handle at
+/// `*out`: frames written in between are skipped (latest value), and a newest
+/// frame other than `after_frame_number` returns at once. The wait sleeps in
+/// the kernel (a futex wait, woken by the writer; it wakes by itself at least
+/// every 10 ms to look, so a lost wake-up costs at most that). `timeout_ms` is
+/// milliseconds, `SHM_WAIT_FOREVER` (-1) for no limit, 0 to take only a frame
+/// already there. A large frame is copied while the writer writes it, which
+/// can take up to 1 s beyond the timeout when the writer stalls. Closing the
+/// handle on another thread does not end a wait: it returns at the next frame
+/// or at its timeout.
 ///
 /// A bad frame (`SHM_ERR_CORRUPT`, `SHM_ERR_WRITER_DIED`) stays the newest
 /// until the next write: to wait past it, wait after the frame number that
@@ -92,7 +104,8 @@ pub unsafe extern "C" fn shm_mapping_wait(
         let frame = entry
             .mapping
             .wait_for_frame(seq_of(after_frame_number)?, timeout(timeout_ms))?;
-        output_frame(out, frame)
+        // SAFETY: the caller promises `out` is null or writable.
+        unsafe { output_frame(out, frame) }
     })
 }
 
@@ -103,6 +116,20 @@ fn read_into(mapping: &Mapping, buf: &mut [u8], info: &mut ShmFrameInfo) -> Resu
     loop {
         let header = mapping.header();
         let len_bytes = header.payload_len;
+        if len_bytes > mapping.capacity_bytes() {
+            // Mid-write, or a corrupted header: the copying read reports the
+            // corruption, or finds a frame that fits (then size it again).
+            mapping.read_frame().inspect_err(|_| {
+                info.frame_number = mapping.seq().div_ceil(2);
+            })?;
+            if started.elapsed() < DEFAULT_READ_TIMEOUT {
+                continue;
+            }
+            return Err(ReadError::Busy {
+                timeout: DEFAULT_READ_TIMEOUT,
+            }
+            .into());
+        }
         if len_bytes > buf.len() as u64 {
             info.frame_number = header.seq.div_ceil(2);
             info.payload_len_bytes = len_bytes;
@@ -131,7 +158,8 @@ fn read_into(mapping: &Mapping, buf: &mut [u8], info: &mut ShmFrameInfo) -> Resu
                 .into());
             }
             Err(error) => {
-                info.frame_number = header.seq.div_ceil(2);
+                // The bad frame is the newest: its number, to wait after it.
+                info.frame_number = mapping.seq().div_ceil(2);
                 return Err(error.into());
             }
         }
@@ -192,7 +220,7 @@ pub unsafe extern "C" fn shm_mapping_receive_into(
     })
 }
 
-/// Waits as [`shm_mapping_wait`] does, then copies the new frame into `buf` as
+/// Waits as [`shm_mapping_wait`] does, then copies the newest frame into `buf` as
 /// [`shm_mapping_receive_into`] does. On `SHM_ERR_CORRUPT` and
 /// `SHM_ERR_WRITER_DIED`, `info->frame_number` is the bad frame's number:
 /// wait after it.

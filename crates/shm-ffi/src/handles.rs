@@ -84,6 +84,13 @@ fn unknown(what: &str, id: usize) -> Error {
     )
 }
 
+fn not_a(wanted: &str, found: &str, id: usize) -> Error {
+    Error::new(
+        ShmStatus::SHM_ERR_INVALID_HANDLE,
+        format!("handle {id:#x} is a {found}, not a {wanted}"),
+    )
+}
+
 fn null(what: &str) -> Error {
     Error::invalid(format!("the {what} handle is a null pointer"))
 }
@@ -105,20 +112,25 @@ pub(crate) fn mapping(handle: *const ShmMapping) -> Result<Arc<MappingEntry>, Er
     }
     match registry().entries.get(&id) {
         Some(Entry::Mapping(entry)) => Ok(Arc::clone(entry)),
-        Some(Entry::Frame(_)) => Err(Error::new(
-            ShmStatus::SHM_ERR_INVALID_HANDLE,
-            format!("handle {id:#x} is a frame, not a mapping"),
-        )),
+        Some(Entry::Frame(_)) => Err(not_a("mapping", "frame", id)),
         None => Err(unknown("mapping", id)),
     }
 }
 
 /// Removes `handle` from the registry; the mapping is unmapped when the last
 /// call using it returns.
-pub(crate) fn remove_mapping(handle: *mut ShmMapping) -> Result<Arc<MappingEntry>, Error> {
-    let entry = mapping(handle)?;
-    registry().entries.remove(&(handle as usize));
-    Ok(entry)
+pub(crate) fn remove_mapping(handle: *mut ShmMapping) -> Result<(), Error> {
+    let id = handle as usize;
+    let mut registry = registry();
+    // Looked up and removed under one lock: of two closes, one fails.
+    match registry.entries.get(&id) {
+        Some(Entry::Mapping(_)) => {
+            registry.entries.remove(&id);
+            Ok(())
+        }
+        Some(Entry::Frame(_)) => Err(not_a("mapping", "frame", id)),
+        None => Err(unknown("mapping", id)),
+    }
 }
 
 /// Registers `frame` and returns its handle.
@@ -134,17 +146,21 @@ pub(crate) fn frame(handle: *const ShmFrame) -> Result<Arc<Frame>, Error> {
     }
     match registry().entries.get(&id) {
         Some(Entry::Frame(frame)) => Ok(Arc::clone(frame)),
-        Some(Entry::Mapping(_)) => Err(Error::new(
-            ShmStatus::SHM_ERR_INVALID_HANDLE,
-            format!("handle {id:#x} is a mapping, not a frame"),
-        )),
+        Some(Entry::Mapping(_)) => Err(not_a("frame", "mapping", id)),
         None => Err(unknown("frame", id)),
     }
 }
 
 /// Removes the frame `handle`; its memory is freed when no call uses it.
 pub(crate) fn remove_frame(handle: *mut ShmFrame) -> Result<(), Error> {
-    frame(handle)?;
-    registry().entries.remove(&(handle as usize));
-    Ok(())
+    let id = handle as usize;
+    let mut registry = registry();
+    match registry.entries.get(&id) {
+        Some(Entry::Frame(_)) => {
+            registry.entries.remove(&id);
+            Ok(())
+        }
+        Some(Entry::Mapping(_)) => Err(not_a("frame", "mapping", id)),
+        None => Err(unknown("frame", id)),
+    }
 }

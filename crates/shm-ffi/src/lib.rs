@@ -31,7 +31,6 @@
 // The C names (`SHM_OK`, ...) are what C, C++ and C# programs see.
 #![allow(non_camel_case_types)]
 
-// (In this order in the header: status, types, opening and writing, reading.)
 mod boundary;
 mod frame;
 mod handles;

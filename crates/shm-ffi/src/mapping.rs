@@ -3,20 +3,29 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
+use shm_core::picture::{self, ImageError};
 use shm_core::{Kind, Mapping, MappingName, Written};
 
 use crate::boundary;
-use crate::handles::{self, ShmMapping};
+use crate::handles::{self, MappingEntry, ShmMapping};
 use crate::status::{Error, ShmStatus, call};
 use crate::types::{ShmMappingInfo, ShmPixelLayout, ShmTestData};
 
-fn name_arg(name: *const c_char) -> Result<MappingName, Error> {
-    // SAFETY: the caller's promise (see the exported functions' # Safety).
+/// The mapping name at `name`, checked.
+///
+/// # Safety
+/// As [`boundary::text`].
+unsafe fn name_arg(name: *const c_char) -> Result<MappingName, Error> {
+    // SAFETY: the caller's promise, passed on.
     let name = unsafe { boundary::text(name, "name") }?;
     MappingName::new(name).map_err(|e| Error::invalid(e.to_string()))
 }
 
-fn open_with(
+/// Opens a mapping with `open` and stores its new handle at `out`.
+///
+/// # Safety
+/// `out` is null or writable for a handle.
+unsafe fn open_with(
     out: *mut *mut ShmMapping,
     open: impl FnOnce() -> Result<Mapping, Error>,
 ) -> Result<(), Error> {
@@ -24,7 +33,7 @@ fn open_with(
         return Err(Error::invalid("out is a null pointer"));
     }
     let handle = handles::add_mapping(open()?);
-    // SAFETY: `out` is not null; the caller promises it is writable.
+    // SAFETY: `out` is not null; our caller promises it is writable.
     unsafe { boundary::write(out, handle, "out") }
 }
 
@@ -51,9 +60,13 @@ pub unsafe extern "C" fn shm_mapping_create_new(
     out: *mut *mut ShmMapping,
 ) -> ShmStatus {
     call("shm_mapping_create_new", || {
-        open_with(out, || {
-            Ok(Mapping::create_new(&name_arg(name)?, mapping_len_bytes)?)
-        })
+        // SAFETY: the caller promises `out` is null or writable and `name`
+        // NUL-terminated.
+        unsafe {
+            open_with(out, || {
+                Ok(Mapping::create_new(&name_arg(name)?, mapping_len_bytes)?)
+            })
+        }
     })
 }
 
@@ -75,12 +88,15 @@ pub unsafe extern "C" fn shm_mapping_create_or_open(
     out: *mut *mut ShmMapping,
 ) -> ShmStatus {
     call("shm_mapping_create_or_open", || {
-        open_with(out, || {
-            Ok(Mapping::create_or_open(
-                &name_arg(name)?,
-                mapping_len_bytes,
-            )?)
-        })
+        // SAFETY: as in shm_mapping_create_new.
+        unsafe {
+            open_with(out, || {
+                Ok(Mapping::create_or_open(
+                    &name_arg(name)?,
+                    mapping_len_bytes,
+                )?)
+            })
+        }
     })
 }
 
@@ -98,7 +114,8 @@ pub unsafe extern "C" fn shm_mapping_open_existing(
     out: *mut *mut ShmMapping,
 ) -> ShmStatus {
     call("shm_mapping_open_existing", || {
-        open_with(out, || Ok(Mapping::open_existing(&name_arg(name)?)?))
+        // SAFETY: as in shm_mapping_create_new.
+        unsafe { open_with(out, || Ok(Mapping::open_existing(&name_arg(name)?)?)) }
     })
 }
 
@@ -118,11 +135,16 @@ pub unsafe extern "C" fn shm_mapping_from_file(
     out: *mut *mut ShmMapping,
 ) -> ShmStatus {
     call("shm_mapping_from_file", || {
-        open_with(out, || {
-            // SAFETY: the caller's promise.
-            let path = unsafe { boundary::text(path, "path") }?;
-            Ok(Mapping::from_file(path, mapping_len_bytes)?)
-        })
+        // SAFETY: the caller promises `out` is null or writable and `path`
+        // NUL-terminated.
+        unsafe {
+            open_with(out, || {
+                Ok(Mapping::from_file(
+                    boundary::text(path, "path")?,
+                    mapping_len_bytes,
+                )?)
+            })
+        }
     })
 }
 
@@ -158,7 +180,8 @@ pub unsafe extern "C" fn shm_mapping_close(mapping: *mut ShmMapping) -> ShmStatu
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shm_remove(name: *const c_char) -> ShmStatus {
     call("shm_remove", || {
-        let name = name_arg(name)?;
+        // SAFETY: the caller promises a NUL-terminated `name`.
+        let name = unsafe { name_arg(name) }?;
         Ok(shm_core::remove(&shm_core::Location::Named(name), false)?)
     })
 }
@@ -222,14 +245,17 @@ pub unsafe extern "C" fn shm_mapping_set_write_options(
 
 /// Runs a write on the mapping behind `mapping` and stores the new frame's
 /// number at `frame_number_out` (optional).
-fn send(
+///
+/// # Safety
+/// `frame_number_out` is null or writable.
+unsafe fn send(
     mapping: *mut ShmMapping,
     frame_number_out: *mut u64,
-    write: impl FnOnce(&handles::MappingEntry) -> Result<Written, Error>,
+    write: impl FnOnce(&MappingEntry) -> Result<Written, Error>,
 ) -> Result<(), Error> {
     let entry = handles::mapping(mapping)?;
     let written = write(&entry)?;
-    // SAFETY: the caller promises `frame_number_out` is null or writable.
+    // SAFETY: our caller promises `frame_number_out` is null or writable.
     unsafe { boundary::write_optional(frame_number_out, written.frame_number()) };
     Ok(())
 }
@@ -255,7 +281,7 @@ pub unsafe extern "C" fn shm_mapping_send_image(
     frame_number_out: *mut u64,
 ) -> ShmStatus {
     call("shm_mapping_send_image", || {
-        send(mapping, frame_number_out, |entry| {
+        let write = |entry: &MappingEntry| -> Result<Written, Error> {
             // SAFETY: the caller's promise.
             let path = unsafe { boundary::optional_text(path, "path") }?;
             // SAFETY: the caller's promise.
@@ -263,16 +289,23 @@ pub unsafe extern "C" fn shm_mapping_send_image(
             Ok(entry
                 .mapping
                 .send_image(path, image, &entry.write_options())?)
-        })
+        };
+        // SAFETY: the caller promises `frame_number_out` is null or writable.
+        unsafe { send(mapping, frame_number_out, write) }
     })
 }
 
-/// Reads the file at `file_path` and sends it as an image record (kind 1) with
-/// its absolute path, as the seeds' writer and `shm send-image` do.
+/// Reads the image file at `file_path` and sends it as an image record (kind 1)
+/// with its absolute path, as the seeds' writer and `shm send-image` do. The
+/// file must be a regular, non-empty file that fits the payload capacity
+/// (checked before it is read) and start like an image format we know (PNG,
+/// JPEG, GIF, BMP, WebP, TIFF, ...).
 ///
 /// # Errors
-/// As [`shm_mapping_send_image`], and `SHM_ERR_IO` when the file cannot be
-/// read (the message names it).
+/// As [`shm_mapping_send_image`]; `SHM_ERR_IO` when the file is missing or
+/// cannot be read, `SHM_ERR_TOO_LARGE` when it does not fit,
+/// `SHM_ERR_INVALID_ARGUMENT` when it is empty, a directory, not a regular
+/// file or not an image (each message names the file).
 ///
 /// # Safety
 /// `file_path` is NUL-terminated; `frame_number_out` is NULL or writable.
@@ -283,23 +316,32 @@ pub unsafe extern "C" fn shm_mapping_send_image_file(
     frame_number_out: *mut u64,
 ) -> ShmStatus {
     call("shm_mapping_send_image_file", || {
-        send(mapping, frame_number_out, |entry| {
+        let write = |entry: &MappingEntry| -> Result<Written, Error> {
             // SAFETY: the caller's promise.
             let file_path = unsafe { boundary::text(file_path, "file_path") }?;
-            let io = |action: &str, e: std::io::Error| {
-                Error::new(
-                    ShmStatus::SHM_ERR_IO,
-                    format!("{action} {file_path} failed: {e}"),
-                )
-            };
-            let absolute = std::path::absolute(file_path).map_err(|e| io("resolving", e))?;
-            let image = std::fs::read(&absolute).map_err(|e| io("reading", e))?;
+            // Checks a regular, non-empty file that fits before reading it
+            // (a FIFO or /dev/zero is refused, never read), and that it
+            // starts like an image.
+            let file = picture::read_image_file(
+                std::path::Path::new(file_path),
+                entry.mapping.capacity_bytes(),
+            )
+            .map_err(|e| {
+                let status = match &e {
+                    ImageError::TooLarge { .. } => ShmStatus::SHM_ERR_TOO_LARGE,
+                    ImageError::NotFound { .. } | ImageError::Io { .. } => ShmStatus::SHM_ERR_IO,
+                    _ => ShmStatus::SHM_ERR_INVALID_ARGUMENT,
+                };
+                Error::new(status, e.to_string())
+            })?;
             Ok(entry.mapping.send_image(
-                &absolute.to_string_lossy(),
-                &image,
+                &file.path.to_string_lossy(),
+                &file.bytes,
                 &entry.write_options(),
             )?)
-        })
+        };
+        // SAFETY: the caller promises `frame_number_out` is null or writable.
+        unsafe { send(mapping, frame_number_out, write) }
     })
 }
 
@@ -320,13 +362,15 @@ pub unsafe extern "C" fn shm_mapping_send_test_data(
     frame_number_out: *mut u64,
 ) -> ShmStatus {
     call("shm_mapping_send_test_data", || {
-        send(mapping, frame_number_out, |entry| {
+        let write = |entry: &MappingEntry| -> Result<Written, Error> {
             // SAFETY: the caller's promise.
             let data = unsafe { boundary::read(data, "data") }?;
             Ok(entry
                 .mapping
                 .send_test_data(&data.into(), &entry.write_options())?)
-        })
+        };
+        // SAFETY: the caller promises `frame_number_out` is null or writable.
+        unsafe { send(mapping, frame_number_out, write) }
     })
 }
 
@@ -354,7 +398,7 @@ pub unsafe extern "C" fn shm_mapping_send_pixels(
     frame_number_out: *mut u64,
 ) -> ShmStatus {
     call("shm_mapping_send_pixels", || {
-        send(mapping, frame_number_out, |entry| {
+        let write = |entry: &MappingEntry| -> Result<Written, Error> {
             // SAFETY: the caller's promise.
             let layout = unsafe { boundary::read(layout, "layout") }?.to_core()?;
             // SAFETY: the caller's promise.
@@ -364,7 +408,9 @@ pub unsafe extern "C" fn shm_mapping_send_pixels(
             Ok(entry
                 .mapping
                 .send_pixels(&layout, pixels, path, &entry.write_options())?)
-        })
+        };
+        // SAFETY: the caller promises `frame_number_out` is null or writable.
+        unsafe { send(mapping, frame_number_out, write) }
     })
 }
 
@@ -387,7 +433,7 @@ pub unsafe extern "C" fn shm_mapping_send_object(
     frame_number_out: *mut u64,
 ) -> ShmStatus {
     call("shm_mapping_send_object", || {
-        send(mapping, frame_number_out, |entry| {
+        let write = |entry: &MappingEntry| -> Result<Written, Error> {
             // SAFETY: the caller's promise.
             let bytes = unsafe { boundary::bytes(msgpack, msgpack_len_bytes, "msgpack") }?;
             shm_core::decode_object::<serde::de::IgnoredAny>(bytes)
@@ -395,7 +441,9 @@ pub unsafe extern "C" fn shm_mapping_send_object(
             Ok(entry
                 .mapping
                 .write_frame(Kind::Object, &[bytes], &entry.write_options())?)
-        })
+        };
+        // SAFETY: the caller promises `frame_number_out` is null or writable.
+        unsafe { send(mapping, frame_number_out, write) }
     })
 }
 
@@ -403,10 +451,12 @@ pub unsafe extern "C" fn shm_mapping_send_object(
 /// at `payload` (inside the mapping) and return 0 to publish the frame, or
 /// anything else to abandon it. `user_data` is what the caller passed.
 ///
-/// It runs on the calling thread while the writer lock is held: it must not
-/// write to the same mapping (that waits for the lock), must not keep
-/// `payload` after it returns, and must not unwind (no C++ exception or
-/// `longjmp` may leave it).
+/// It runs on the calling thread while the writer lock is held and the frame
+/// is in progress: it must not write to the same mapping (that waits for the
+/// lock, then fails with `SHM_ERR_WRITER_BUSY`) nor read or wait on it (a
+/// read retries for 1 s, then `SHM_ERR_BUSY`; a wait without a timeout never
+/// returns), must not keep `payload` after it returns, and must not unwind
+/// (no C++ exception or `longjmp` may leave it).
 pub type ShmFillFn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, payload: *mut u8, len_bytes: usize) -> i32>;
 
@@ -453,7 +503,7 @@ pub unsafe extern "C" fn shm_mapping_write_loan(
     frame_number_out: *mut u64,
 ) -> ShmStatus {
     call("shm_mapping_write_loan", || {
-        send(mapping, frame_number_out, |entry| {
+        let write = |entry: &MappingEntry| -> Result<Written, Error> {
             let fill = fill.ok_or_else(|| Error::invalid("fill is a null function pointer"))?;
             let kind = Kind::from_code(kind)
                 .filter(|k| *k != Kind::Empty)
@@ -474,7 +524,9 @@ pub unsafe extern "C" fn shm_mapping_write_loan(
                     fill_result(code)
                 },
             )
-        })
+        };
+        // SAFETY: the caller promises `frame_number_out` is null or writable.
+        unsafe { send(mapping, frame_number_out, write) }
     })
 }
 
@@ -500,7 +552,7 @@ pub unsafe extern "C" fn shm_mapping_write_pixels_loan(
     frame_number_out: *mut u64,
 ) -> ShmStatus {
     call("shm_mapping_write_pixels_loan", || {
-        send(mapping, frame_number_out, |entry| {
+        let write = |entry: &MappingEntry| -> Result<Written, Error> {
             let fill = fill.ok_or_else(|| Error::invalid("fill is a null function pointer"))?;
             // SAFETY: the caller's promise.
             let layout = unsafe { boundary::read(layout, "layout") }?.to_core()?;
@@ -516,13 +568,16 @@ pub unsafe extern "C" fn shm_mapping_write_pixels_loan(
                     fill_result(code)
                 },
             )
-        })
+        };
+        // SAFETY: the caller promises `frame_number_out` is null or writable.
+        unsafe { send(mapping, frame_number_out, write) }
     })
 }
 
 /// Lists the mappings of this format in `/dev/shm` (the senders), sorted, as
 /// one NUL-terminated text: the names, each followed by `'\n'`. The text and
-/// its NUL need `*needed_len_bytes` bytes (always set); it is copied into
+/// its NUL need `*needed_len_bytes` bytes (set whenever the directory could
+/// be read, also with `SHM_ERR_BUFFER_TOO_SMALL`); it is copied into
 /// `buf` when `buf_len_bytes` is at least that. Pass `buf` NULL and
 /// `buf_len_bytes` 0 to ask for the length first. Names hold no `'\n'`.
 ///

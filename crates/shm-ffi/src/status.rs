@@ -163,7 +163,14 @@ fn set_last_error(message: &str) {
     // A message with a NUL (from a path, say) is cut there rather than lost.
     let bytes: Vec<u8> = message.bytes().take_while(|&b| b != 0).collect();
     let message = CString::new(bytes).unwrap_or_default();
-    LAST_ERROR.with(|last| *last.borrow_mut() = message);
+    // `try_with`: during the thread's exit (a C++ thread_local's destructor
+    // calling us) the slot may be gone; the message is then dropped, never a
+    // panic.
+    let _ = LAST_ERROR.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = message;
+        }
+    });
 }
 
 /// The message of the last call on the calling thread that failed: what was
@@ -173,10 +180,14 @@ fn set_last_error(message: &str) {
 /// Ownership and lifetime: the library owns the text; it stays valid until the
 /// next call on this thread that fails (successful calls leave it as it is)
 /// and until the thread ends. Copy it to keep it. Threading: each thread has
-/// its own message.
+/// its own message (while a thread exits, `""`).
 #[unsafe(no_mangle)]
 pub extern "C" fn shm_last_error_message() -> *const c_char {
-    LAST_ERROR.with(|last| last.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|last| last.try_borrow().map(|m| m.as_ptr()).ok())
+        .ok()
+        .flatten()
+        .unwrap_or(c"".as_ptr())
 }
 
 /// The name of a status code (`"SHM_ERR_TIMED_OUT"`), as static NUL-terminated

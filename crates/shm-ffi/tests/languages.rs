@@ -388,7 +388,7 @@ fn the_cli_and_rust_reach_a_c_reader() {
     assert!(std::fs::read(&out).unwrap() == rows, "pixels differ");
 
     // TestData from `shm send-struct`.
-    let (child, stdout) = start_reader(Command::new(&reader).arg(&name.0));
+    let (child, stdout) = start_reader(Command::new(&reader).arg(&name.0).args(["1", "60000"]));
     cli_send(&["send-struct", "--id", "5", "--name", &name.0]);
     let shown = reader_output(child, stdout);
     assert!(
@@ -496,6 +496,39 @@ fn the_csharp_binding_replays_the_seeds_flows_with_the_cli() {
         "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69\n"
     );
 
+    // Raw pixels from `shm send-image --raw`: the layout and the rows, equal
+    // to what the CLI decoded (read back with shm-core).
+    let rocket = repo("assets/rocket.jpg");
+    let (child, stdout) = start_reader(seed().args(["read", &name.0, "60000"]).arg(&out));
+    cli_send(&[
+        "send-image",
+        rocket.to_str().unwrap(),
+        "--raw",
+        "--name",
+        &name.0,
+    ]);
+    let shown = reader_output(child, stdout);
+    assert!(
+        shown.contains(&format!(
+            "Pixels: 640x427 Rgb8, stride 1920, 819840 bytes, {}",
+            rocket.display()
+        )),
+        "{shown}"
+    );
+    let mapping = Mapping::open_existing(&MappingName::new(&name.0).unwrap()).unwrap();
+    let frame = mapping.read_frame().unwrap();
+    let Payload::Pixels(pixels) = frame.decode().unwrap() else {
+        panic!("not pixels");
+    };
+    assert!(
+        std::fs::read(&out).unwrap() == pixels.pixels,
+        "pixels differ"
+    );
+
+    // The senders list holds this mapping.
+    let listed = succeeded(&run(seed().arg("list")), "list");
+    assert!(listed.lines().any(|line| line == name.0), "{listed}");
+
     // A timeout is an exception with the status and the message.
     let output = run(seed().args(["read", &name.0, "100"]));
     assert_eq!(output.status.code(), Some(3));
@@ -520,7 +553,9 @@ fn installs_with_pkg_config_for_shared_and_static_linking() {
             .arg("shm_exchange")
             .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
         let text = succeeded(&output, "pkg-config");
-        text.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+        text.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
     };
     let cflags = flags(&["--cflags"]);
     let gcc = tool("gcc", "gcc");
@@ -532,11 +567,17 @@ fn installs_with_pkg_config_for_shared_and_static_linking() {
         .arg(repo("examples/c/writer.c"))
         .args(&cflags)
         .args(flags(&["--libs"]))
-        .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", prefix.join("lib").display()))
+        .arg(format!(
+            "-Wl,--disable-new-dtags,-rpath,{}",
+            prefix.join("lib").display()
+        ))
         .arg("-o")
         .arg(&shared));
     succeeded(&built, "gcc (shared)");
-    succeeded(&run(Command::new(&shared).args([&name.0, "struct", "1", "2"])), "writer");
+    succeeded(
+        &run(Command::new(&shared).args([&name.0, "struct", "1", "2"])),
+        "writer",
+    );
     assert_eq!(cli_recv(&name.0, None)["id"], 1);
 
     // Static: libshm_exchange.a and the system libraries pkg-config lists.
@@ -555,6 +596,9 @@ fn installs_with_pkg_config_for_shared_and_static_linking() {
     succeeded(&built, "gcc (static)");
     let libraries = succeeded(&run(Command::new("ldd").arg(&static_writer)), "ldd");
     assert!(!libraries.contains("shm_exchange"), "{libraries}");
-    succeeded(&run(Command::new(&static_writer).args([&name.0, "struct", "3", "4"])), "writer");
+    succeeded(
+        &run(Command::new(&static_writer).args([&name.0, "struct", "3", "4"])),
+        "writer",
+    );
     assert_eq!(cli_recv(&name.0, None)["id"], 3);
 }

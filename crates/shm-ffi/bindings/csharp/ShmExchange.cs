@@ -266,8 +266,9 @@ namespace ShmExchange
             return Take(f);
         }
 
-        /// <summary>The first frame newer than `afterFrameNumber`; ShmException
-        /// (Status.TimedOut) after `timeoutMs` (-1: wait forever).</summary>
+        /// <summary>The newest frame once it is another than `afterFrameNumber`
+        /// (the last one read; 0: any); ShmException (Status.TimedOut) after
+        /// `timeoutMs` (-1: wait forever).</summary>
         public Frame Wait(ulong afterFrameNumber, long timeoutMs)
         {
             IntPtr f;
@@ -287,7 +288,8 @@ namespace ShmExchange
                 status = Native.shm_list_senders(buf, (UIntPtr)buf.Length, out needed);
                 if (status == (int)Status.BufferTooSmall) continue;
                 Native.Check(status);
-                string text = Encoding.UTF8.GetString(buf, 0, buf.Length - 1);
+                // `needed` from this call: the list may have shrunk since the first.
+                string text = Encoding.UTF8.GetString(buf, 0, (int)(ulong)needed - 1);
                 return text.Split(new[] { '\n' }, StringSplitOptions.RemoveEmptyEntries);
             }
         }
@@ -332,11 +334,17 @@ namespace ShmExchange
 
         public void Dispose()
         {
-            if (handle != IntPtr.Zero)
-            {
-                Native.shm_mapping_close(handle);
-                handle = IntPtr.Zero;
-            }
+            Close();
+            GC.SuppressFinalize(this);
+        }
+
+        /// <summary>A Mapping never disposed is closed when collected.</summary>
+        ~Mapping() { Close(); }
+
+        void Close()
+        {
+            IntPtr h = System.Threading.Interlocked.Exchange(ref handle, IntPtr.Zero);
+            if (h != IntPtr.Zero) Native.shm_mapping_close(h);
         }
     }
 }

@@ -2,7 +2,7 @@
 /* Every bad input the C API can be handed gets a status and a message, never a
  * crash: null pointers, bad names, too large, wrong kind, closed handles, a
  * frame read after free, abandoned loans; waits honour their timeouts.
- * Run by tests/c_api.rs, also under valgrind. Usage: api_errors NAME FILE_PATH
+ * Run by tests/languages.rs, also under valgrind. Usage: api_errors NAME FILE_PATH
  * (NAME: a mapping name no one uses; FILE_PATH: a path for a file mapping). */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,9 +24,12 @@ static int failures = 0;
                     shm_last_error_message());                                              \
             failures++;                                                                     \
         } else if (got_ != SHM_OK) {                                                        \
+            /* The message is this call's: it starts with the function's name. */           \
             const char *message_ = shm_last_error_message();                                \
-            if (message_ == NULL || strlen(message_) < 10) {                                \
-                fprintf(stderr, "FAIL line %d: %s: no message\n", __LINE__, #call);         \
+            size_t name_len_ = strcspn(#call, "(");                                         \
+            if (message_ == NULL || strncmp(message_, #call, name_len_) != 0 ||             \
+                message_[name_len_] != ':' || strlen(message_) < name_len_ + 10) {          \
+                fprintf(stderr, "FAIL line %d: %s: message %s\n", __LINE__, #call, message_); \
                 failures++;                                                                 \
             } else {                                                                        \
                 printf("%s -> %s: %s\n", #call, shm_status_name(got_), message_);           \
@@ -120,6 +123,8 @@ int main(int argc, char **argv) {
     CHECK(number == 1);
     EXPECT(shm_mapping_send_image(m, NULL, jpeg_bytes, 7, NULL), SHM_OK); /* no path, no number */
     EXPECT(shm_mapping_send_image_file(m, "/no/such/file.png", &number), SHM_ERR_IO);
+    EXPECT(shm_mapping_send_image_file(m, "/dev/zero", &number), SHM_ERR_INVALID_ARGUMENT);
+    EXPECT(shm_mapping_send_image_file(m, "/", &number), SHM_ERR_INVALID_ARGUMENT);
     EXPECT(shm_mapping_send_test_data(m, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
     size_t big_len = (size_t)mapping_info.payload_capacity_bytes + 1;
     uint8_t *big = calloc(big_len, 1);
@@ -161,6 +166,12 @@ int main(int argc, char **argv) {
     EXPECT(shm_frame_payload(frame, NULL, NULL), SHM_ERR_INVALID_ARGUMENT);
     /* A frame read after free, a frame freed twice, handles of the wrong type,
      * a made-up handle. */
+    /* A live frame is not a mapping, nor a mapping a frame. */
+    EXPECT(shm_mapping_info((const ShmMapping *)frame, &mapping_info), SHM_ERR_INVALID_HANDLE);
+    CHECK(strstr(shm_last_error_message(), "is a frame, not a mapping") != NULL);
+    EXPECT(shm_mapping_close((ShmMapping *)frame), SHM_ERR_INVALID_HANDLE);
+    EXPECT(shm_frame_free((ShmFrame *)other), SHM_ERR_INVALID_HANDLE);
+    CHECK(strstr(shm_last_error_message(), "is a mapping, not a frame") != NULL);
     EXPECT(shm_frame_free(frame), SHM_OK);
     EXPECT(shm_frame_image(frame, &record), SHM_ERR_INVALID_HANDLE);
     EXPECT(shm_frame_info(frame, &info), SHM_ERR_INVALID_HANDLE);

@@ -1,6 +1,6 @@
 // The C++ wrapper (shm_exchange.hpp): RAII handles, views, exceptions with the
 // library's message, loans whose exceptions are rethrown. Run by
-// tests/c_api.rs. Usage: wrapper_test NAME IMAGE_FILE
+// tests/languages.rs. Usage: wrapper_test NAME IMAGE_FILE
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -67,12 +67,15 @@ int main(int argc, char **argv) {
         // Frames move; the moved-from one holds nothing.
         shm::Frame moved = std::move(frame);
         CHECK(moved.number() == n);
+        CHECK(frame.handle() == nullptr);  // NOLINT: moved from on purpose
 
         // A loaned pixels write from a lambda.
         ShmPixelLayout layout{3, 2, 12, SHM_PIXEL_FORMAT_BGR8, 42};
-        n = writer.write_pixels(layout, "loaned", [](std::uint8_t *rows, std::size_t len) {
+        // A named (const) callable, as well as temporaries below.
+        const auto counting = [](std::uint8_t *rows, std::size_t len) {
             for (std::size_t i = 0; i < len; i++) rows[i] = static_cast<std::uint8_t>(i);
-        });
+        };
+        n = writer.write_pixels(layout, "loaned", counting);
         shm::Frame pixels_frame = reader.receive();
         shm::Pixels pixels = pixels_frame.pixels();
         CHECK(pixels_frame.number() == n);
@@ -92,10 +95,14 @@ int main(int argc, char **argv) {
         CHECK(rethrown);
         expect_error(__LINE__, SHM_ERR_WRITER_DIED, [&] { reader.receive(); });
 
-        // TestData, into a growing buffer.
+        // TestData by a loan of kind 2, into a buffer that grows, then shrinks
+        // to the payload.
         ShmTestData data{100, 20, {60, 61, 62, 63, 64, 65, 66, 67, 68, 69}};
-        n = writer.send_test_data(data);
-        std::vector<std::uint8_t> buf;
+        n = writer.write(SHM_KIND_TEST_DATA, sizeof data, [&](std::uint8_t *payload, std::size_t len) {
+            if (len != sizeof data) throw std::length_error("not 48 bytes");
+            std::memcpy(payload, &data, len);
+        });
+        std::vector<std::uint8_t> buf(1000);
         ShmFrameInfo info = reader.receive_into(buf);
         CHECK(info.frame_number == n && info.kind == SHM_KIND_TEST_DATA && buf.size() == 48);
         ShmTestData got{};
