@@ -7,8 +7,7 @@
 //   opencv_mat NAME receive OUT.png     wait for a frame, cv::imwrite it
 //
 // Built when OpenCV is found (Debian: libopencv-dev):
-//   c++ -std=c++17 opencv_mat.cpp -o opencv_mat \
-//       $(pkg-config --cflags --libs shm_exchange opencv4)
+//   c++ -std=c++17 opencv_mat.cpp -o opencv_mat $(pkg-config --cflags --libs shm_exchange opencv4)
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
