@@ -21,7 +21,9 @@ use shm_cli::{Target, print_json};
 use shm_core::{DEFAULT_MAPPING_LEN_BYTES, Mapping, MappingOptions, OpenMode};
 use zenoh::Wait as _;
 
+pub mod codec;
 mod publish;
+mod security;
 pub mod slot;
 pub mod stats;
 mod subscribe;
@@ -45,6 +47,8 @@ enum Command {
         bridge: BridgeArgs,
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        compress: CompressArgs,
     },
     /// Write each frame received on a Zenoh key expression into a local mapping.
     Subscribe {
@@ -88,6 +92,73 @@ struct ZenohArgs {
     /// Do not scout for peers by UDP multicast (use --connect/--listen only).
     #[arg(long)]
     no_multicast_scouting: bool,
+    #[command(flatten)]
+    security: SecurityArgs,
+}
+
+/// Encryption and authentication (Zenoh's TLS links and user/password
+/// authentication; see docs/DESIGN.md, "Bridge over Zenoh: security").
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Security")]
+struct SecurityArgs {
+    /// Root CA certificate (PEM) the other side's certificate must be signed
+    /// by, for `tls/` endpoints.
+    #[arg(long, value_name = "FILE")]
+    tls_root_ca: Option<PathBuf>,
+    /// This side's certificate (PEM), shown when listening on `tls/` and, with
+    /// --mtls, when connecting.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: each side must show a certificate signed by --tls-root-ca;
+    /// a peer without one is refused.
+    #[arg(long, requires_all = ["tls_root_ca", "tls_cert"])]
+    mtls: bool,
+    /// User name this side authenticates with (Zenoh user/password).
+    #[arg(long, value_name = "NAME", requires = "password_file")]
+    user: Option<String>,
+    /// File whose first line is the password of --user (kept off the command
+    /// line, where other users could read it).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    password_file: Option<PathBuf>,
+    /// File of `user:password` lines: the peers this side accepts.
+    #[arg(long, value_name = "FILE")]
+    users_file: Option<PathBuf>,
+    /// Listen on an address other machines reach without authentication
+    /// (mTLS or --users-file): anyone who reaches the port can then publish
+    /// into the subscriber's mapping. Prints a warning.
+    #[arg(long)]
+    insecure: bool,
+}
+
+/// Compression of pixel frames on the wire (publish only; the subscriber
+/// restores what it gets).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Compression")]
+struct CompressArgs {
+    /// How pixel frames travel: as they are, lossless (zstd, after a row
+    /// filter) or lossy (JPEG). Image records, TestData and objects always
+    /// travel as they are.
+    #[arg(long, value_enum, default_value_t = codec::Compression::None)]
+    compress: codec::Compression,
+    /// zstd level, 1 (fastest) to 19 (smallest).
+    #[arg(long, value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=19))]
+    zstd_level: i32,
+    /// JPEG quality, 1 to 100 (4:2:0 chroma below 90).
+    #[arg(long, value_name = "QUALITY", default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
+    jpeg_quality: u8,
+}
+
+impl CompressArgs {
+    fn compressor(&self) -> codec::Compressor {
+        codec::Compressor {
+            compression: self.compress,
+            zstd_level: self.zstd_level,
+            jpeg_quality: self.jpeg_quality,
+        }
+    }
 }
 
 /// Runs the command until it fails (or forever: the bridges run until killed).
@@ -98,13 +169,22 @@ struct ZenohArgs {
 /// start, or a failure writing stdout.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Publish { bridge, target } => {
+        Command::Publish {
+            bridge,
+            target,
+            compress,
+        } => {
             let location = target.location()?;
             // The mapping first: a missing one is the likelier mistake.
             let options = MappingOptions::new().mode(OpenMode::OpenExisting);
             let mapping = Mapping::open(&location, &options).context("cannot publish")?;
             let session = Session::open(&bridge, None)?;
-            publish::run(&session, Reopened::new(mapping, options), bridge.json)
+            publish::run(
+                &session,
+                Reopened::new(mapping, options),
+                compress.compressor(),
+                bridge.json,
+            )
         }
         Command::Subscribe {
             bridge,
@@ -203,11 +283,15 @@ fn zenoh_config(
             .insert_json5(key, &json)
             .map_err(|e| anyhow!("{option}: {}", zenoh_error(&e)))?;
     }
-    if args.no_multicast_scouting {
-        config
-            .insert_json5("scouting/multicast/enabled", "false")
-            .map_err(|e| anyhow!("cannot switch multicast scouting off: {}", zenoh_error(&e)))?;
+    // A bridge told only where to connect accepts no connections (Zenoh's
+    // default would listen on every interface).
+    if args.config.is_none() && args.listen.is_empty() && !args.connect.is_empty() {
+        set(&mut config, "listen/endpoints", "[]")?;
     }
+    if args.no_multicast_scouting {
+        set(&mut config, "scouting/multicast/enabled", "false")?;
+    }
+    security::apply(&args.security, &mut config)?;
     if let Some(limit) = rx_max_message_size {
         let configured = config
             .get_json(RX_MAX_MESSAGE_SIZE_KEY)
@@ -225,6 +309,13 @@ fn zenoh_config(
         }
     }
     Ok(config)
+}
+
+/// Sets `key` (a `/`-separated path) of the Zenoh configuration to `json5`.
+fn set(config: &mut zenoh::Config, key: &str, json5: &str) -> anyhow::Result<()> {
+    config
+        .insert_json5(key, json5)
+        .map_err(|e| anyhow!("cannot set Zenoh's {key}: {}", zenoh_error(&e)))
 }
 
 /// A mapping that is opened again when its file is replaced (removed, and
@@ -354,18 +445,20 @@ struct FrameSummary {
 }
 
 impl FrameSummary {
-    fn of(header: &wire::WireHeader, payload: &[u8]) -> Self {
+    /// What `payload` (of `kind`, as in a mapping) holds; the times are set by
+    /// [`FrameSummary::times`].
+    fn of(kind: shm_core::Kind, payload: &[u8]) -> Self {
         let mut summary = Self {
-            kind: header.kind.name(),
-            payload_len: header.payload_len_bytes,
+            kind: kind.name(),
+            payload_len: payload.len() as u64,
             path: None,
             width: None,
             height: None,
             pixel_format: None,
-            written_unix_nanos: header.written_unix_nanos,
-            published_unix_nanos: header.published_unix_nanos,
+            written_unix_nanos: 0,
+            published_unix_nanos: 0,
         };
-        match shm_core::Payload::decode(header.kind, payload) {
+        match shm_core::Payload::decode(kind, payload) {
             Ok(shm_core::Payload::Image(record)) => summary.path = Some(record.path.to_owned()),
             Ok(shm_core::Payload::Pixels(pixels)) => {
                 summary.path = (!pixels.path.is_empty()).then(|| pixels.path.to_owned());
@@ -376,6 +469,23 @@ impl FrameSummary {
             _ => {}
         }
         summary
+    }
+
+    /// The same summary with the header's times.
+    fn times(mut self, header: &wire::WireHeader) -> Self {
+        self.written_unix_nanos = header.written_unix_nanos;
+        self.published_unix_nanos = header.published_unix_nanos;
+        self
+    }
+}
+
+/// `payload_len_bytes / wire_len_bytes`, the compression ratio (1 for an
+/// empty payload).
+fn ratio(payload_len_bytes: u64, wire_len_bytes: u64) -> f64 {
+    if wire_len_bytes == 0 {
+        1.0
+    } else {
+        payload_len_bytes as f64 / wire_len_bytes as f64
     }
 }
 
@@ -416,6 +526,10 @@ mod tests {
             connect: Vec::new(),
             listen: Vec::new(),
             no_multicast_scouting: true,
+            security: super::SecurityArgs {
+                insecure: true,
+                ..Default::default()
+            },
         };
         let limit = super::rx_max_message_size(16 << 20);
         assert_eq!(limit, (16 << 20) + (1 << 20));

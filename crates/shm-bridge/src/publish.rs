@@ -25,10 +25,12 @@ use zenoh::bytes::ZBytes;
 use zenoh::qos::CongestionControl;
 use zenoh::query::Query;
 
+use crate::codec::{Compressor, Encoding};
 use crate::stats::Status;
 use crate::wire::WireHeader;
 use crate::{
-    FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now, zenoh_error,
+    FrameSummary, Reopened, Session, between, print_json, ratio, test_hook, unix_nanos_now,
+    zenoh_error,
 };
 
 /// Test hook: flip a payload byte, after the CRC-32 was taken, of every frame
@@ -42,13 +44,24 @@ struct Published {
     frame: u64,
     #[serde(flatten)]
     summary: FrameSummary,
+    /// How the payload went: `raw`, `zstd` or `jpeg`.
+    encoding: &'static str,
+    /// Bytes on the wire (the payload after encoding).
+    wire_len: u64,
+    /// payload_len / wire_len.
+    compression_ratio: f64,
     /// From written in the source mapping to handed to Zenoh.
     latency_micros: u64,
     /// Frames of the source mapping skipped so far (written while busy).
     dropped_total: u64,
 }
 
-pub(crate) fn run(session: &Session, source: Reopened, json: bool) -> anyhow::Result<()> {
+pub(crate) fn run(
+    session: &Session,
+    source: Reopened,
+    compressor: Compressor,
+    json: bool,
+) -> anyhow::Result<()> {
     let location = source.mapping.location().clone();
     let publisher = session
         .session
@@ -119,19 +132,28 @@ pub(crate) fn run(session: &Session, source: Reopened, json: bool) -> anyhow::Re
             }
         }
         // The payload moves into Zenoh without a copy (the next read fills a
-        // fresh buffer).
+        // fresh buffer), compressed first if asked for.
         let mut frame = follower.take_frame();
-        let crc32 = if frame.flags & FLAG_CRC32 != 0 {
+        let payload_len_bytes = frame.payload.len() as u64;
+        let summary = json.then(|| FrameSummary::of(frame.kind, &frame.payload));
+        let (encoding, mut wire) =
+            match compressor.encode(frame.kind, std::mem::take(&mut frame.payload)) {
+                Ok(encoded) => encoded,
+                Err((e, payload)) => {
+                    log::warn!("frame {} sent uncompressed: {e}", frame.number());
+                    (Encoding::Raw, payload)
+                }
+            };
+        // A raw payload's CRC-32 was taken by its writer (and checked on the
+        // read); an encoded one gets its own.
+        let crc32 = if encoding == Encoding::Raw && frame.flags & FLAG_CRC32 != 0 {
             frame.crc32
         } else {
-            crc32fast::hash(&frame.payload)
+            crc32fast::hash(&wire)
         };
         if let Some(marker) = &corrupt_marker
-            && frame
-                .payload
-                .windows(marker.len())
-                .any(|w| w == marker.as_bytes())
-            && let Some(first) = frame.payload.first_mut()
+            && wire.windows(marker.len()).any(|w| w == marker.as_bytes())
+            && let Some(first) = wire.first_mut()
         {
             *first ^= 0xff;
         }
@@ -141,14 +163,15 @@ pub(crate) fn run(session: &Session, source: Reopened, json: bool) -> anyhow::Re
             frame_number: frame.number(),
             written_unix_nanos: frame.written_unix_nanos,
             published_unix_nanos: unix_nanos_now(),
-            payload_len_bytes: frame.payload.len() as u64,
+            payload_len_bytes,
             publisher_id,
             writer_pid: frame.writer_pid,
+            encoding,
         };
-        let summary = json.then(|| FrameSummary::of(&header, &frame.payload));
+        let wire_len = wire.len() as u64;
         // The queryable's copy of the payload shares the same bytes.
         let message = Message {
-            payload: ZBytes::from(std::mem::take(&mut frame.payload)),
+            payload: ZBytes::from(wire),
             attachment: ZBytes::from(header.encode().to_vec()),
         };
         latest.set(message.clone());
@@ -161,11 +184,14 @@ pub(crate) fn run(session: &Session, source: Reopened, json: bool) -> anyhow::Re
             queryable = Some(declare_queryable(session, &latest)?);
         }
         let latency = between(header.written_unix_nanos, header.published_unix_nanos);
-        status.frame(header.payload_len_bytes, latency);
+        status.frame(header.payload_len_bytes, wire_len, latency);
         if let Some(summary) = summary {
             print_json(&Published {
                 frame: header.frame_number,
-                summary,
+                summary: summary.times(&header),
+                encoding: encoding.name(),
+                wire_len,
+                compression_ratio: ratio(payload_len_bytes, wire_len),
                 latency_micros: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
                 dropped_total: status.dropped_total,
             })?;

@@ -10,6 +10,8 @@ pub struct Status {
     window_started: Instant,
     frames: u64,
     bytes: u64,
+    /// Bytes on the wire (after compression).
+    wire_bytes: u64,
     latency_sum: Duration,
     latency_max: Duration,
     /// Frames dropped in this window.
@@ -33,6 +35,7 @@ impl Status {
             window_started: Instant::now(),
             frames: 0,
             bytes: 0,
+            wire_bytes: 0,
             latency_sum: Duration::ZERO,
             latency_max: Duration::ZERO,
             dropped: 0,
@@ -42,10 +45,12 @@ impl Status {
         }
     }
 
-    /// Counts one frame of `len_bytes` payload bytes that took `latency`.
-    pub fn frame(&mut self, len_bytes: u64, latency: Duration) {
+    /// Counts one frame of `len_bytes` payload bytes, `wire_bytes` of them
+    /// on the wire (compressed), that took `latency`.
+    pub fn frame(&mut self, len_bytes: u64, wire_bytes: u64, latency: Duration) {
         self.frames = self.frames.saturating_add(1);
         self.bytes = self.bytes.saturating_add(len_bytes);
+        self.wire_bytes = self.wire_bytes.saturating_add(wire_bytes);
         self.latency_sum = self.latency_sum.saturating_add(latency);
         self.latency_max = self.latency_max.max(latency);
     }
@@ -97,12 +102,18 @@ impl Status {
                 self.latency_max.as_secs_f64() * 1e3
             )
         };
+        let ratio = if self.wire_bytes == 0 {
+            1.0
+        } else {
+            self.bytes as f64 / self.wire_bytes as f64
+        };
         format!(
-            "{}: {} frames ({:.1}/s), {:.1} MB/s, {} dropped ({} in all), {} corrupt ({} in all), {latency}",
+            "{}: {} frames ({:.1}/s), {:.1} MB/s, link {:.1} Mbit/s (compression {ratio:.2}:1), {} dropped ({} in all), {} corrupt ({} in all), {latency}",
             self.role,
             self.frames,
             self.frames as f64 / seconds,
             self.bytes as f64 / seconds / 1e6,
+            self.wire_bytes as f64 * 8.0 / seconds / 1e6,
             self.dropped,
             self.dropped_total,
             self.corrupt,
@@ -120,15 +131,15 @@ mod tests {
     #[test]
     fn the_line_reports_rates_drops_and_latency() {
         let mut status = Status::new("subscribe");
-        status.frame(2_000_000, Duration::from_millis(1));
-        status.frame(2_000_000, Duration::from_millis(3));
+        status.frame(2_000_000, 500_000, Duration::from_millis(1));
+        status.frame(2_000_000, 500_000, Duration::from_millis(3));
         status.dropped(4);
         status.corrupt();
         let line = status.line(Duration::from_secs(2));
         assert_eq!(
             line,
-            "subscribe: 2 frames (1.0/s), 2.0 MB/s, 4 dropped (4 in all), 1 corrupt (1 in all), \
-             latency mean 2.00 ms, max 3.00 ms"
+            "subscribe: 2 frames (1.0/s), 2.0 MB/s, link 4.0 Mbit/s (compression 4.00:1), \
+             4 dropped (4 in all), 1 corrupt (1 in all), latency mean 2.00 ms, max 3.00 ms"
         );
     }
 
@@ -138,8 +149,8 @@ mod tests {
         status.dropped(u64::MAX - 1);
         status.dropped(5);
         assert_eq!((status.dropped, status.dropped_total), (u64::MAX, u64::MAX));
-        status.frame(u64::MAX, Duration::MAX);
-        status.frame(1, Duration::from_secs(1));
+        status.frame(u64::MAX, u64::MAX, Duration::MAX);
+        status.frame(1, 1, Duration::from_secs(1));
         assert_eq!(status.bytes, u64::MAX);
         assert_eq!(status.latency_sum, Duration::MAX);
         // The status line is still printed.

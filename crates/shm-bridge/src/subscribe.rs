@@ -24,11 +24,13 @@ use zenoh::Wait as _;
 use zenoh::query::ConsolidationMode;
 use zenoh::sample::Sample;
 
+use crate::codec::{self, CodecError, Encoding};
 use crate::slot::Slot;
 use crate::stats::Status;
 use crate::wire::{WireError, WireHeader};
 use crate::{
-    FrameSummary, Reopened, Session, between, print_json, test_hook, unix_nanos_now, zenoh_error,
+    FrameSummary, Reopened, Session, between, print_json, ratio, test_hook, unix_nanos_now,
+    zenoh_error,
 };
 
 /// Test hook: sleep this many milliseconds before writing each frame (a slow
@@ -54,6 +56,12 @@ struct Received {
     dropped_total: u64,
     /// Frames refused so far because they failed the checks (CRC-32, header).
     corrupt_total: u64,
+    /// How the payload came: `raw`, `zstd` or `jpeg`.
+    encoding: &'static str,
+    /// Bytes that came over the wire.
+    wire_len: u64,
+    /// payload_len / wire_len.
+    compression_ratio: f64,
 }
 
 /// A message from Zenoh and when it arrived.
@@ -213,8 +221,39 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
         if let Some(delay) = write_delay {
             std::thread::sleep(delay);
         }
-        let payload = arrival.sample.payload();
-        let parts: Vec<&[u8]> = payload.slices().collect();
+        let wire = arrival.sample.payload();
+        let wire_len = wire.len() as u64;
+        // A raw payload is written from Zenoh's buffers as they are; an
+        // encoded one is restored first (at most B's capacity, checked before
+        // anything is allocated).
+        let restored = match header.encoding {
+            Encoding::Raw => None,
+            encoding => {
+                let limit = target.mapping.capacity_bytes();
+                match codec::decode(
+                    encoding,
+                    wire.to_bytes().into_owned(),
+                    header.payload_len_bytes,
+                    limit,
+                ) {
+                    Ok(payload) => Some(payload),
+                    Err(e @ CodecError::TooLarge { .. }) => {
+                        log::warn!("frame {} dropped: {e}", header.frame_number);
+                        status.dropped(1);
+                        continue;
+                    }
+                    Err(e) => {
+                        log::warn!("frame {} refused: {e}", header.frame_number);
+                        status.corrupt();
+                        continue;
+                    }
+                }
+            }
+        };
+        let parts: Vec<&[u8]> = match &restored {
+            Some(payload) => vec![payload.as_slice()],
+            None => wire.slices().collect(),
+        };
         let written = match target.mapping.write_frame(
             header.kind,
             &parts,
@@ -245,9 +284,13 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
         };
         let readable_unix_nanos = unix_nanos_now();
         let latency = between(header.written_unix_nanos, readable_unix_nanos);
-        status.frame(header.payload_len_bytes, latency);
+        status.frame(header.payload_len_bytes, wire_len, latency);
         if json {
-            let summary = FrameSummary::of(&header, &payload.to_bytes());
+            let summary = match &restored {
+                Some(payload) => FrameSummary::of(header.kind, payload),
+                None => FrameSummary::of(header.kind, &wire.to_bytes()),
+            }
+            .times(&header);
             print_json(&Received {
                 frame: written.frame_number(),
                 source_frame: header.frame_number,
@@ -257,6 +300,9 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
                 latency_micros: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
                 dropped_total: status.dropped_total,
                 corrupt_total: status.corrupt_total,
+                encoding: header.encoding.name(),
+                wire_len,
+                compression_ratio: ratio(header.payload_len_bytes, wire_len),
             })?;
         }
     }
@@ -332,6 +378,7 @@ mod tests {
             payload_len_bytes: 0,
             publisher_id,
             writer_pid: 1,
+            encoding: crate::codec::Encoding::Raw,
         }
     }
 

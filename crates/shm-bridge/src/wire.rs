@@ -1,29 +1,36 @@
 //! The bridge's message on the wire: a fixed 64-byte header, sent as the Zenoh
-//! attachment, and the frame's payload, unchanged, as the Zenoh payload.
+//! attachment, and the frame's payload as the Zenoh payload: unchanged, or
+//! compressed (pixel frames, [`crate::codec`]) as the header's encoding says.
 //!
 //! All fields are little-endian (see docs/DESIGN.md, "Bridge over Zenoh"):
 //!
 //! | offset | size | field |
 //! |---:|---:|---|
 //! | 0 | 4 | magic `SHMB` |
-//! | 4 | 2 | wire format version (1) |
+//! | 4 | 2 | wire format version (2) |
 //! | 6 | 2 | header length in bytes (64) |
 //! | 8 | 4 | kind code (frame format v2: 1 image, 2 TestData, 3 pixels, 4 object) |
-//! | 12 | 4 | CRC-32 (IEEE, as `crc32fast`) of the payload |
+//! | 12 | 4 | CRC-32 (IEEE, as `crc32fast`) of the payload as sent (the Zenoh payload) |
 //! | 16 | 8 | frame number in the source mapping (seq / 2) |
 //! | 24 | 8 | when the frame was completed in the source mapping, ns since the Unix epoch |
 //! | 32 | 8 | when the publisher sent it, ns since the Unix epoch |
-//! | 40 | 8 | payload length in bytes |
+//! | 40 | 8 | payload length in bytes, in the source mapping (before encoding) |
 //! | 48 | 8 | publisher id: a number drawn when the publisher starts |
 //! | 56 | 4 | process id of the writer in the source mapping |
-//! | 60 | 4 | reserved, 0 |
+//! | 60 | 4 | encoding: 0 raw, 1 zstd (row-filtered pixels), 2 JPEG (pixels) |
+//!
+//! Version 1 (before compression) had 0 at 60 and the CRC-32 of the payload;
+//! a version 1 peer refuses version 2 headers by their version, and the other
+//! way round.
 
 use shm_core::Kind;
+
+use crate::codec::Encoding;
 
 /// The first four bytes of every header.
 pub const MAGIC: [u8; 4] = *b"SHMB";
 /// The wire format version this build writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Length of the header in bytes.
 pub const HEADER_LEN_BYTES: usize = 64;
 
@@ -32,7 +39,7 @@ pub const HEADER_LEN_BYTES: usize = 64;
 pub struct WireHeader {
     /// What the payload holds.
     pub kind: Kind,
-    /// CRC-32 of the payload, computed by the publisher.
+    /// CRC-32 of the payload as sent (after encoding), computed by the publisher.
     pub crc32: u32,
     /// Frame number in the source mapping (its seq / 2).
     pub frame_number: u64,
@@ -40,12 +47,14 @@ pub struct WireHeader {
     pub written_unix_nanos: u64,
     /// When the publisher handed it to Zenoh, ns since the Unix epoch.
     pub published_unix_nanos: u64,
-    /// Payload length in bytes.
+    /// Payload length in bytes in the source mapping (before encoding).
     pub payload_len_bytes: u64,
     /// Drawn when a publisher starts: a change means a new stream of frame numbers.
     pub publisher_id: u64,
     /// Process id of the writer in the source mapping.
     pub writer_pid: u32,
+    /// How the payload travels.
+    pub encoding: Encoding,
 }
 
 /// Why a received header was refused.
@@ -72,7 +81,13 @@ pub enum WireError {
         /// The code in the header.
         code: u32,
     },
-    /// The payload is not as long as the header says.
+    /// An encoding this build does not know.
+    #[error("encoding {code} is not supported (0 raw, 1 zstd, 2 JPEG)")]
+    UnknownEncoding {
+        /// The code in the header.
+        code: u32,
+    },
+    /// A raw payload is not as long as the header says.
     #[error("the payload is {got} bytes, the header says {expected}")]
     LengthMismatch {
         /// Length in the header.
@@ -105,6 +120,7 @@ impl WireHeader {
         out[40..48].copy_from_slice(&self.payload_len_bytes.to_le_bytes());
         out[48..56].copy_from_slice(&self.publisher_id.to_le_bytes());
         out[56..60].copy_from_slice(&self.writer_pid.to_le_bytes());
+        out[60..64].copy_from_slice(&self.encoding.code().to_le_bytes());
         out
     }
 
@@ -112,7 +128,7 @@ impl WireHeader {
     ///
     /// # Errors
     /// [`WireError::BadMagic`], [`WireError::VersionMismatch`],
-    /// [`WireError::UnknownKind`].
+    /// [`WireError::UnknownKind`], [`WireError::UnknownEncoding`].
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let bytes: &[u8; HEADER_LEN_BYTES] = bytes
             .try_into()
@@ -143,11 +159,14 @@ impl WireHeader {
             payload_len_bytes: u64_at(40),
             publisher_id: u64_at(48),
             writer_pid: u32_at(56),
+            encoding: Encoding::from_code(u32_at(60))
+                .ok_or(WireError::UnknownEncoding { code: u32_at(60) })?,
         })
     }
 
     /// Checks a received payload, given as the slices Zenoh reassembled it
-    /// into, against this header: its length, then its CRC-32.
+    /// into, against this header: its length (for a raw payload), then its
+    /// CRC-32.
     ///
     /// # Errors
     /// [`WireError::LengthMismatch`], [`WireError::CrcMismatch`].
@@ -161,7 +180,7 @@ impl WireHeader {
             hasher.update(slice);
             len_bytes += slice.len() as u64;
         }
-        if len_bytes != self.payload_len_bytes {
+        if self.encoding == Encoding::Raw && len_bytes != self.payload_len_bytes {
             return Err(WireError::LengthMismatch {
                 expected: self.payload_len_bytes,
                 got: len_bytes,
@@ -192,6 +211,7 @@ mod tests {
             payload_len_bytes: payload.len() as u64,
             publisher_id: u64::MAX - 5,
             writer_pid: 4242,
+            encoding: Encoding::Raw,
         }
     }
 
@@ -218,10 +238,16 @@ mod tests {
             Err(WireError::BadMagic { .. })
         ));
         let mut future = bytes;
-        future[4] = 2;
+        future[4] = 3;
         assert_eq!(
             WireHeader::decode(&future),
-            Err(WireError::VersionMismatch { version: 2 })
+            Err(WireError::VersionMismatch { version: 3 })
+        );
+        let mut encoded = bytes;
+        encoded[60] = 9;
+        assert_eq!(
+            WireHeader::decode(&encoded),
+            Err(WireError::UnknownEncoding { code: 9 })
         );
         let mut empty = bytes;
         empty[8..12].copy_from_slice(&0u32.to_le_bytes());
