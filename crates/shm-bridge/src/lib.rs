@@ -139,11 +139,11 @@ struct SecurityArgs {
 #[command(next_help_heading = "Compression")]
 struct CompressArgs {
     /// How pixel frames travel: as they are, lossless (zstd, after a row
-    /// filter) or lossy (JPEG). Image records, TestData and objects always
+    /// filter) or lossy (JPEG). Image records, structs and objects always
     /// travel as they are.
     #[arg(long, value_enum, default_value_t = codec::Compression::None)]
     compress: codec::Compression,
-    /// zstd level, 1 (fastest) to 19 (smallest).
+    /// zstd level, 1 (quickest) to 19 (smallest).
     #[arg(long, value_name = "LEVEL", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=19))]
     zstd_level: i32,
     /// JPEG quality, 1 to 100 (4:2:0 chroma below 90).
@@ -223,7 +223,7 @@ impl Session {
         let session = zenoh::open(config).wait().map_err(|e| {
             let e = zenoh_error(&e);
             let hint = if e.contains("not supported") {
-                " (this build of shm-bridge carries TCP only: tcp/HOST:PORT)"
+                " (this build of shm-bridge carries TCP and TLS only: tcp/HOST:PORT or tls/HOST:PORT)"
             } else {
                 ""
             };

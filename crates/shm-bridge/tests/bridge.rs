@@ -789,7 +789,7 @@ fn bad_input_gives_one_line_errors() {
         (format!("{sub} --config {config}"), &["Zenoh config file"]),
         (
             format!("{sub} --listen udp/127.0.0.1:0"),
-            &["cannot start the Zenoh session", "udp", "TCP only"],
+            &["cannot start the Zenoh session", "udp", "TCP and TLS only"],
         ),
         ("subscribe --key k --name bad/name".into(), &["bad/name"]),
     ];
