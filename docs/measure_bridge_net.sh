@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 shift || true
-rates=("${@:-1gbit 100mbit}")
-read -r -a rates <<<"${rates[*]}"
+rates=("$@")
+((${#rates[@]})) || rates=(1gbit 100mbit)
 cargo build -q --release -p shm-bridge --bin shm-bridge --example pan
 bridge="$PWD/target/release/shm-bridge"
 pan="$PWD/target/release/examples/pan"
@@ -23,6 +23,7 @@ cleanup() {
   ip netns del $a 2>/dev/null || true
   ip netns del $b 2>/dev/null || true
   rm -f /dev/shm/measure-a-$$ /dev/shm/measure-b-$$
+  rm -rf "$out"
 }
 trap cleanup EXIT
 ip netns add $a
@@ -40,7 +41,7 @@ for rate in "${rates[@]}"; do
   ip -n $a qdisc replace dev vma$$ root tbf rate "$rate" burst 1mb latency 50ms
   for compress in none zstd jpeg; do
     rm -f /dev/shm/measure-a-$$ /dev/shm/measure-b-$$
-    "$pan" measure-a-$$ 1 0.04 >/dev/null # creates A with one frame
+    "$pan" measure-a-$$ 25 0.04 >/dev/null # creates A with one frame
     ip netns exec $b "$bridge" subscribe --key measure --name measure-b-$$ --capacity 16777216 \
       --listen tcp/10.250.0.2:7447 --insecure --no-multicast-scouting --json \
       >"$out/sub.jsonl" 2>"$out/sub.log" &
@@ -49,12 +50,15 @@ for rate in "${rates[@]}"; do
       --connect tcp/10.250.0.2:7447 --no-multicast-scouting --json \
       >"$out/pub.jsonl" 2>"$out/pub.log" &
     pub=$!
-    # Ready when B holds A's first frame.
-    for _ in $(seq 100); do [ -s "$out/sub.jsonl" ] && break; sleep 0.1; done
-    pub_cpu0=$(cpu_ticks $pub) sub_cpu0=$(cpu_ticks $sub)
+    # Ready when B holds A's first frame (the subscriber asks for it).
+    for _ in $(seq 300); do [ -s "$out/sub.jsonl" ] && break; sleep 0.1; done
+    [ -s "$out/sub.jsonl" ] || { echo "the subscriber never got A's first frame:" >&2; cat "$out"/*.log >&2; exit 1; }
+    pub_cpu0=$(cpu_ticks $pub)
+    sub_cpu0=$(cpu_ticks $sub)
     lines0=$(wc -l <"$out/sub.jsonl")
     "$pan" measure-a-$$ 30 "$seconds" >"$out/pan.json"
-    pub_cpu1=$(cpu_ticks $pub) sub_cpu1=$(cpu_ticks $sub)
+    pub_cpu1=$(cpu_ticks $pub)
+    sub_cpu1=$(cpu_ticks $sub)
     # The last frame, then the PSNR of B against A.
     last=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["frames"])' "$out/pan.json")
     for _ in $(seq 50); do
@@ -62,7 +66,8 @@ for rate in "${rates[@]}"; do
       sleep 0.1
     done
     psnr=$("$pan" --psnr measure-a-$$ measure-b-$$)
-    kill $pub $sub; wait $pub $sub 2>/dev/null || true
+    kill $pub $sub 2>/dev/null || true
+    wait $pub $sub 2>/dev/null || true
     python3 - "$out/sub.jsonl" "$lines0" "$seconds" "$rate" "$compress" "$psnr" \
       "$((pub_cpu1 - pub_cpu0))" "$((sub_cpu1 - sub_cpu0))" "$(getconf CLK_TCK)" <<'PY'
 import json, sys

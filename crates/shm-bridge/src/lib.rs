@@ -5,8 +5,8 @@
 //! each new frame on a Zenoh key expression; `shm-bridge subscribe` writes each
 //! frame it receives into a local mapping, where the unchanged readers see it
 //! like any local frame. On the wire each frame is a 64-byte header
-//! ([`wire::WireHeader`], the Zenoh attachment) and the frame's payload
-//! unchanged (the Zenoh payload). Both directions keep only the newest frame
+//! ([`wire::WireHeader`], the Zenoh attachment) and the frame's payload (the
+//! Zenoh payload), unchanged or, for pixel frames, compressed ([`codec`]). Both directions keep only the newest frame
 //! when they fall behind, and count what they drop. See docs/DESIGN.md,
 //! "Bridge over Zenoh", and the README for a two-machine example.
 //!
@@ -284,8 +284,13 @@ fn zenoh_config(
             .map_err(|e| anyhow!("{option}: {}", zenoh_error(&e)))?;
     }
     // A bridge told only where to connect accepts no connections (Zenoh's
-    // default would listen on every interface).
-    if args.config.is_none() && args.listen.is_empty() && !args.connect.is_empty() {
+    // default, kept unless a config file changed it, would listen on every
+    // interface).
+    let default_listen = zenoh::Config::default().get_json("listen/endpoints").ok();
+    if args.listen.is_empty()
+        && !args.connect.is_empty()
+        && config.get_json("listen/endpoints").ok() == default_listen
+    {
         set(&mut config, "listen/endpoints", "[]")?;
     }
     if args.no_multicast_scouting {

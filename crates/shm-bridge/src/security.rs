@@ -48,7 +48,7 @@ pub(crate) fn apply(args: &SecurityArgs, config: &mut zenoh::Config) -> anyhow::
     if let (Some(user), Some(password_file)) = (&args.user, &args.password_file) {
         let text = std::fs::read_to_string(password_file)
             .with_context(|| format!("--password-file {}", password_file.display()))?;
-        let password = text.lines().next().unwrap_or("").trim_end();
+        let password = text.lines().next().unwrap_or("").trim();
         if user.is_empty() || password.is_empty() || user.contains(':') {
             bail!(
                 "--user and the first line of --password-file {} must not be empty (and a user name holds no ':')",
@@ -63,12 +63,37 @@ pub(crate) fn apply(args: &SecurityArgs, config: &mut zenoh::Config) -> anyhow::
         )?;
     }
     if let Some(users) = &args.users_file {
+        // Zenoh takes a file without entries as "no authentication": refuse it.
+        let text = std::fs::read_to_string(users)
+            .with_context(|| format!("--users-file {}", users.display()))?;
+        let entries = text
+            .lines()
+            .filter_map(|line| line.trim().split_once(':'))
+            .filter(|(user, password)| !user.is_empty() && !password.is_empty())
+            .count();
+        if entries == 0 {
+            bail!(
+                "--users-file {} holds no `user:password` line: it would let everyone in",
+                users.display()
+            );
+        }
         set_file(
             config,
             &format!("{usrpwd}/dictionary_file"),
             "--users-file",
             users,
         )?;
+    }
+    if !args.insecure {
+        // Peers found by scouting (multicast, gossip) would be connected to
+        // over whatever locator they announce, authenticated or not: only the
+        // endpoints given are used.
+        for key in [
+            "scouting/multicast/autoconnect",
+            "scouting/gossip/autoconnect",
+        ] {
+            set(config, key, "[]")?;
+        }
     }
     check_listeners(config, args.insecure)
 }
@@ -156,7 +181,7 @@ fn check_listeners(config: &zenoh::Config, insecure: bool) -> anyhow::Result<()>
         return Ok(());
     }
     let what = format!(
-        "listening on {} without authentication: any host that reaches it can publish into this bridge",
+        "listening on {} without authentication: any host that reaches it can connect to this bridge (publish into a subscriber's mapping, or read a publisher's frames)",
         exposed.join(", ")
     );
     if insecure {

@@ -206,18 +206,13 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
                 continue;
             }
         };
-        match Last::seen(last, &header) {
+        let lost = match Last::seen(last, &header) {
             Seen::Repeat => continue,
             // An answer older than a frame that came live meanwhile.
             Seen::Older if arrival.asked => continue,
-            Seen::Older => {}
-            Seen::New { lost: 0 } => {}
-            Seen::New { lost } => {
-                log::debug!("{lost} frames lost before frame {}", header.frame_number);
-                status.dropped(lost);
-            }
-        }
-        last = Some(Last::of(&header));
+            Seen::Older => 0,
+            Seen::New { lost } => lost,
+        };
         if let Some(delay) = write_delay {
             std::thread::sleep(delay);
         }
@@ -250,6 +245,13 @@ pub(crate) fn run(session: &Session, mut target: Reopened, json: bool) -> anyhow
                 }
             }
         };
+        // Counted once the frame is known good, as for a header or CRC
+        // refused above: a refused frame shows as corrupt and as a gap.
+        if lost > 0 {
+            log::debug!("{lost} frames lost before frame {}", header.frame_number);
+            status.dropped(lost);
+        }
+        last = Some(Last::of(&header));
         let parts: Vec<&[u8]> = match &restored {
             Some(payload) => vec![payload.as_slice()],
             None => wire.slices().collect(),

@@ -81,6 +81,15 @@ pub enum WireError {
         /// The code in the header.
         code: u32,
     },
+    /// An encoded payload of a kind other than pixels (only pixel frames are
+    /// ever compressed).
+    #[error("a {kind} frame cannot be {encoding}-encoded (only pixel frames are compressed)")]
+    EncodedKind {
+        /// The kind's name.
+        kind: &'static str,
+        /// The encoding's name.
+        encoding: &'static str,
+    },
     /// An encoding this build does not know.
     #[error("encoding {code} is not supported (0 raw, 1 zstd, 2 JPEG)")]
     UnknownEncoding {
@@ -150,6 +159,14 @@ impl WireHeader {
         let kind = Kind::from_code(code)
             .filter(|&kind| kind != Kind::Empty)
             .ok_or(WireError::UnknownKind { code })?;
+        let encoding = Encoding::from_code(u32_at(60))
+            .ok_or(WireError::UnknownEncoding { code: u32_at(60) })?;
+        if encoding != Encoding::Raw && kind != Kind::Pixels {
+            return Err(WireError::EncodedKind {
+                kind: kind.name(),
+                encoding: encoding.name(),
+            });
+        }
         Ok(Self {
             kind,
             crc32: u32_at(12),
@@ -159,8 +176,7 @@ impl WireHeader {
             payload_len_bytes: u64_at(40),
             publisher_id: u64_at(48),
             writer_pid: u32_at(56),
-            encoding: Encoding::from_code(u32_at(60))
-                .ok_or(WireError::UnknownEncoding { code: u32_at(60) })?,
+            encoding,
         })
     }
 
@@ -243,6 +259,12 @@ mod tests {
             WireHeader::decode(&future),
             Err(WireError::VersionMismatch { version: 3 })
         );
+        let mut object_zstd = bytes;
+        object_zstd[60] = 1;
+        assert!(matches!(
+            WireHeader::decode(&object_zstd),
+            Err(WireError::EncodedKind { .. })
+        ));
         let mut encoded = bytes;
         encoded[60] = 9;
         assert_eq!(

@@ -55,6 +55,7 @@ impl Hosts {
             a_ip: format!("{subnet}.1"),
             b_ip: format!("{subnet}.2"),
         };
+        // (From here on, a failed step drops `hosts`, which deletes them.)
         let _ = Command::new("ip").args(["netns", "del", &a]).output();
         let _ = Command::new("ip").args(["netns", "del", &b]).output();
         must("ip", &["netns", "add", &a]);
@@ -204,14 +205,25 @@ struct Bridge {
 }
 
 impl Bridge {
+    /// A bridge that runs until the test ends (its log is not kept: an
+    /// unread pipe could fill and stop it).
     fn start(namespace: &str, args: &[String]) -> Self {
+        Self::spawn(namespace, args, Stdio::null())
+    }
+
+    /// A bridge expected to exit by itself; [`Bridge::finish`] reads its log.
+    fn start_logged(namespace: &str, args: &[String]) -> Self {
+        Self::spawn(namespace, args, Stdio::piped())
+    }
+
+    fn spawn(namespace: &str, args: &[String], stderr: Stdio) -> Self {
         let child = Command::new("ip")
             .args(["netns", "exec", namespace, BRIDGE])
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         Self { child }
@@ -401,7 +413,7 @@ fn mutual_tls_between_hosts_and_a_stranger_is_refused() {
     // A stranger: the lab's CA to check B, but its own certificate from
     // another CA. B refuses it: its bridge cannot open a session and exits.
     let _c_mapping = send_photo(&c, "rocket.jpg", "/stranger/rocket.jpg");
-    let stranger = Bridge::start(
+    let stranger = Bridge::start_logged(
         &hosts.a,
         &args(&[
             "publish",
@@ -436,7 +448,7 @@ fn mutual_tls_between_hosts_and_a_stranger_is_refused() {
     );
 
     // A stranger with no certificate at all is refused the same way.
-    let stranger = Bridge::start(
+    let stranger = Bridge::start_logged(
         &hosts.a,
         &args(&[
             "publish",
@@ -455,6 +467,10 @@ fn mutual_tls_between_hosts_and_a_stranger_is_refused() {
     );
     let (status, stderr) = stranger.finish();
     assert!(!status.success(), "the stranger was let in: {stderr}");
+    assert!(
+        stderr.contains("cannot start the Zenoh session"),
+        "{stderr}"
+    );
     assert_eq!(
         b_mapping.seq() / 2,
         b_frame,
@@ -523,7 +539,7 @@ fn user_and_password_between_hosts_and_a_wrong_password_is_refused() {
     let b_mapping = Mapping::open_existing(&b.mapping_name()).unwrap();
 
     let _c_mapping = send_photo(&c, "rocket.jpg", "/stranger/rocket.jpg");
-    let stranger = Bridge::start(
+    let stranger = Bridge::start_logged(
         &hosts.a,
         &args(&[
             "publish",
