@@ -38,7 +38,7 @@ ip -n $b link set vmb$$ up
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 for rate in "${rates[@]}"; do
-  ip -n $a qdisc replace dev vma$$ root tbf rate "$rate" burst 1mb latency 50ms
+  ip netns exec $a tc qdisc replace dev vma$$ root tbf rate "$rate" burst 1mb latency 50ms
   for compress in none zstd jpeg; do
     rm -f /dev/shm/measure-a-$$ /dev/shm/measure-b-$$
     "$pan" measure-a-$$ 25 0.04 >/dev/null # creates A with one frame
