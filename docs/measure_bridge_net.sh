@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The bridge on shaped links (docs/PERFORMANCE.md, "Bridge between two hosts"):
+# The bridge on shaped links (docs/PERFORMANCE.md, "Bridge between two hosts, on shaped links"):
 # two network namespaces joined by a veth pair whose A side is limited with tc
 # (tbf) to each RATE; a 1920x1080 BGR8 stream panning across real photographs
 # at 30 fps (crates/shm-bridge/examples/pan.rs) goes A -> publish -> subscribe
