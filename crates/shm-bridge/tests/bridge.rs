@@ -141,6 +141,17 @@ impl Bridge {
     /// The publisher connects and listens nowhere (Zenoh's JSON5 config file),
     /// so its only link is the one to `connect_port`.
     fn publish(key: &str, mapping: &str, connect_port: u16, env: &[(&str, &str)]) -> Self {
+        Self::publish_with(key, mapping, connect_port, env, &[])
+    }
+
+    /// [`Bridge::publish`] with `extra` options (`--compress zstd`, ...).
+    fn publish_with(
+        key: &str,
+        mapping: &str,
+        connect_port: u16,
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Self {
         static SPAWNED: AtomicU32 = AtomicU32::new(0);
         let config = std::env::temp_dir().join(format!(
             "shm-bridge-test-{}-{}.json5",
@@ -163,7 +174,10 @@ impl Bridge {
                 format!("tcp/127.0.0.1:{connect_port}"),
                 "--config".into(),
                 config.to_str().unwrap().into(),
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().map(|option| (*option).to_owned()))
+            .collect::<Vec<String>>(),
             env,
         );
         bridge.config = Some(config);
@@ -509,6 +523,103 @@ fn images_structs_objects_and_pixels_arrive_byte_identical() {
     );
     // The destination's own checks: the CRC-32 is set and verified there too.
     assert_eq!(link.b.mapping.read_frame().unwrap().flags & 1, 1);
+}
+
+#[test]
+fn pixel_frames_compressed_on_the_wire_are_restored_in_b() {
+    // A real photograph as BGR8 rows with padding, as a camera writes them.
+    let file = assets().join("coffee-1920x1080.png");
+    let rgba = shm_core::picture::decode_rgba(&std::fs::read(&file).unwrap(), &file).unwrap();
+    let (width, height) = (rgba.width(), rgba.height());
+    let stride = width * 3 + 64;
+    let mut rows = vec![0u8; (stride * height) as usize];
+    for (y, row) in rgba.as_raw().chunks_exact(width as usize * 4).enumerate() {
+        for (x, px) in row.chunks_exact(4).enumerate() {
+            let at = y * stride as usize + x * 3;
+            rows[at..at + 3].copy_from_slice(&[px[2], px[1], px[0]]);
+        }
+    }
+    for compress in ["zstd", "jpeg"] {
+        let test = format!("compress-{compress}");
+        let (a, b) = (
+            TestMapping::create(&test, "a"),
+            TestMapping::create(&test, "b"),
+        );
+        let key = format!("test/{test}/{}", std::process::id());
+        let port = free_port();
+        let subscriber = Bridge::subscribe(&key, &b.name, port, &[]);
+        let publisher = Bridge::publish_with(&key, &a.name, port, &[], &["--compress", compress]);
+        // Written again until one arrives (Zenoh drops what is published
+        // before the subscriber's route exists); each attempt has its path.
+        let started = Instant::now();
+        let (got, number, layout) = 'delivered: loop {
+            for attempt in 0.. {
+                let layout = PixelLayout::packed(width, height, PixelFormat::Bgr8)
+                    .with_stride_bytes(stride)
+                    .with_capture_unix_nanos(1_000 + attempt);
+                let path = format!("coffee-{attempt}");
+                a.mapping
+                    .send_pixels(&layout, &rows, &path, &options())
+                    .unwrap();
+                let number = a.mapping.seq() / 2;
+                let until = Instant::now() + Duration::from_millis(500);
+                let mut b_seq = 0;
+                while Instant::now() < until {
+                    if let Ok(got) = b
+                        .mapping
+                        .wait_for_frame(b_seq, Some(Duration::from_millis(100)))
+                    {
+                        b_seq = got.seq;
+                        if matches!(got.decode(), Ok(shm_core::Payload::Pixels(p)) if p.path == path)
+                        {
+                            break 'delivered (got, number, layout);
+                        }
+                    }
+                }
+                assert!(
+                    started.elapsed() < DEADLINE,
+                    "{compress}: nothing arrived; publisher:\n{}\nsubscriber:\n{}",
+                    publisher.stderr(),
+                    subscriber.stderr()
+                );
+            }
+        };
+        let shm_core::Payload::Pixels(pixels) = got.decode().unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(pixels.layout, layout, "{compress}: the same layout in B");
+        let line = subscriber.line_for(number);
+        assert_eq!(line["encoding"], compress);
+        let ratio = line["compression_ratio"].as_f64().unwrap();
+        if compress == "zstd" {
+            assert!(
+                pixels.pixels == rows.as_slice(),
+                "zstd: B's rows differ from A's"
+            );
+            assert!(ratio > 1.5, "zstd: ratio {ratio}");
+        } else {
+            let mut squared = 0f64;
+            for y in 0..height {
+                for (g, s) in pixels
+                    .row(y)
+                    .unwrap()
+                    .iter()
+                    .zip(&rows[(y * stride) as usize..])
+                {
+                    squared += (f64::from(*g) - f64::from(*s)).powi(2);
+                }
+            }
+            let mse = squared / f64::from(width * height * 3);
+            let psnr = 10.0 * (255.0f64.powi(2) / mse).log10();
+            assert!(psnr > 30.0, "jpeg: PSNR {psnr:.1} dB");
+            assert!(ratio > 5.0, "jpeg: ratio {ratio}");
+        }
+        let published = publisher.line_where("frame", number);
+        assert_eq!(published["encoding"], compress);
+        assert!(
+            published["wire_len"].as_u64().unwrap() < published["payload_len"].as_u64().unwrap()
+        );
+    }
 }
 
 #[test]

@@ -343,6 +343,38 @@ fn must_connect_config(dir: &Path) -> PathBuf {
     file
 }
 
+/// A publisher that B must refuse: it publishes mapping `mapping` (which
+/// holds a frame) from `namespace` to B's `endpoint`.
+struct Stranger<'a> {
+    namespace: &'a str,
+    key: &'a str,
+    mapping: &'a Name,
+    endpoint: &'a str,
+    dir: &'a Path,
+}
+
+impl Stranger<'_> {
+    /// Runs it with `credentials` and checks that it could not open a session
+    /// (it exits, saying so) and that B's frame number stayed `b_frame`.
+    fn is_refused(&self, credentials: &[String], b: &Mapping, b_frame: u64) {
+        let mut all = args(&["publish", "--key", self.key, "--name", &self.mapping.0]);
+        all.extend(args(&[
+            "--connect",
+            self.endpoint,
+            "--no-multicast-scouting",
+        ]));
+        all.extend(["--config".to_owned(), path(&must_connect_config(self.dir))]);
+        all.extend_from_slice(credentials);
+        let (status, stderr) = Bridge::start_logged(self.namespace, &all).finish();
+        assert!(!status.success(), "{credentials:?} was let in: {stderr}");
+        assert!(
+            stderr.contains("cannot start the Zenoh session"),
+            "{stderr}"
+        );
+        assert_eq!(b.seq() / 2, b_frame, "B got a frame from {credentials:?}");
+    }
+}
+
 #[test]
 #[ignore = "needs root (network namespaces); .ci/run runs it"]
 fn mutual_tls_between_hosts_and_a_stranger_is_refused() {
@@ -413,68 +445,39 @@ fn mutual_tls_between_hosts_and_a_stranger_is_refused() {
     // A stranger: the lab's CA to check B, but its own certificate from
     // another CA. B refuses it: its bridge cannot open a session and exits.
     let _c_mapping = send_photo(&c, "rocket.jpg", "/stranger/rocket.jpg");
-    let stranger = Bridge::start_logged(
-        &hosts.a,
-        &args(&[
-            "publish",
-            "--key",
-            key,
-            "--name",
-            &c.0,
-            "--connect",
-            &endpoint,
-            "--config",
-            &path(&must_connect_config(&dir)),
-            "--no-multicast-scouting",
-            "--tls-root-ca",
-            &path(&ca.cert()),
-            "--tls-cert",
-            &path(&s_cert),
-            "--tls-key",
-            &path(&s_key),
-            "--mtls",
-        ]),
-    );
-    let (status, stderr) = stranger.finish();
-    assert!(!status.success(), "the stranger was let in: {stderr}");
-    assert!(
-        stderr.contains("cannot start the Zenoh session"),
-        "{stderr}"
-    );
-    assert_eq!(
-        b_mapping.seq() / 2,
+    let stranger = Stranger {
+        namespace: &hosts.a,
+        key,
+        mapping: &c,
+        endpoint: &endpoint,
+        dir: &dir,
+    };
+    stranger.is_refused(
+        &[
+            "--tls-root-ca".to_owned(),
+            path(&ca.cert()),
+            "--tls-cert".to_owned(),
+            path(&s_cert),
+            "--tls-key".to_owned(),
+            path(&s_key),
+            "--mtls".to_owned(),
+        ],
+        &b_mapping,
         b_frame,
-        "B got a frame from the stranger"
     );
 
     // A stranger with no certificate at all is refused the same way.
-    let stranger = Bridge::start_logged(
-        &hosts.a,
-        &args(&[
-            "publish",
-            "--key",
-            key,
-            "--name",
-            &c.0,
-            "--connect",
-            &endpoint,
-            "--config",
-            &path(&must_connect_config(&dir)),
-            "--no-multicast-scouting",
-            "--tls-root-ca",
-            &path(&ca.cert()),
-        ]),
-    );
-    let (status, stderr) = stranger.finish();
-    assert!(!status.success(), "the stranger was let in: {stderr}");
-    assert!(
-        stderr.contains("cannot start the Zenoh session"),
-        "{stderr}"
-    );
-    assert_eq!(
-        b_mapping.seq() / 2,
+    let stranger = Stranger {
+        namespace: &hosts.a,
+        key,
+        mapping: &c,
+        endpoint: &endpoint,
+        dir: &dir,
+    };
+    stranger.is_refused(
+        &["--tls-root-ca".to_owned(), path(&ca.cert())],
+        &b_mapping,
         b_frame,
-        "B got a frame from the stranger"
     );
 }
 
@@ -539,36 +542,23 @@ fn user_and_password_between_hosts_and_a_wrong_password_is_refused() {
     let b_mapping = Mapping::open_existing(&b.mapping_name()).unwrap();
 
     let _c_mapping = send_photo(&c, "rocket.jpg", "/stranger/rocket.jpg");
-    let stranger = Bridge::start_logged(
-        &hosts.a,
-        &args(&[
-            "publish",
-            "--key",
-            key,
-            "--name",
-            &c.0,
-            "--connect",
-            &endpoint,
-            "--config",
-            &path(&must_connect_config(&dir)),
-            "--no-multicast-scouting",
-            "--users-file",
-            &users,
-            "--user",
-            "camera-a",
-            "--password-file",
-            &path(&dir.join("wrong.password")),
-        ]),
-    );
-    let (status, stderr) = stranger.finish();
-    assert!(!status.success(), "a wrong password was let in: {stderr}");
-    assert!(
-        stderr.contains("cannot start the Zenoh session"),
-        "{stderr}"
-    );
-    assert_eq!(
-        b_mapping.seq() / 2,
+    let stranger = Stranger {
+        namespace: &hosts.a,
+        key,
+        mapping: &c,
+        endpoint: &endpoint,
+        dir: &dir,
+    };
+    stranger.is_refused(
+        &[
+            "--users-file".to_owned(),
+            users.clone(),
+            "--user".to_owned(),
+            "camera-a".to_owned(),
+            "--password-file".to_owned(),
+            path(&dir.join("wrong.password")),
+        ],
+        &b_mapping,
         b_frame,
-        "B got a frame from the wrong password"
     );
 }
