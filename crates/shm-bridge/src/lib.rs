@@ -13,11 +13,12 @@
 //! Only this crate depends on Zenoh.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use shm_cli::{Target, print_json};
+use shm_args::{Target, print_json};
+pub(crate) use shm_core::unix_nanos_now;
 use shm_core::{DEFAULT_MAPPING_LEN_BYTES, Mapping, MappingOptions, OpenMode};
 use zenoh::Wait as _;
 
@@ -399,31 +400,24 @@ fn zenoh_error(e: &impl std::fmt::Display) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Now, in nanoseconds since the Unix epoch (0 if the clock is before it).
-fn unix_nanos_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
 /// Time from `earlier_unix_nanos` to `later_unix_nanos`; zero if the clocks
 /// (of two machines) put them the other way round.
 fn between(earlier_unix_nanos: u64, later_unix_nanos: u64) -> Duration {
     Duration::from_nanos(later_unix_nanos.saturating_sub(earlier_unix_nanos))
 }
 
-/// A test hook read from the environment (never shown in `--help`). Only in
-/// debug builds (the ones `cargo test` runs): a release binary has none and
-/// ignores the variable.
-#[cfg(debug_assertions)]
+/// A test hook read from the environment (never shown in `--help`). Only with
+/// the `test-hooks` feature, which only this crate's own tests turn on: a
+/// binary from `cargo build` has none and ignores the variable.
+#[cfg(feature = "test-hooks")]
 fn test_hook(name: &str) -> Option<String> {
     let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
     log::debug!("test hook {name}={value}");
     Some(value)
 }
 
-/// Release builds ship no test hooks.
-#[cfg(not(debug_assertions))]
+/// Builds without the `test-hooks` feature have no test hooks.
+#[cfg(not(feature = "test-hooks"))]
 fn test_hook(_name: &str) -> Option<String> {
     None
 }

@@ -35,7 +35,11 @@ use crate::{
 
 /// Test hook: flip a payload byte, after the CRC-32 was taken, of every frame
 /// whose payload contains this text.
+#[cfg(feature = "test-hooks")]
 const CORRUPT_HOOK: &str = "SHM_BRIDGE_TEST_CORRUPT_IF_CONTAINS";
+/// Without test hooks the variable's name is not even in the binary.
+#[cfg(not(feature = "test-hooks"))]
+const CORRUPT_HOOK: &str = "";
 
 /// One JSON line per published frame (`--json`).
 #[derive(Debug, serde::Serialize)]

@@ -35,7 +35,11 @@ use crate::{
 
 /// Test hook: sleep this many milliseconds before writing each frame (a slow
 /// subscriber).
+#[cfg(feature = "test-hooks")]
 const WRITE_DELAY_HOOK: &str = "SHM_BRIDGE_TEST_WRITE_DELAY_MS";
+/// Without test hooks the variable's name is not even in the binary.
+#[cfg(not(feature = "test-hooks"))]
+const WRITE_DELAY_HOOK: &str = "";
 
 /// One JSON line per frame written into the mapping (`--json`).
 #[derive(Debug, serde::Serialize)]

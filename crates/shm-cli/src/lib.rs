@@ -6,7 +6,6 @@
 //! JSON lines whose shapes are [`output`]'s structs, documented with examples in
 //! `docs/CLI.md`. Exit status: 0 ok, 1 error, 2 usage, 3 timeout ([`exit_code`]).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,10 +15,13 @@ use serde_json::Value;
 use shm_core::picture::{self, ImageFile};
 use shm_core::{
     DEFAULT_MAPPING_LEN_BYTES, FollowEvent, FollowStart, Follower, Location, Mapping, MappingName,
-    MappingOptions, OpenMode, Payload, PixelFormat, PixelLayout, ReadError, TestData, WriteOptions,
+    MappingOptions, OpenMode, Payload, PixelFormat, PixelLayout, ReadError, SenderSummary,
+    TestData, WriteOptions, unix_nanos_now,
 };
 
 pub mod output;
+
+pub use shm_args::{Target, print_json};
 
 use output::{
     FrameLine, HeaderLine, ListedMapping, ListingError, ReadFailure, Sent, SentImage, StreamSummary,
@@ -33,34 +35,6 @@ use output::{
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// The mapping options `--name NAME` / `--file PATH`, under a "Mapping"
-/// heading: `#[command(flatten)]` them into a clap command (the CLI's
-/// commands and `shm-bridge` share them).
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Mapping")]
-pub struct Target {
-    /// Mapping name: /dev/shm/NAME (1 to 30 bytes of [A-Za-z0-9._-]; one that
-    /// starts with '-' is given as --name=-NAME).
-    #[arg(long, default_value = shm_core::DEFAULT_NAME, conflicts_with = "file")]
-    name: String,
-    /// A regular file as a persistent mapping, instead of a name.
-    #[arg(long, value_name = "PATH")]
-    file: Option<PathBuf>,
-}
-
-impl Target {
-    /// The mapping these options name.
-    ///
-    /// # Errors
-    /// A `--name` that breaks the naming rules ([`shm_core::NameError`]).
-    pub fn location(&self) -> anyhow::Result<Location> {
-        Ok(match &self.file {
-            Some(path) => Location::File(path.clone()),
-            None => Location::Named(MappingName::new(&self.name)?),
-        })
-    }
 }
 
 /// Which mapping a sending command works on, and its size if it creates it.
@@ -387,19 +361,6 @@ fn open_existing(target: &Target) -> anyhow::Result<Mapping> {
     open(target, 0, OpenMode::OpenExisting)
 }
 
-/// Prints `value` as one JSON line on stdout and flushes it (a line per
-/// frame reaches a pipe at once; `shm-bridge --json` prints the same way).
-///
-/// # Errors
-/// Serialisation or stdout write errors (e.g. a closed pipe).
-pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer(&mut stdout, value)?;
-    writeln!(stdout)?;
-    stdout.flush()?;
-    Ok(())
-}
-
 fn send_image(
     target: &CreateTarget,
     image: &Path,
@@ -462,12 +423,6 @@ fn recv(
         line.out = Some(out.display().to_string());
     }
     print_json(&line)
-}
-
-fn unix_nanos_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn watch(target: &Target, count: Option<u64>, timeout_ms: Option<u64>) -> anyhow::Result<()> {
@@ -646,23 +601,24 @@ fn inspect(target: &Target) -> anyhow::Result<()> {
 }
 
 fn ls(name: Option<&str>, file: Option<PathBuf>) -> anyhow::Result<()> {
-    let locations = match (name, file) {
-        (_, Some(file)) => vec![Location::File(file)],
-        (Some(name), None) => vec![Location::Named(MappingName::new(name)?)],
-        (None, None) => shm_core::list_named()
+    let one = |location: Location| {
+        let summary = SenderSummary::open(&location);
+        vec![(location, summary)]
+    };
+    let listed = match (name, file) {
+        (_, Some(file)) => one(Location::File(file)),
+        (Some(name), None) => one(Location::Named(MappingName::new(name)?)),
+        (None, None) => shm_core::list_senders()
             .context("cannot list /dev/shm")?
             .into_iter()
-            .map(Location::Named)
+            .map(|(name, summary)| (Location::Named(name), summary))
             .collect(),
     };
-    for location in locations {
-        let options = MappingOptions::new()
-            .mode(OpenMode::OpenExisting)
-            .prefault(false);
-        match Mapping::open(&location, &options) {
-            Ok(mapping) => print_json(&ListedMapping::new(&location, &mapping))?,
+    for (location, summary) in listed {
+        match summary {
+            Ok(summary) => print_json(&ListedMapping::new(&location, &summary))?,
             Err(e) => print_json(&ListingError {
-                name: output::location_name(&location),
+                name: location.short_name(),
                 path: location.path().display().to_string(),
                 error: e.to_string(),
             })?,

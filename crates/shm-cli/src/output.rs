@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use shm_core::picture;
-use shm_core::{Frame, Kind, Location, Mapping, Payload, Written};
+use shm_core::{Frame, Kind, Location, Mapping, Payload, SenderSummary, Written};
 
 /// What `send-image`, `send-struct` and `send-object` print.
 #[derive(Debug, Serialize)]
@@ -294,7 +294,7 @@ impl HeaderLine {
             seq: h.seq,
             frame: h.seq / 2,
             write_in_progress: h.seq % 2 == 1,
-            kind: Kind::from_code(h.kind).map_or("unknown", Kind::name),
+            kind: Kind::name_of_code(h.kind),
             kind_code: h.kind,
             flags: h.flags,
             payload_len: h.payload_len,
@@ -331,18 +331,17 @@ pub struct ListedMapping {
 }
 
 impl ListedMapping {
-    /// The line for `mapping`, opened at `location`.
-    pub fn new(location: &Location, mapping: &Mapping) -> Self {
-        let h = mapping.header();
+    /// The line for the mapping at `location`, summarised as `summary`.
+    pub fn new(location: &Location, summary: &SenderSummary) -> Self {
         Self {
-            name: location_name(location),
+            name: location.short_name(),
             path: location.path().display().to_string(),
-            mapping_len: h.mapping_len,
-            frame: h.seq / 2,
-            kind: Kind::from_code(h.kind).map_or("unknown", Kind::name),
-            writer_pid: h.writer_pid,
-            writer_alive: mapping.writer_alive(),
-            written_unix_nanos: h.written_unix_nanos,
+            mapping_len: summary.mapping_len_bytes,
+            frame: summary.frame_number,
+            kind: summary.kind_name(),
+            writer_pid: summary.writer_pid,
+            writer_alive: summary.writer_alive,
+            written_unix_nanos: summary.written_unix_nanos,
         }
     }
 }
@@ -356,12 +355,4 @@ pub struct ListingError {
     pub path: String,
     /// Why it does not open.
     pub error: String,
-}
-
-/// A location's name for people: the mapping name, or the file's path.
-pub fn location_name(location: &Location) -> String {
-    match location {
-        Location::Named(name) => name.as_str().to_owned(),
-        Location::File(path) => path.display().to_string(),
-    }
 }

@@ -5,6 +5,24 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// An error and its sources as one line, `: `-separated (as anyhow's `{:#}`
+/// prints them). Errors here keep their OS cause as a source rather than in
+/// their own message, so a bare `to_string()` would lose it; a source whose
+/// text already ends the line is not repeated.
+pub fn error_line(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !line.ends_with(&cause_text) {
+            line.push_str(": ");
+            line.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
 /// A mapping name broke a rule of the spec ("Names").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -425,5 +443,21 @@ fn described(name: &str, path: &std::path::Path) -> String {
         format!("at {}", path.display())
     } else {
         format!("named {name} ({})", path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_line_joins_an_error_and_its_sources_on_one_line() {
+        let err = super::OpenError::Io {
+            action: "mmap",
+            source: std::io::Error::from_raw_os_error(12),
+            path: "/dev/shm/x".into(),
+        };
+        let line = super::error_line(&err);
+        assert!(line.starts_with("mmap failed: /dev/shm/x: "), "{line}");
+        assert!(line.contains("Cannot allocate memory"), "{line}");
+        assert!(!line.contains('\n'));
     }
 }

@@ -156,6 +156,15 @@ impl Kind {
         })
     }
 
+    /// The name of the kind with header code `code` ([`Kind::name`]), or
+    /// `unknown` for codes this version does not define.
+    pub const fn name_of_code(code: u32) -> &'static str {
+        match Self::from_code(code) {
+            Some(kind) => kind.name(),
+            None => "unknown",
+        }
+    }
+
     /// The lower-case name used in JSON output: `empty`, `image`, `testdata`,
     /// `pixels` or `object`.
     pub const fn name(self) -> &'static str {

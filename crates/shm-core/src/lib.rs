@@ -16,6 +16,10 @@
 //!
 //! Linux only.
 //!
+//! Cargo features: `picture` (default) adds [`picture`], which reads, checks and
+//! decodes image files with the `image` crate; without it the crate has no
+//! image codec among its dependencies.
+//!
 //! ```
 //! use shm_core::{Mapping, MappingName, Payload, WriteOptions};
 //! # let name = MappingName::new(&format!("doc-{}", std::process::id())).unwrap();
@@ -36,21 +40,24 @@ mod aliasing;
 mod error;
 mod follow;
 pub mod layout;
+mod listing;
 mod mapping;
 mod name;
 mod payload;
+#[cfg(feature = "picture")]
 pub mod picture;
 mod reader;
 mod sys;
 mod writer;
 
 pub use aliasing::{MappedMemoryGuard, overlaps_mapped_memory, register_foreign_mapping};
-pub use error::{DecodeError, NameError, OpenError, ReadError, WriteError};
+pub use error::{DecodeError, NameError, OpenError, ReadError, WriteError, error_line};
 pub use follow::{FollowEvent, FollowStart, Follower, REOPEN_CHECK_INTERVAL};
 pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat};
+pub use listing::{SenderSummary, list_senders};
 pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove};
 pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};
 pub use payload::{ImageRecordRef, Payload, PixelLayout, PixelsRef, TestData, decode_object};
 pub use reader::{CHUNK_READ_BYTES, DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};
 pub use sys::monotonic_nanos;
-pub use writer::{HeldWriterLock, WriteOptions, Written};
+pub use writer::{HeldWriterLock, WriteOptions, Written, unix_nanos_now};

@@ -102,6 +102,15 @@ pub enum Location {
 }
 
 impl Location {
+    /// How people name it: the mapping name (`shm-exchange`), or the file's
+    /// path. [`Display`](fmt::Display) adds the file behind a name.
+    pub fn short_name(&self) -> String {
+        match self {
+            Self::Named(name) => name.as_str().to_owned(),
+            Self::File(path) => path.display().to_string(),
+        }
+    }
+
     /// The file behind the mapping.
     pub fn path(&self) -> PathBuf {
         match self {

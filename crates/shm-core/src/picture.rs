@@ -311,9 +311,7 @@ pub fn send_decoded(
         .into_decoder()
         .map_err(|e| decode_error(e, &info, path))?;
     let (width, height) = decoder.dimensions();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let now = crate::unix_nanos_now();
     let format = match decoder.color_type() {
         ColorType::Rgb8 => Some(PixelFormat::Rgb8),
         ColorType::Rgba8 => Some(PixelFormat::Rgba8),

@@ -309,9 +309,7 @@ impl Mapping {
         let r = &self.region;
         r.atomic_u32(OFF_CRC32)
             .store(crc32.unwrap_or(0), Ordering::Relaxed);
-        let now_unix_nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let now_unix_nanos = unix_nanos_now();
         r.atomic_u64(OFF_WRITTEN_UNIX_NANOS)
             .store(now_unix_nanos, Ordering::Relaxed);
         let seq = frame.odd_seq + 1;
@@ -710,4 +708,13 @@ fn len_i32(field: &'static str, len_bytes: usize) -> Result<i32, WriteError> {
         field,
         len_bytes: len_bytes as u64,
     })
+}
+
+/// The wall clock now, in nanoseconds since the Unix epoch (0 if the clock is
+/// set before it): what a frame's `written_unix_nanos` and a pixel frame's
+/// capture time hold.
+pub fn unix_nanos_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }

@@ -84,21 +84,6 @@ impl Error {
     }
 }
 
-/// The error and its causes, joined by ": " (as the CLI prints them).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 impl From<OpenError> for Error {
     fn from(error: OpenError) -> Self {
         use ShmStatus::*;
@@ -113,7 +98,7 @@ impl From<OpenError> for Error {
             OpenError::Io { .. } => SHM_ERR_IO,
             _ => SHM_ERR_NOT_COMPATIBLE,
         };
-        Self::new(status, chain(&error))
+        Self::new(status, shm_core::error_line(&error))
     }
 }
 
@@ -127,7 +112,7 @@ impl From<WriteError> for Error {
             WriteError::Lock(_) => SHM_ERR_IO,
             _ => SHM_ERR_INVALID_ARGUMENT,
         };
-        Self::new(status, chain(&error))
+        Self::new(status, shm_core::error_line(&error))
     }
 }
 
@@ -140,7 +125,7 @@ impl From<ReadError> for Error {
             ReadError::TimedOut { .. } => SHM_ERR_TIMED_OUT,
             _ => SHM_ERR_CORRUPT,
         };
-        Self::new(status, chain(&error))
+        Self::new(status, shm_core::error_line(&error))
     }
 }
 
@@ -150,7 +135,7 @@ impl From<DecodeError> for Error {
             DecodeError::WrongKind { .. } => ShmStatus::SHM_ERR_WRONG_KIND,
             _ => ShmStatus::SHM_ERR_CORRUPT,
         };
-        Self::new(status, chain(&error))
+        Self::new(status, shm_core::error_line(&error))
     }
 }
 

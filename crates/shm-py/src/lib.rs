@@ -49,18 +49,6 @@ fn error(py: Python<'_>, class: &str, message: String) -> PyErr {
     }
 }
 
-/// `error` and its sources, joined by ": ".
-fn message(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn open_error(py: Python<'_>, e: &OpenError) -> PyErr {
     let class = match e {
         OpenError::InvalidName(_) => "InvalidName",
@@ -74,7 +62,7 @@ fn open_error(py: Python<'_>, e: &OpenError) -> PyErr {
         OpenError::Io { .. } => "ShmError",
         _ => "Corrupt",
     };
-    error(py, class, message(e))
+    error(py, class, shm_core::error_line(e))
 }
 
 fn write_error(py: Python<'_>, e: &WriteError) -> PyErr {
@@ -86,7 +74,7 @@ fn write_error(py: Python<'_>, e: &WriteError) -> PyErr {
         }
         _ => "ShmError",
     };
-    error(py, class, message(e))
+    error(py, class, shm_core::error_line(e))
 }
 
 fn read_error(py: Python<'_>, e: &ReadError) -> PyErr {
@@ -96,7 +84,7 @@ fn read_error(py: Python<'_>, e: &ReadError) -> PyErr {
         ReadError::WriterDied { .. } => "WriterDied",
         _ => "Corrupt",
     };
-    error(py, class, message(e))
+    error(py, class, shm_core::error_line(e))
 }
 
 fn decode_error(py: Python<'_>, e: &DecodeError) -> PyErr {
@@ -107,7 +95,10 @@ fn decode_error(py: Python<'_>, e: &DecodeError) -> PyErr {
     error(
         py,
         class,
-        format!("the frame's payload is not valid: {}", message(e)),
+        format!(
+            "the frame's payload is not valid: {}",
+            shm_core::error_line(e)
+        ),
     )
 }
 
@@ -118,7 +109,7 @@ fn image_error(py: Python<'_>, e: &ImageError) -> PyErr {
         ImageError::Io { .. } => "ShmError",
         _ => "InvalidArgument",
     };
-    error(py, class, message(e))
+    error(py, class, shm_core::error_line(e))
 }
 
 fn duration(py: Python<'_>, seconds: f64, what: &str) -> PyResult<Duration> {

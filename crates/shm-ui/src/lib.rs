@@ -104,32 +104,40 @@ mod tests {
     }
 }
 
-/// An error and its sources as one line, `: `-separated (as anyhow's `{:#}`
-/// prints them): library errors keep their OS cause as a source rather than in
-/// their own message, so a bare `to_string()` would lose it.
-pub fn error_line(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
+/// `rgba` as an egui image whose longer side is at most `max_side_pixels`
+/// (a preview, or the GPU's texture limit): scaled down keeping its aspect
+/// ratio (each side at least 1 pixel) when larger, else copied as it is.
+pub fn color_image_within(rgba: &image::RgbaImage, max_side_pixels: u32) -> egui::ColorImage {
+    let (width, height) = rgba.dimensions();
+    let max_side = max_side_pixels.max(1);
+    if width <= max_side && height <= max_side {
+        return egui::ColorImage::from_rgba_unmultiplied(
+            [width as usize, height as usize],
+            rgba.as_raw(),
+        );
     }
-    line
+    let scale = max_side as f32 / width.max(height) as f32;
+    let small = image::imageops::thumbnail(
+        rgba,
+        ((width as f32 * scale) as u32).clamp(1, max_side),
+        ((height as f32 * scale) as u32).clamp(1, max_side),
+    );
+    egui::ColorImage::from_rgba_unmultiplied(
+        [small.width() as usize, small.height() as usize],
+        small.as_raw(),
+    )
 }
 
 #[cfg(test)]
-mod error_line_tests {
+mod color_image_tests {
     #[test]
-    fn joins_an_error_and_its_sources_on_one_line() {
-        let err = shm_core::OpenError::Io {
-            action: "mmap",
-            source: std::io::Error::from_raw_os_error(12),
-            path: "/dev/shm/x".into(),
-        };
-        let line = super::error_line(&err);
-        assert!(line.starts_with("mmap failed: /dev/shm/x: "), "{line}");
-        assert!(line.contains("Cannot allocate memory"), "{line}");
-        assert!(!line.contains('\n'));
+    fn a_large_image_is_scaled_to_fit_and_a_small_one_kept() {
+        let wide = image::RgbaImage::from_pixel(400, 100, image::Rgba([1, 2, 3, 255]));
+        let fitted = super::color_image_within(&wide, 200);
+        assert_eq!(fitted.size, [200, 50]);
+        assert_eq!(fitted.pixels[0].to_srgba_unmultiplied(), [1, 2, 3, 255]);
+        assert_eq!(super::color_image_within(&wide, 400).size, [400, 100]);
+        let line = image::RgbaImage::new(1000, 1);
+        assert_eq!(super::color_image_within(&line, 10).size, [10, 1]);
     }
 }

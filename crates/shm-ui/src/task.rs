@@ -1,8 +1,13 @@
 //! Background jobs for the apps: a job runs on a named thread, and the UI picks
 //! up its result, or a one-line error if it panicked, so a failure never
-//! leaves a spinner running.
+//! leaves a spinner running. Every thread of both apps starts here: one-shot
+//! jobs (a send, a file dialog, a save) with [`Task::spawn`], and jobs that run
+//! until the app lets go of them (a stream, the reader's watcher, the sender
+//! list) with [`Task::spawn_until_dropped`].
 
 use std::any::Any;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use eframe::egui;
@@ -12,10 +17,36 @@ use eframe::egui;
 /// The UI polls it with [`Task::poll`] each frame; when the job ends (returns
 /// or panics) the thread asks the UI for a repaint, so the outcome shows at
 /// once even while nothing else moves.
+///
+/// Dropping the task does not wait for the thread: it raises the job's
+/// [`StopFlag`], which a long-running job checks between steps.
 #[derive(Debug)]
 pub struct Task<T> {
     handle: Option<JoinHandle<T>>,
     name: String,
+    stop: StopFlag,
+}
+
+/// Raised when the [`Task`] that started a job is dropped: the job should end
+/// at its next check.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    /// Whether the job was asked to stop.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn raise(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.stop.raise();
+    }
 }
 
 /// Asks for a repaint when dropped: at the end of a job, and also while a
@@ -41,16 +72,33 @@ impl<T: Send + 'static> Task<T> {
         ctx: Option<egui::Context>,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<Self, String> {
+        Self::spawn_until_dropped(name, ctx, |_| job())
+    }
+
+    /// Starts `job` on a thread named `name`, handing it the [`StopFlag`]
+    /// that dropping the task raises; `ctx` (if any) is asked to repaint when
+    /// the job ends.
+    ///
+    /// # Errors
+    /// A one-line message when the thread cannot be started.
+    pub fn spawn_until_dropped(
+        name: &str,
+        ctx: Option<egui::Context>,
+        job: impl FnOnce(StopFlag) -> T + Send + 'static,
+    ) -> Result<Self, String> {
+        let stop = StopFlag::default();
+        let job_stop = stop.clone();
         let handle = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
                 let _repaint = RepaintOnDrop(ctx);
-                job()
+                job(job_stop)
             })
             .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
         Ok(Self {
             handle: Some(handle),
             name: name.to_owned(),
+            stop,
         })
     }
 
@@ -117,6 +165,26 @@ mod tests {
         assert_eq!(outcome, Ok(42));
         assert!(task.is_finished());
         assert_eq!(task.poll(), None);
+    }
+
+    #[test]
+    fn dropping_the_task_raises_its_stop_flag() {
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let task = Task::spawn_until_dropped("test-stop", None, move |stop| {
+            started_tx.send(()).unwrap();
+            while !stop.is_raised() {
+                std::thread::yield_now();
+            }
+            done_tx.send(()).unwrap();
+        })
+        .unwrap();
+        started_rx.recv().unwrap();
+        assert!(done_rx.try_recv().is_err(), "ended before it was stopped");
+        drop(task);
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the job never saw its stop flag");
     }
 
     #[test]

@@ -276,9 +276,9 @@ pub struct WriterApp {
     /// For background jobs to ask for a repaint when they end.
     ctx: Option<egui::Context>,
     /// Test hook: the next send's worker panics (to check that a panic ends
-    /// in an error line). Only in debug builds (the ones `cargo test` runs):
-    /// release builds do not have it.
-    #[cfg(debug_assertions)]
+    /// in an error line). Only with the `test-hooks` feature, which only
+    /// this crate's own tests enable: `cargo build` never has it.
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub panic_in_next_send: bool,
 }
@@ -332,7 +332,7 @@ impl WriterApp {
             send_button_center: None,
             title_shown: String::new(),
             ctx: None,
-            #[cfg(debug_assertions)]
+            #[cfg(feature = "test-hooks")]
             panic_in_next_send: false,
         };
         if storage.is_some() && settings.mapping_len_bytes == shm_core::DEFAULT_MAPPING_LEN_BYTES {
@@ -427,10 +427,7 @@ impl WriterApp {
     /// STATE`.
     pub fn window_title(&self) -> String {
         let mapping = match &self.mapping {
-            Some(mapping) => match mapping.location() {
-                Location::Named(name) => name.as_str().to_owned(),
-                other => other.path().display().to_string(),
-            },
+            Some(mapping) => mapping.location().short_name(),
             None => "no mapping".to_owned(),
         };
         let state = if let Some(stream) = &self.stream {
@@ -479,7 +476,8 @@ impl WriterApp {
                 Location::File(PathBuf::from(self.mapping_file_text.trim()))
             } else {
                 Location::Named(
-                    MappingName::new(self.name_text.trim()).map_err(|e| shm_ui::error_line(&e))?,
+                    MappingName::new(self.name_text.trim())
+                        .map_err(|e| shm_core::error_line(&e))?,
                 )
             };
             let mode = match self.open_choice {
@@ -490,7 +488,7 @@ impl WriterApp {
             let options = MappingOptions::new()
                 .mode(mode)
                 .mapping_len_bytes(self.capacity_mib.saturating_mul(1024 * 1024));
-            Mapping::open(&location, &options).map_err(|e| shm_ui::error_line(&e))
+            Mapping::open(&location, &options).map_err(|e| shm_core::error_line(&e))
         })();
         match result {
             Ok(mapping) => {
@@ -677,12 +675,11 @@ impl WriterApp {
     ) {
         let cancel = Arc::new(AtomicBool::new(false));
         let waiting = Arc::new(AtomicBool::new(false));
-        #[cfg(debug_assertions)]
+        #[cfg(feature = "test-hooks")]
         let panic_now = std::mem::take(&mut self.panic_in_next_send);
-        #[cfg(not(debug_assertions))]
-        let panic_now = false;
         let (job_cancel, job_waiting) = (Arc::clone(&cancel), Arc::clone(&waiting));
         let job = move || {
+            #[cfg(feature = "test-hooks")]
             assert!(!panic_now, "test hook: the send worker panics");
             let options = WriteOptions::default().lock_timeout(SEND_LOCK_TIMEOUT);
             loop {
@@ -696,7 +693,7 @@ impl WriterApp {
                             );
                         }
                     }
-                    Err(e) => return Status::Error(shm_ui::error_line(&e)),
+                    Err(e) => return Status::Error(shm_core::error_line(&e)),
                 }
             }
         };
@@ -1224,7 +1221,7 @@ fn send_image(
         match picture::send_decoded(mapping, &file.bytes, &file.path, &path_text, &options) {
             Ok(written) => written,
             Err(picture::SendDecodedError::Write(e)) => return Err(e),
-            Err(e) => return Ok(Status::Error(shm_ui::error_line(&e))),
+            Err(e) => return Ok(Status::Error(shm_core::error_line(&e))),
         }
     } else {
         mapping.send_image(&path_text, &file.bytes, &options)?
@@ -1284,20 +1281,11 @@ fn load_image(path: &Path, capacity_bytes: u64) -> LoadResult {
     // A raw-pixel send may need more than the file's size, so only the file
     // itself is limited here; the send checks the capacity again.
     let file = picture::read_image_file(path, capacity_bytes.max(picture::MAX_DECODED_LEN_BYTES))
-        .map_err(|e| shm_ui::error_line(&e))?;
+        .map_err(|e| shm_core::error_line(&e))?;
     // A file that does not decode here would not decode in the reader either.
-    let rgba = picture::decode_rgba(&file.bytes, &file.path).map_err(|e| shm_ui::error_line(&e))?;
-    let (w, h) = rgba.dimensions();
-    let scale = (PREVIEW_MAX_SIDE_PIXELS as f32 / w.max(h) as f32).min(1.0);
-    let small = image::imageops::thumbnail(
-        &rgba,
-        ((w as f32 * scale) as u32).max(1),
-        ((h as f32 * scale) as u32).max(1),
-    );
-    let preview = egui::ColorImage::from_rgba_unmultiplied(
-        [small.width() as usize, small.height() as usize],
-        small.as_raw(),
-    );
+    let rgba =
+        picture::decode_rgba(&file.bytes, &file.path).map_err(|e| shm_core::error_line(&e))?;
+    let preview = shm_ui::color_image_within(&rgba, PREVIEW_MAX_SIDE_PIXELS);
     Ok(LoadedImage {
         file: Arc::new(file),
         preview: Some(preview),

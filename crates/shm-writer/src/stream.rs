@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use image::AnimationDecoder as _;
 use shm_core::picture;
-use shm_core::{Mapping, PixelFormat, PixelLayout, WriteError, WriteOptions};
+use shm_core::{Mapping, PixelFormat, PixelLayout, WriteError, WriteOptions, unix_nanos_now};
 use shm_ui::task::Task;
 
 /// The lowest rate a stream can run at, in frames per second.
@@ -257,9 +257,9 @@ impl Worker {
             StreamSource::Folder(folder) => {
                 Frames::Decoded(self.prepare(folder_images(folder)?.into_iter().map(|path| {
                     let file = picture::read_image_file(&path, picture::MAX_DECODED_LEN_BYTES)
-                        .map_err(|e| shm_ui::error_line(&e))?;
+                        .map_err(|e| shm_core::error_line(&e))?;
                     let rgba = picture::decode_rgba(&file.bytes, &file.path)
-                        .map_err(|e| shm_ui::error_line(&e))?;
+                        .map_err(|e| shm_core::error_line(&e))?;
                     Ok(DecodedFrame {
                         path: path.display().to_string(),
                         rgba,
@@ -346,7 +346,7 @@ impl Worker {
                 Err(WriteError::WriterBusy { .. }) => {
                     self.update(|stats| stats.frames_skipped_busy += 1);
                 }
-                Err(e) => return Err(format!("stream stopped: {}", shm_ui::error_line(&e))),
+                Err(e) => return Err(format!("stream stopped: {}", shm_core::error_line(&e))),
             }
             if next_due < Instant::now() {
                 next_due = Instant::now();
@@ -508,12 +508,6 @@ fn frames_per_sec(sent_at: &VecDeque<Instant>) -> f64 {
         }
         _ => 0.0,
     }
-}
-
-fn unix_nanos_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// The image files of `folder` (by extension), sorted by name.
