@@ -269,36 +269,31 @@ impl ReaderApp {
                 return;
             }
         };
-        let shows = match (received.want, &content) {
-            (_, Content::Empty) => false,
-            (Want::Any, _) => true,
-            (Want::Image, Content::Image(_)) | (Want::Struct, Content::TestData(_)) => true,
-            _ => false,
+        let frame = Received {
+            content: Ok(Content::Empty),
+            ..received
         };
-        if shows && received.want == Want::Any {
+        if self.show_content(&frame, content, latency_millis) && frame.want == Want::Any {
             self.stats
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .on_displayed(latency_millis, Instant::now());
         }
-        let frame = Received {
-            content: Ok(Content::Empty),
-            ..received
-        };
-        self.show_content(&frame, content, latency_millis);
     }
 
-    /// Puts `content` of `frame` (whose own content was taken out) on screen,
-    /// or says in the status line why not.
-    fn show_content(&mut self, frame: &Received, content: Content, latency_millis: f64) {
+    /// Puts `content` of `frame` (whose own content was taken out) on screen
+    /// and says whether it did, or says in the status line why not.
+    fn show_content(&mut self, frame: &Received, content: Content, latency_millis: f64) -> bool {
         let frame_number = frame.frame_number;
         match (frame.want, content) {
             (_, Content::Empty) => {
                 self.status =
                     Status::Info("the mapping is empty: no frame has been written yet".to_owned());
+                false
             }
             (Want::Image | Want::Any, Content::Image(image)) => {
                 self.show_image(frame, image, latency_millis);
+                true
             }
             (Want::Struct | Want::Any, Content::TestData(data)) => {
                 log::info!(
@@ -306,23 +301,27 @@ impl ReaderApp {
                 );
                 self.status = Status::Info(format!("received frame {frame_number}: {data}"));
                 self.struct_dialog = Some((frame_number, data));
+                true
             }
             (_, Content::Object(text, len_bytes)) => {
                 self.status = Status::Info(format!(
                     "frame {frame_number} holds an object ({len_bytes} bytes): shown below"
                 ));
                 self.object = Some((frame_number, text));
+                true
             }
             (Want::Image, Content::TestData(data)) => {
                 self.status = Status::Error(format!(
                     "the mapping holds a TestData struct (frame {frame_number}: {data}), not an image; press Receive struct"
                 ));
+                false
             }
             (Want::Struct, Content::Image(image)) => {
                 self.status = Status::Error(format!(
                     "the mapping holds an image (frame {frame_number}: {}), not a struct; press Receive image",
                     image.path
                 ));
+                false
             }
         }
     }

@@ -64,7 +64,7 @@ impl ReaderApp {
                 }
                 Command::Receive(want) => self.receive_now(ctx, want),
                 Command::Pick(dialog) => self.pick_file(ctx, dialog),
-                Command::Save => self.save(ctx),
+                Command::Save => self.save_shown(ctx),
                 Command::Copy => self.copy_to_clipboard(ctx),
             }
         }
@@ -178,7 +178,7 @@ impl ReaderApp {
             }
             Ok(Some((Dialog::SaveTo, path))) => {
                 self.save_path_text = path.display().to_string();
-                self.save(ctx);
+                self.save_shown(ctx);
             }
             Err(panicked) => self.status = Status::Error(panicked),
         }

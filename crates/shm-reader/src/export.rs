@@ -33,7 +33,7 @@ impl ReaderApp {
     /// Writes the shown image to the "Save to" path on a job: the sender's
     /// encoded bytes when it came as an image record, else PNG. The outcome
     /// shows in the status line ([`ReaderApp::poll_export`]).
-    pub(crate) fn save(&mut self, ctx: &egui::Context) {
+    pub(crate) fn save_shown(&mut self, ctx: &egui::Context) {
         let Some(ExportSource {
             frame_number,
             pixels,

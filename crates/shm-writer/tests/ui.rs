@@ -113,7 +113,7 @@ fn click(harness: &mut Harness<'_, WriterApp>, label: &str) {
 }
 
 fn type_path(harness: &mut Harness<'_, WriterApp>, path: &Path) {
-    harness.state_mut().path_text.clear();
+    harness.state_mut().form.image_path.clear();
     click(harness, "Image path");
     harness
         .get_by_label("Image path")
@@ -277,7 +277,7 @@ fn every_failure_is_one_clear_line() {
     std::fs::write(format!("/dev/shm/{}", foreign.0), vec![0x5a; 16384]).unwrap();
     let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
     std::fs::set_permissions(format!("/dev/shm/{}", foreign.0), private).unwrap();
-    harness.state_mut().name_text = foreign.0.clone();
+    harness.state_mut().form.name = foreign.0.clone();
     click(&mut harness, "Open mapping");
     error_shown(&mut harness, "does not start with magic");
     assert!(
@@ -289,7 +289,7 @@ fn every_failure_is_one_clear_line() {
     click(&mut harness, "Send struct");
     error_shown(&mut harness, "no mapping is open");
 
-    harness.state_mut().name_text = "bad/name".to_owned();
+    harness.state_mut().form.name = "bad/name".to_owned();
     click(&mut harness, "Open mapping");
     error_shown(&mut harness, "contains '/'");
 }
@@ -361,7 +361,7 @@ fn stop_stream_and_check_silence(harness: &mut Harness<'_, WriterApp>, reader: &
 }
 
 fn set_fps(harness: &mut Harness<'_, WriterApp>, fps: u32) {
-    harness.state_mut().stream_fps = fps;
+    harness.state_mut().form.stream_fps = fps;
     harness.step();
 }
 
@@ -370,8 +370,8 @@ fn test_pattern_stream_reaches_a_reader_and_stops() {
     let name = TestName::new();
     let mut harness = harness(&name, 8 * 1024 * 1024);
     set_fps(&mut harness, 60);
-    harness.state_mut().pattern_width = 640;
-    harness.state_mut().pattern_height = 360;
+    harness.state_mut().form.pattern_width = 640;
+    harness.state_mut().form.pattern_height = 360;
     harness.step();
     let reader = name.reader();
     click(&mut harness, "Start stream");
@@ -492,7 +492,7 @@ fn gif_stream_sends_every_frame_of_the_animation() {
     click(&mut harness, "GIF's own timing");
     let stream = harness.state().stream().unwrap();
     assert!(!stream.source_timing());
-    let fps = harness.state().stream_fps;
+    let fps = harness.state().form.stream_fps;
     assert!(
         harness
             .state()
@@ -515,15 +515,15 @@ fn stream_errors_are_one_line_and_stop_the_stream() {
         "type or choose the folder of images to stream first",
     );
 
-    harness.state_mut().stream_folder_text = "/no/such/folder".to_owned();
+    harness.state_mut().form.stream_folder = "/no/such/folder".to_owned();
     click(&mut harness, "Start stream");
     error_shown(&mut harness, "cannot read the folder /no/such/folder");
     assert!(harness.state().stream().is_none());
 
     // 1920x1080 RGBA8 is 8 MB: more than the 1 MiB mapping holds.
     click(&mut harness, "Test pattern");
-    harness.state_mut().pattern_width = 1920;
-    harness.state_mut().pattern_height = 1080;
+    harness.state_mut().form.pattern_width = 1920;
+    harness.state_mut().form.pattern_height = 1080;
     click(&mut harness, "Start stream");
     error_shown(&mut harness, "stream stopped: ");
     error_shown(&mut harness, "does not fit the mapping's payload capacity");
@@ -634,7 +634,7 @@ fn the_window_title_names_the_mapping_and_the_state() {
     };
     let mut seen = Vec::new();
     let started = Instant::now();
-    harness.state_mut().stream_fps = 25;
+    harness.state_mut().form.stream_fps = 25;
     harness.get_by_label("Start stream").click();
     while !seen
         .iter()
@@ -658,8 +658,8 @@ fn the_window_title_names_the_mapping_and_the_state() {
 fn keyboard_shortcuts_start_and_stop_the_stream_and_send() {
     let name = TestName::new();
     let mut harness = harness(&name, 8 * 1024 * 1024);
-    harness.state_mut().pattern_width = 320;
-    harness.state_mut().pattern_height = 240;
+    harness.state_mut().form.pattern_width = 320;
+    harness.state_mut().form.pattern_height = 240;
     harness.key_press(egui::Key::Space);
     harness.step();
     harness.step();
@@ -707,8 +707,8 @@ fn settings_are_remembered_between_runs() {
         type_path(&mut harness, &image);
         click(&mut harness, "Animated GIF");
         let app = harness.state_mut();
-        app.stream_gif_text = "/some/anim.gif".to_owned();
-        app.stream_fps = 42;
+        app.form.stream_gif = "/some/anim.gif".to_owned();
+        app.form.stream_fps = 42;
         eframe::App::save(app, &mut storage);
     }
     // The next run: no --name, so the remembered one.
@@ -718,11 +718,11 @@ fn settings_are_remembered_between_runs() {
         app.loaded().is_some()
     });
     let app = harness.state();
-    assert_eq!(app.name_text, name.0);
-    assert_eq!(app.path_text, image.display().to_string());
-    assert_eq!(app.stream_choice, shm_writer::StreamChoice::Gif);
-    assert_eq!(app.stream_gif_text, "/some/anim.gif");
-    assert_eq!(app.stream_fps, 42);
+    assert_eq!(app.form.name, name.0);
+    assert_eq!(app.form.image_path, image.display().to_string());
+    assert_eq!(app.form.stream_choice, shm_writer::StreamChoice::Gif);
+    assert_eq!(app.form.stream_gif, "/some/anim.gif");
+    assert_eq!(app.form.stream_fps, 42);
     harness.get_by_label_contains("JPEG, 640x427 pixels");
 
     // The launcher's sample image is a fallback: the remembered image wins,
@@ -734,9 +734,9 @@ fn settings_are_remembered_between_runs() {
         ..WriterSettings::default()
     };
     let remembered = WriterApp::restore(with_fallback(), Some(&storage));
-    assert_eq!(remembered.path_text, image.display().to_string());
+    assert_eq!(remembered.form.image_path, image.display().to_string());
     let fresh = WriterApp::restore(with_fallback(), None);
-    assert_eq!(fresh.path_text, sample.display().to_string());
+    assert_eq!(fresh.form.image_path, sample.display().to_string());
 }
 
 #[test]
@@ -744,8 +744,8 @@ fn a_stream_skips_frames_while_another_writer_holds_the_mapping_and_goes_on() {
     let name = TestName::new();
     let mut harness = harness(&name, 8 * 1024 * 1024);
     set_fps(&mut harness, 60);
-    harness.state_mut().pattern_width = 320;
-    harness.state_mut().pattern_height = 240;
+    harness.state_mut().form.pattern_width = 320;
+    harness.state_mut().form.pattern_height = 240;
     let reader = name.reader();
     click(&mut harness, "Start stream");
     read_stream_frames(&reader, 2);
