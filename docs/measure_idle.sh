@@ -24,9 +24,12 @@ trap cleanup EXIT
 hz=$(getconf CLK_TCK)
 
 wait_for_title() { # $1: the start of a window title; prints the window's id
+  # (xdotool's own match does not take the titles' em dashes here.)
   for _ in $(seq 1 300); do
-    for id in $(xdotool search --name "^$1" 2>/dev/null || true); do
-      echo "$id"; return 0
+    for id in $(xdotool search --name "^Shared Memory" 2>/dev/null || true); do
+      case "$(xdotool getwindowname "$id" 2>/dev/null)" in
+        "$1"*) echo "$id"; return 0 ;;
+      esac
     done
     sleep 0.2
   done

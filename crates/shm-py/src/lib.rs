@@ -29,9 +29,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 use shm_core::picture::{self, ImageError};
 use shm_core::{
-    DecodeError, FollowEvent, FollowStart, Follower, Frame, FrameInfo, Kind, Location, Mapping,
-    MappingName, MappingOptions, OpenError, OpenMode, Payload, PixelFormat, PixelLayout, ReadError,
-    TestData, WriteError, WriteOptions,
+    DecodeError, FollowEvent, FollowStart, Follower, Frame, FrameInfo, HeldWriterLock, Kind,
+    Location, Mapping, MappingName, MappingOptions, OpenError, OpenMode, Payload, PixelFormat,
+    PixelLayout, ReadError, TestData, WriteError, WriteOptions,
 };
 
 /// The longest one GIL-free wait lasts before signals are checked.
@@ -149,35 +149,50 @@ impl NativeMapping {
     fn write_options(&self) -> WriteOptions {
         WriteOptions::default().lock_timeout(self.lock_timeout)
     }
+
+    /// Takes the writer lock for a send, waiting up to the mapping's
+    /// `lock_timeout` without the GIL in slices of at most
+    /// [`SIGNAL_CHECK_INTERVAL`], and between them lets Python handle signals:
+    /// Ctrl+C raises `KeyboardInterrupt` in a wait for another writer.
+    fn hold_writer_lock<'m>(
+        &self,
+        py: Python<'_>,
+        mapping: &'m Mapping,
+    ) -> PyResult<HeldWriterLock<'m>> {
+        let deadline = Instant::now() + self.lock_timeout;
+        loop {
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .min(SIGNAL_CHECK_INTERVAL);
+            match py.detach(|| mapping.hold_writer_lock(slice)) {
+                Ok(held) => return Ok(held),
+                Err(WriteError::WriterBusy { .. }) if Instant::now() < deadline => {
+                    py.check_signals()?;
+                }
+                Err(WriteError::WriterBusy { .. }) => {
+                    let busy = WriteError::WriterBusy {
+                        timeout: self.lock_timeout,
+                    };
+                    return Err(write_error(py, &busy));
+                }
+                Err(e) => return Err(write_error(py, &e)),
+            }
+        }
+    }
 }
 
-#[pymethods]
+/// How often a send waiting for another writer lets Python handle signals.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
 impl NativeMapping {
-    /// Opens a mapping: `how` is "create_new", "create_or_open", "open" (a
-    /// name) or "file" (a path; created if missing); `mapping_len_bytes` is
-    /// the size when one is created, header included.
-    #[staticmethod]
     fn open(
         py: Python<'_>,
-        how: &str,
-        target: &str,
+        location: Location,
+        mode: OpenMode,
         mapping_len_bytes: u64,
         lock_timeout_seconds: f64,
     ) -> PyResult<Self> {
         let lock_timeout = duration(py, lock_timeout_seconds, "lock_timeout")?;
-        let (location, mode) = match how {
-            "file" => (Location::File(target.into()), OpenMode::CreateOrOpen),
-            _ => {
-                let name = MappingName::new(target)
-                    .map_err(|e| open_error(py, &OpenError::InvalidName(e)))?;
-                let mode = match how {
-                    "create_new" => OpenMode::CreateNew,
-                    "create_or_open" => OpenMode::CreateOrOpen,
-                    _ => OpenMode::OpenExisting,
-                };
-                (Location::Named(name), mode)
-            }
-        };
         let options = MappingOptions::new()
             .mode(mode)
             .mapping_len_bytes(mapping_len_bytes);
@@ -188,6 +203,85 @@ impl NativeMapping {
             mapping: Mutex::new(Some(Arc::new(mapping))),
             lock_timeout,
         })
+    }
+}
+
+/// `name` as a mapping location, or the naming rule it breaks.
+fn named(py: Python<'_>, name: &str) -> PyResult<Location> {
+    MappingName::new(name)
+        .map(Location::Named)
+        .map_err(|e| open_error(py, &OpenError::InvalidName(e)))
+}
+
+#[pymethods]
+impl NativeMapping {
+    /// Creates the mapping `name` of `mapping_len_bytes` (header included);
+    /// fails if it exists.
+    #[staticmethod]
+    fn create_new(
+        py: Python<'_>,
+        name: &str,
+        mapping_len_bytes: u64,
+        lock_timeout_seconds: f64,
+    ) -> PyResult<Self> {
+        let location = named(py, name)?;
+        Self::open(
+            py,
+            location,
+            OpenMode::CreateNew,
+            mapping_len_bytes,
+            lock_timeout_seconds,
+        )
+    }
+
+    /// Opens the mapping `name`, or creates it with `mapping_len_bytes`.
+    #[staticmethod]
+    fn create_or_open(
+        py: Python<'_>,
+        name: &str,
+        mapping_len_bytes: u64,
+        lock_timeout_seconds: f64,
+    ) -> PyResult<Self> {
+        let location = named(py, name)?;
+        Self::open(
+            py,
+            location,
+            OpenMode::CreateOrOpen,
+            mapping_len_bytes,
+            lock_timeout_seconds,
+        )
+    }
+
+    /// Opens the existing mapping `name`; fails if there is none.
+    #[staticmethod]
+    fn open_existing(py: Python<'_>, name: &str, lock_timeout_seconds: f64) -> PyResult<Self> {
+        let location = named(py, name)?;
+        Self::open(
+            py,
+            location,
+            OpenMode::OpenExisting,
+            0,
+            lock_timeout_seconds,
+        )
+    }
+
+    /// Opens the file-backed mapping at `path`, created with
+    /// `mapping_len_bytes` if missing.
+    #[staticmethod]
+    fn from_file(
+        py: Python<'_>,
+        path: &str,
+        mapping_len_bytes: u64,
+        lock_timeout_seconds: f64,
+    ) -> PyResult<Self> {
+        let location = Location::File(path.into());
+        Self::open(
+            py,
+            location,
+            OpenMode::CreateOrOpen,
+            mapping_len_bytes,
+            lock_timeout_seconds,
+        )
     }
 
     /// Unmaps (the mapping itself stays for other processes). Idempotent.
@@ -271,16 +365,19 @@ impl NativeMapping {
     fn send_image(&self, py: Python<'_>, path: &str, data: Option<&[u8]>) -> PyResult<u64> {
         let mapping = self.get(py)?;
         let options = self.write_options();
-        let written = match data {
-            Some(data) => py.detach(|| mapping.send_image(path, data, &options)),
+        // The file is read before the writer lock is taken.
+        let file;
+        let (path, bytes): (String, &[u8]) = match data {
+            Some(data) => (path.to_owned(), data),
             None => {
-                let file = py
+                file = py
                     .detach(|| picture::read_image_file(path.as_ref(), mapping.capacity_bytes()))
                     .map_err(|e| image_error(py, &e))?;
-                let path = file.path.display().to_string();
-                py.detach(|| mapping.send_image(&path, &file.bytes, &options))
+                (file.path.display().to_string(), &file.bytes)
             }
         };
+        let _lock = self.hold_writer_lock(py, &mapping)?;
+        let written = py.detach(|| mapping.send_image(&path, bytes, &options));
         Ok(written.map_err(|e| write_error(py, &e))?.frame_number())
     }
 
@@ -294,6 +391,7 @@ impl NativeMapping {
     ) -> PyResult<u64> {
         let mapping = self.get(py)?;
         let options = self.write_options();
+        let _lock = self.hold_writer_lock(py, &mapping)?;
         let data = TestData { id, age, scores };
         py.detach(|| mapping.send_test_data(&data, &options))
             .map(|written| written.frame_number())
@@ -312,6 +410,7 @@ impl NativeMapping {
         })?;
         let mapping = self.get(py)?;
         let options = self.write_options();
+        let _lock = self.hold_writer_lock(py, &mapping)?;
         py.detach(|| mapping.send_object(&value, &options))
             .map(|written| written.frame_number())
             .map_err(|e| write_error(py, &e))
@@ -339,9 +438,7 @@ impl NativeMapping {
         let options = self.write_options();
         // Wait for other writers without the GIL; then copy with it, so that no
         // Python thread changes the array meanwhile.
-        let _lock = py
-            .detach(|| mapping.hold_writer_lock(self.lock_timeout))
-            .map_err(|e| write_error(py, &e))?;
+        let _lock = self.hold_writer_lock(py, &mapping)?;
         // An array over a mapping (a view of this very frame, flipped, say)
         // is copied out first by shm-core, never read while overwritten.
         mapping

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import _thread
 import os
 import stat
+import subprocess
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -124,3 +128,37 @@ def test_bad_structs_and_objects_raise_clear_errors(name: str) -> None:
         with pytest.raises(shx.InvalidArgument, match="timeout must be a finite number of seconds"):
             m.wait(timeout=-1)
         assert m.recv().test_data.id == 1, "the frame written before the bad input is intact"
+
+
+def _lock_held_by_another_process(path: str) -> subprocess.Popen:
+    """A process that holds the writer lock (an exclusive flock(2) on the mapping's
+    file, as PROTOCOL.md says) until killed; returns once the lock is held."""
+    holder = subprocess.Popen(["flock", "--exclusive", path, "sleep", "600"])
+    deadline = time.monotonic() + 60
+    while subprocess.run(["flock", "--nonblock", path, "true"]).returncode == 0:
+        assert time.monotonic() < deadline, "the lock holder never took the lock"
+        time.sleep(0.01)
+    return holder
+
+
+def test_a_send_waiting_for_another_writer_is_interrupted_by_ctrl_c(name: str) -> None:
+    m = shx.Mapping.create_or_open(name, 1 << 20, lock_timeout=30.0)
+    holder = _lock_held_by_another_process(f"/dev/shm/{name}")
+    try:
+        # Ctrl+C while the send waits: KeyboardInterrupt, not Busy after 30 s.
+        threading.Timer(0.2, _thread.interrupt_main).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            m.send_test_data(shx.TestData(1, 2, list(range(10))))
+        waited = time.monotonic() - started
+        assert waited < 25, f"the interrupt came only with the lock timeout ({waited:.1f} s)"
+        # The whole timeout still ends in Busy.
+        m.close()
+        m = shx.Mapping.open(name, lock_timeout=0.3)
+        with pytest.raises(shx.Busy, match="300 ms"):
+            m.send_test_data(shx.TestData(1, 2, list(range(10))))
+    finally:
+        holder.kill()
+        holder.wait()
+        m.close()
+    assert m.closed

@@ -16,8 +16,8 @@
 //! `request_repaint`: frames are never polled for. Beside it, the sender list
 //! ("shm-list") reads `/dev/shm` and each mapping's header once a second and
 //! redraws the window when the list changed. With nothing arriving the window
-//! sleeps: ages ("3 s ago") redraw it when their text changes, at most once a
-//! second.
+//! sleeps: a frame's time ("14:02:31 UTC, 3 min ago") redraws it when its text
+//! changes, once a minute.
 //!
 //! The window's status line shows the stream's statistics ([`StreamStats`]):
 //! frames displayed and received per second, frames dropped (never seen:

@@ -301,10 +301,12 @@ class Mapping:
         self._last_seq: int = native.seq()
 
     @classmethod
-    def _open(cls, how: str, target: Union[str, "os.PathLike[str]"], capacity: int, lock_timeout: float) -> "Mapping":
+    def _open(cls, opener: Any, target: Union[str, "os.PathLike[str]"], capacity: Optional[int], lock_timeout: float) -> "Mapping":
+        if capacity is None:
+            return cls(opener(os.fspath(target), float(lock_timeout)))
         if not isinstance(capacity, int) or not 0 <= capacity < 2**64:
             raise InvalidArgument(f"capacity must be a number of bytes, got {capacity!r}")
-        return cls(_native.NativeMapping.open(how, os.fspath(target), capacity, float(lock_timeout)))
+        return cls(opener(os.fspath(target), capacity, float(lock_timeout)))
 
     @classmethod
     def create_new(cls, name: str, capacity: int = DEFAULT_CAPACITY, *, lock_timeout: float = 5.0) -> "Mapping":
@@ -312,7 +314,7 @@ class Mapping:
 
         Raises :class:`InvalidName`, :class:`InvalidArgument` (capacity out of range),
         :class:`NoSpace`, :class:`AlreadyExists`."""
-        return cls._open("create_new", name, capacity, lock_timeout)
+        return cls._open(_native.NativeMapping.create_new, name, capacity, lock_timeout)
 
     @classmethod
     def create_or_open(cls, name: str = DEFAULT_NAME, capacity: int = DEFAULT_CAPACITY, *,
@@ -321,14 +323,14 @@ class Mapping:
 
         Raises :class:`InvalidName`, :class:`InvalidArgument`, :class:`NoSpace`,
         :class:`Corrupt` (not one of ours), :class:`PermissionDenied`."""
-        return cls._open("create_or_open", name, capacity, lock_timeout)
+        return cls._open(_native.NativeMapping.create_or_open, name, capacity, lock_timeout)
 
     @classmethod
     def open(cls, name: str = DEFAULT_NAME, *, lock_timeout: float = 5.0) -> "Mapping":
         """Opens an existing mapping ``/dev/shm/<name>``; raises :class:`NotFound` if there is none.
 
         Raises :class:`InvalidName`, :class:`NotFound`, :class:`Corrupt`, :class:`PermissionDenied`."""
-        return cls._open("open", name, 0, lock_timeout)
+        return cls._open(_native.NativeMapping.open_existing, name, None, lock_timeout)
 
     @classmethod
     def from_file(cls, path: Union[str, "os.PathLike[str]"], capacity: int = DEFAULT_CAPACITY, *,
@@ -336,7 +338,7 @@ class Mapping:
         """Opens a file-backed mapping at ``path``, creating the file (``capacity`` bytes, mode 0600) if missing.
 
         Raises :class:`InvalidArgument`, :class:`NoSpace`, :class:`Corrupt`, :class:`PermissionDenied`."""
-        return cls._open("file", path, capacity, lock_timeout)
+        return cls._open(_native.NativeMapping.from_file, path, capacity, lock_timeout)
 
     # -- state ---------------------------------------------------------------
 

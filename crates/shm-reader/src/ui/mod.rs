@@ -1,8 +1,8 @@
 //! The window, one file per panel: each `*_ui` function reads the state and
 //! pushes [`Command`](crate::command::Command)s for anything that does I/O.
 //! The window redraws only when something changed: a frame, a sender list
-//! that changed, a job's outcome, input, or a label that ages
-//! ([`age_text`] says when it next changes).
+//! that changed, a job's outcome, input, or a label that ages (once a
+//! minute: [`age_text`]).
 
 mod controls;
 mod image;
@@ -20,6 +20,7 @@ use crate::stats::STATS_WINDOW;
 impl ReaderApp {
     pub(crate) fn draw(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        log::trace!("pass {}", ctx.cumulative_pass_nr());
         self.show_newest();
         let stats = self.stats();
         self.update_title(&ctx, &stats);
@@ -49,18 +50,29 @@ impl ReaderApp {
     }
 }
 
-/// How long ago `unix_nanos` was, for a label ("3 s ago", "2 min ago", "1 h
-/// ago"), and asks `ctx` to redraw when that text next changes: once a second
-/// for the first minute, once a minute for the first hour, then once an hour.
+/// When `unix_nanos` was, for a label: the time of day in UTC and, at minute
+/// granularity, how long ago (`14:02:31 UTC, under a minute ago`, `..., 3 min
+/// ago`, `..., 2 h ago`); asks `ctx` to redraw when that text next changes.
+///
+/// Not seconds: with nothing arriving a redraw is the reader's only cost, and
+/// one costs about 90 ms of CPU under software rendering here
+/// (docs/PERFORMANCE.md, "Idle"), so a label that changed every second would
+/// keep an idle reader near 10% of a core.
 pub(crate) fn age_text(ctx: &egui::Context, unix_nanos: u64) -> String {
-    const SECOND_NANOS: u64 = 1_000_000_000;
+    const MINUTE_NANOS: u64 = 60_000_000_000;
     let age_nanos = shm_core::unix_nanos_now().saturating_sub(unix_nanos);
-    let (unit_nanos, unit) = match age_nanos / SECOND_NANOS {
-        0..60 => (SECOND_NANOS, "s"),
-        60..3600 => (60 * SECOND_NANOS, "min"),
-        _ => (3600 * SECOND_NANOS, "h"),
+    let minutes = age_nanos / MINUTE_NANOS;
+    let (unit_nanos, ago) = match minutes {
+        0 => (MINUTE_NANOS, "under a minute ago".to_owned()),
+        1..60 => (MINUTE_NANOS, format!("{minutes} min ago")),
+        _ => (60 * MINUTE_NANOS, format!("{} h ago", minutes / 60)),
     };
-    let until_next = unit_nanos - age_nanos % unit_nanos;
-    ctx.request_repaint_after(Duration::from_nanos(until_next));
-    format!("{} {unit} ago", age_nanos / unit_nanos)
+    ctx.request_repaint_after(Duration::from_nanos(unit_nanos - age_nanos % unit_nanos));
+    let day_secs = unix_nanos / 1_000_000_000 % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC, {ago}",
+        day_secs / 3600,
+        day_secs / 60 % 60,
+        day_secs % 60
+    )
 }

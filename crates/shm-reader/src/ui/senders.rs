@@ -58,7 +58,7 @@ fn sender_line(ctx: &egui::Context, sender: &SenderSummary) -> String {
         "no frame yet".to_owned()
     } else {
         format!(
-            "frame {}, {}",
+            "frame {} at {}",
             sender.frame_number,
             super::age_text(ctx, sender.written_unix_nanos)
         )
