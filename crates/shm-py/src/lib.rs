@@ -533,10 +533,7 @@ impl NativeMapping {
     /// pixel_format, capture_unix_nanos, path)`; the rows start 32 bytes into
     /// the payload, which starts 4,096 bytes into the mapping.
     #[allow(clippy::type_complexity)]
-    fn peek_pixels(
-        &self,
-        py: Python<'_>,
-    ) -> PyResult<(u64, u64, u32, u32, u32, &'static str, u64, String)> {
+    fn peek_pixels(&self, py: Python<'_>) -> PyResult<NativePeek> {
         let mapping = self.get(py)?;
         let (info, decoded) = py
             .detach(|| {
@@ -569,16 +566,12 @@ impl NativeMapping {
                 },
             )
         })?;
-        Ok((
-            info.seq,
-            info.written_unix_nanos,
-            layout.width,
-            layout.height,
-            layout.stride_bytes,
-            layout.format.name(),
-            layout.capture_unix_nanos,
+        Ok(NativePeek {
+            seq: info.seq,
+            written_unix_nanos: info.written_unix_nanos,
+            layout: Py::new(py, NativePixelLayout::from(&layout))?,
             path,
-        ))
+        })
     }
 }
 
@@ -879,21 +872,55 @@ impl NativeFrame {
         }
     }
 
-    /// `(width, height, stride_bytes, pixel_format, capture_unix_nanos)` of a
-    /// pixels frame; the rows start 32 bytes into the payload.
+    /// The layout of a pixels frame (None for other kinds); the rows start
+    /// 32 bytes into the payload.
     #[getter]
-    fn pixel_layout(&self) -> Option<(u32, u32, u32, &'static str, u64)> {
+    fn pixel_layout(&self) -> Option<NativePixelLayout> {
         match &self.decoded {
-            Decoded::Pixels { layout, .. } => Some((
-                layout.width,
-                layout.height,
-                layout.stride_bytes,
-                layout.format.name(),
-                layout.capture_unix_nanos,
-            )),
+            Decoded::Pixels { layout, .. } => Some(NativePixelLayout::from(layout)),
             _ => None,
         }
     }
+}
+
+/// A pixel frame's layout (shm-core's `PixelLayout`), as Python reads it.
+#[pyclass(frozen, get_all, module = "shm_exchange._native")]
+struct NativePixelLayout {
+    /// Width in pixels.
+    width: u32,
+    /// Height in pixels (rows).
+    height: u32,
+    /// Bytes from one row's start to the next's.
+    stride_bytes: u32,
+    /// The pixel format's name (`RGBA8`, `BGR8`, ...).
+    pixel_format: &'static str,
+    /// When the pixels were captured, ns since the Unix epoch (0: unknown).
+    capture_unix_nanos: u64,
+}
+
+impl From<&PixelLayout> for NativePixelLayout {
+    fn from(layout: &PixelLayout) -> Self {
+        Self {
+            width: layout.width,
+            height: layout.height,
+            stride_bytes: layout.stride_bytes,
+            pixel_format: layout.format.name(),
+            capture_unix_nanos: layout.capture_unix_nanos,
+        }
+    }
+}
+
+/// What `peek_pixels` found of the newest pixel frame, in the mapping itself.
+#[pyclass(frozen, get_all, module = "shm_exchange._native")]
+struct NativePeek {
+    /// The frame's sequence word (even).
+    seq: u64,
+    /// When the writer completed it, ns since the Unix epoch.
+    written_unix_nanos: u64,
+    /// Its layout.
+    layout: Py<NativePixelLayout>,
+    /// Its path text.
+    path: String,
 }
 
 /// The native module.
@@ -902,6 +929,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeMapping>()?;
     module.add_class::<NativeFrame>()?;
     module.add_class::<MappedMemory>()?;
+    module.add_class::<NativePixelLayout>()?;
+    module.add_class::<NativePeek>()?;
     module.add("HEADER_LEN_BYTES", shm_core::HEADER_LEN_BYTES)?;
     module.add(
         "PIXELS_PREFIX_LEN_BYTES",

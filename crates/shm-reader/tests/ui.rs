@@ -418,8 +418,14 @@ fn the_sender_list_shows_mappings_and_attaches_with_one_click() {
     );
     wait_for_label(
         &mut harness,
-        &format!("testdata · 10.0 MiB · writer gone (pid {dead_pid}) · frame 1, "),
+        &format!("testdata · 10.0 MiB · writer gone (pid {dead_pid}) · frame 1 at "),
     );
+    // When, in UTC and to the minute (the window redraws for it once a minute).
+    let line = harness
+        .get_by_label_contains(&format!("writer gone (pid {dead_pid}) · frame 1 at "))
+        .value() // a label's text is its AccessKit value
+        .unwrap_or_default();
+    assert!(line.ends_with(" UTC, under a minute ago"), "{line}");
     click(&mut harness, &gone.0);
     wait_for_label(&mut harness, &format!("attached to /dev/shm/{}", gone.0));
     assert_eq!(

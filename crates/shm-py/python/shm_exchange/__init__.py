@@ -175,7 +175,7 @@ class Frame:
             raise self._wrong_kind("object")
         return json.loads(text)
 
-    def _layout(self) -> Tuple[int, int, int, str, int]:
+    def _layout(self) -> Any:
         layout = self._native.pixel_layout
         if layout is None:
             raise self._wrong_kind("pixels")
@@ -184,27 +184,27 @@ class Frame:
     @property
     def width(self) -> int:
         """Width in pixels (kind ``"pixels"``)."""
-        return self._layout()[0]
+        return self._layout().width
 
     @property
     def height(self) -> int:
         """Height in pixels (rows; kind ``"pixels"``)."""
-        return self._layout()[1]
+        return self._layout().height
 
     @property
     def stride_bytes(self) -> int:
         """Bytes from one row's start to the next's (kind ``"pixels"``)."""
-        return self._layout()[2]
+        return self._layout().stride_bytes
 
     @property
     def pixel_format(self) -> str:
         """``"RGBA8"``, ``"BGRA8"``, ``"RGB8"``, ``"BGR8"`` or ``"GRAY8"`` (kind ``"pixels"``)."""
-        return self._layout()[3]
+        return self._layout().pixel_format
 
     @property
     def capture_unix_nanos(self) -> int:
         """When the pixels were captured, ns since the Unix epoch; 0 if unknown."""
-        return self._layout()[4]
+        return self._layout().capture_unix_nanos
 
     @property
     def pixels(self) -> np.ndarray:
@@ -212,9 +212,10 @@ class Frame:
         (GRAY8) or HxWxC, channels in the order the pixel format names (BGR8 is
         what OpenCV uses). It shares this frame's private copy, not the mapping:
         it never changes. ``frame.pixels.copy()`` gives a writable array."""
-        width, height, stride_bytes, pixel_format, _ = self._layout()
+        layout = self._layout()
         return _pixels_array(
-            self._native.payload, _PIXELS_PREFIX_LEN_BYTES, width, height, stride_bytes, pixel_format
+            self._native.payload, _PIXELS_PREFIX_LEN_BYTES,
+            layout.width, layout.height, layout.stride_bytes, layout.pixel_format,
         )
 
     def __repr__(self) -> str:
@@ -524,14 +525,16 @@ class Mapping:
 
         Raises :class:`WrongKind` (the frame is not pixels), :class:`FrameOverwritten`
         (overwritten while the view was made), :class:`Busy`, :class:`Corrupt`, :class:`Closed`."""
-        seq, written, width, height, stride_bytes, pixel_format, capture, path = self._native.peek_pixels()
+        peek = self._native.peek_pixels()
+        layout = peek.layout
         array = _pixels_array(
             self._shared_memory(), _HEADER_LEN_BYTES + _PIXELS_PREFIX_LEN_BYTES,
-            width, height, stride_bytes, pixel_format,
+            layout.width, layout.height, layout.stride_bytes, layout.pixel_format,
         )
-        view = PixelsView(self, array, seq, written, pixel_format, capture, path)
+        view = PixelsView(self, array, peek.seq, peek.written_unix_nanos, layout.pixel_format,
+                          layout.capture_unix_nanos, peek.path)
         view.check()
-        self._last_seq = seq
+        self._last_seq = peek.seq
         return view
 
     def _shared_memory(self) -> mmap.mmap:
