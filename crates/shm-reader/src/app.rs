@@ -1,6 +1,6 @@
 //! The reader app: its state, the logic pass that applies what the workers
-//! deliver, and the `eframe::App` glue. The UI is in [`crate::ui`]; what it
-//! asks for runs in [`crate::command`].
+//! deliver, and the `eframe::App` glue. The UI is in `ui`; what it
+//! asks for runs in `command`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
