@@ -150,23 +150,30 @@ impl NativeMapping {
         WriteOptions::default().lock_timeout(self.lock_timeout)
     }
 
-    /// Takes the writer lock for a send, waiting up to the mapping's
-    /// `lock_timeout` without the GIL in slices of at most
-    /// [`SIGNAL_CHECK_INTERVAL`], and between them lets Python handle signals:
-    /// Ctrl+C raises `KeyboardInterrupt` in a wait for another writer.
-    fn hold_writer_lock<'m>(
+    /// Runs `attempt` (one try at taking the writer lock, waiting at most the
+    /// slice it is given) without the GIL, again and again in slices of at
+    /// most [`SIGNAL_CHECK_INTERVAL`] until it gets through or the mapping's
+    /// `lock_timeout` has passed, letting Python handle signals between them:
+    /// Ctrl+C raises `KeyboardInterrupt` in a wait for another writer. Only
+    /// [`WriteError::WriterBusy`] is retried; at the end it names the whole
+    /// timeout.
+    fn with_lock_retries<T: Send>(
         &self,
         py: Python<'_>,
-        mapping: &'m Mapping,
-    ) -> PyResult<HeldWriterLock<'m>> {
-        let deadline = Instant::now() + self.lock_timeout;
+        attempt: impl Fn(Duration) -> Result<T, WriteError> + Sync,
+    ) -> PyResult<T> {
+        // None: a timeout too long to add to now, i.e. wait for ever.
+        let deadline = Instant::now().checked_add(self.lock_timeout);
         loop {
-            let slice = deadline
-                .saturating_duration_since(Instant::now())
-                .min(SIGNAL_CHECK_INTERVAL);
-            match py.detach(|| mapping.hold_writer_lock(slice)) {
-                Ok(held) => return Ok(held),
-                Err(WriteError::WriterBusy { .. }) if Instant::now() < deadline => {
+            let slice = deadline.map_or(SIGNAL_CHECK_INTERVAL, |deadline| {
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(SIGNAL_CHECK_INTERVAL)
+            });
+            match py.detach(|| attempt(slice)) {
+                Err(WriteError::WriterBusy { .. })
+                    if deadline.is_none_or(|deadline| Instant::now() < deadline) =>
+                {
                     py.check_signals()?;
                 }
                 Err(WriteError::WriterBusy { .. }) => {
@@ -175,9 +182,33 @@ impl NativeMapping {
                     };
                     return Err(write_error(py, &busy));
                 }
-                Err(e) => return Err(write_error(py, &e)),
+                other => return other.map_err(|e| write_error(py, &e)),
             }
         }
+    }
+
+    /// A send through `send`, which gets write options whose lock timeout is
+    /// one slice: see [`NativeMapping::with_lock_retries`]. shm-core checks
+    /// the payload (size, encoding) before it waits for the lock, so bad
+    /// input fails at once whoever holds it.
+    fn send_with(
+        &self,
+        py: Python<'_>,
+        send: impl Fn(&WriteOptions) -> Result<shm_core::Written, WriteError> + Sync,
+    ) -> PyResult<u64> {
+        let options = self.write_options();
+        self.with_lock_retries(py, |slice| send(&options.clone().lock_timeout(slice)))
+            .map(|written| written.frame_number())
+    }
+
+    /// Takes the writer lock and holds it (for a copy made with the GIL held),
+    /// waiting as [`NativeMapping::with_lock_retries`] does.
+    fn hold_writer_lock<'m>(
+        &self,
+        py: Python<'_>,
+        mapping: &'m Mapping,
+    ) -> PyResult<HeldWriterLock<'m>> {
+        self.with_lock_retries(py, |slice| mapping.hold_writer_lock(slice))
     }
 }
 
@@ -364,7 +395,6 @@ impl NativeMapping {
     #[pyo3(signature = (path, data=None))]
     fn send_image(&self, py: Python<'_>, path: &str, data: Option<&[u8]>) -> PyResult<u64> {
         let mapping = self.get(py)?;
-        let options = self.write_options();
         // The file is read before the writer lock is taken.
         let file;
         let (path, bytes): (String, &[u8]) = match data {
@@ -376,9 +406,7 @@ impl NativeMapping {
                 (file.path.display().to_string(), &file.bytes)
             }
         };
-        let _lock = self.hold_writer_lock(py, &mapping)?;
-        let written = py.detach(|| mapping.send_image(&path, bytes, &options));
-        Ok(written.map_err(|e| write_error(py, &e))?.frame_number())
+        self.send_with(py, |options| mapping.send_image(&path, bytes, options))
     }
 
     /// Sends a TestData (kind 2). Returns the frame number.
@@ -390,12 +418,8 @@ impl NativeMapping {
         scores: [i32; 10],
     ) -> PyResult<u64> {
         let mapping = self.get(py)?;
-        let options = self.write_options();
-        let _lock = self.hold_writer_lock(py, &mapping)?;
         let data = TestData { id, age, scores };
-        py.detach(|| mapping.send_test_data(&data, &options))
-            .map(|written| written.frame_number())
-            .map_err(|e| write_error(py, &e))
+        self.send_with(py, |options| mapping.send_test_data(&data, options))
     }
 
     /// Sends a JSON document as a MessagePack object (kind 4). Returns the
@@ -409,11 +433,9 @@ impl NativeMapping {
             )
         })?;
         let mapping = self.get(py)?;
-        let options = self.write_options();
-        let _lock = self.hold_writer_lock(py, &mapping)?;
-        py.detach(|| mapping.send_object(&value, &options))
-            .map(|written| written.frame_number())
-            .map_err(|e| write_error(py, &e))
+        // Encoded again on each retry while another writer holds the lock
+        // (shm-core encodes, then waits: bad input fails at once).
+        self.send_with(py, |options| mapping.send_object(&value, options))
     }
 
     /// Sends a numpy array of pixels (kind 3), copied into the mapping in place.

@@ -360,8 +360,10 @@ impl ReaderApp {
     /// Draws the whole window (and runs [`ReaderApp::logic_step`] first: for
     /// a host that has no separate logic pass).
     pub fn app_ui(&mut self, ui: &mut egui::Ui) {
-        self.logic_step(&ui.ctx().clone());
+        let ctx = ui.ctx().clone();
+        self.logic_step(&ctx);
         self.draw(ui);
+        self.run_commands(&ctx);
     }
 }
 

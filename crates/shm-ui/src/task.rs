@@ -6,23 +6,27 @@
 //! list) with [`Task::spawn_until_dropped`].
 
 use std::any::Any;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use eframe::egui;
 
 /// A job running on its own named thread.
 ///
-/// The UI polls it with [`Task::poll`] each frame; when the job ends (returns
-/// or panics) the thread asks the UI for a repaint, so the outcome shows at
-/// once even while nothing else moves.
+/// The UI polls it with [`Task::poll`] each frame. The job's outcome (its
+/// value, or a one-line error if it panicked) is stored before the thread
+/// asks the UI for a repaint, so the pass that repaint brings finds it: the
+/// outcome shows at once even while nothing else moves.
 ///
 /// Dropping the task does not wait for the thread: it raises the job's
 /// [`StopFlag`], which a long-running job checks between steps.
 #[derive(Debug)]
 pub struct Task<T> {
-    handle: Option<JoinHandle<T>>,
+    outcome: Arc<Mutex<Option<Result<T, String>>>>,
+    handle: Option<JoinHandle<()>>,
+    taken: bool,
     name: String,
     stop: StopFlag,
 }
@@ -46,18 +50,6 @@ impl StopFlag {
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         self.stop.raise();
-    }
-}
-
-/// Asks for a repaint when dropped: at the end of a job, and also while a
-/// panicking job unwinds.
-struct RepaintOnDrop(Option<egui::Context>);
-
-impl Drop for RepaintOnDrop {
-    fn drop(&mut self) {
-        if let Some(ctx) = &self.0 {
-            ctx.request_repaint();
-        }
     }
 }
 
@@ -87,16 +79,32 @@ impl<T: Send + 'static> Task<T> {
         job: impl FnOnce(StopFlag) -> T + Send + 'static,
     ) -> Result<Self, String> {
         let stop = StopFlag::default();
-        let job_stop = stop.clone();
+        let outcome = Arc::new(Mutex::new(None));
+        let (job_stop, job_outcome, thread_name) =
+            (stop.clone(), Arc::clone(&outcome), name.to_owned());
         let handle = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                let _repaint = RepaintOnDrop(ctx);
-                job(job_stop)
+                // The panic is still reported by the panic hook (stderr); the
+                // UI gets it as one line.
+                let ended = std::panic::catch_unwind(AssertUnwindSafe(|| job(job_stop))).map_err(
+                    |payload| {
+                        format!(
+                            "the {thread_name} thread failed: {} (a bug; please report it)",
+                            panic_message(payload.as_ref())
+                        )
+                    },
+                );
+                *job_outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(ended);
+                if let Some(ctx) = ctx {
+                    ctx.request_repaint();
+                }
             })
             .map_err(|e| format!("cannot start the {name} thread: {e}"))?;
         Ok(Self {
+            outcome,
             handle: Some(handle),
+            taken: false,
             name: name.to_owned(),
             stop,
         })
@@ -104,17 +112,29 @@ impl<T: Send + 'static> Task<T> {
 
     /// Whether the job has ended (or its outcome was already taken).
     pub fn is_finished(&self) -> bool {
-        self.handle.as_ref().is_none_or(JoinHandle::is_finished)
+        self.taken
+            || self
+                .outcome
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
     }
 
     /// The job's outcome once it has ended, taken once: its value, or a
     /// one-line error naming the thread if it panicked. `None` while it runs
     /// and after the outcome was taken.
     pub fn poll(&mut self) -> Option<Result<T, String>> {
-        if !self.handle.as_ref()?.is_finished() {
+        if self.taken {
             return None;
         }
-        Some(self.join())
+        let outcome = self
+            .outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        self.taken = true;
+        self.handle = None; // the thread is ending: nothing is left to wait for
+        Some(outcome)
     }
 
     /// Waits for the job to end and takes its outcome as [`Task::poll`] does.
@@ -122,17 +142,12 @@ impl<T: Send + 'static> Task<T> {
     /// # Errors
     /// A one-line message when the job panicked or its outcome was taken already.
     pub fn join(&mut self) -> Result<T, String> {
-        let handle = self
-            .handle
-            .take()
-            .ok_or_else(|| format!("the {} thread's outcome was taken already", self.name))?;
-        handle.join().map_err(|payload| {
-            format!(
-                "the {} thread failed: {} (a bug; please report it)",
-                self.name,
-                panic_message(payload.as_ref())
-            )
-        })
+        if let Some(handle) = self.handle.take() {
+            // The thread body catches the job's panic: joining cannot fail.
+            let _ = handle.join();
+        }
+        self.poll()
+            .ok_or_else(|| format!("the {} thread's outcome was taken already", self.name))?
     }
 }
 

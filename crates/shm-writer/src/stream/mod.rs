@@ -222,7 +222,10 @@ impl Stream {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
-            .map(|rgba| shm_ui::color_image_within(&rgba, PREVIEW_WIDTH_PIXELS as u32))
+            .map(|rgba| {
+                let size = [rgba.width() as usize, rgba.height() as usize];
+                egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw())
+            })
     }
 
     /// The worker's outcome if it ended by itself (an error, or a panic as a
