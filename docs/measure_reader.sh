@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Measures the real reader window under Xvfb (docs/PERFORMANCE.md, "Reader").
 #
+#   apt-get install mpv        # the anchor (Debian's mpv 0.35)
 #   cargo build --release -p shm-reader -p shm-cli
 #   docs/measure_reader.sh [SECONDS_PER_RATE] [MEMORY_SECONDS]   (defaults 20 and 300)
 #
 # 1. Displayed fps, received fps and send-to-screen latency (p50/p99 over each
-#    second, from the reader's hidden --stats-log) for raw RGBA streams from
-#    `shm stream --raw` of 1280x720 and 1920x1080 frames at 30 and 60 fps. The
-#    first 5 s of each run are left out (window start-up).
+#    second, from the reader's hidden --stats-log), and the reader's CPU, for
+#    raw RGBA streams from `shm stream --raw` of 1280x720 and 1920x1080 frames
+#    at 30 and 60 fps. The first 5 s of each run are left out (window start-up).
+#    Then the same frames played by mpv (OpenGL output, software rendering
+#    allowed) in a window of the reader's default size (820x860) on the same
+#    display: its displayed fps (a video tick that moved to another frame
+#    number counts once; fps.lua below) and its CPU.
 # 2. The reader's resident memory (VmRSS) during MEMORY_SECONDS of a 1920x1080
 #    raw stream at 30 fps, once with the window visible and once with it
 #    unmapped (xdotool windowunmap), both at the same time.
@@ -63,6 +68,12 @@ print(f"{sys.argv[2]}: displayed {med('displayed_fps'):.1f} fps, received {med('
 PY
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, 1/100 s
+cpu_percent() { # $1 pid: its CPU (% of one core) from 5 s after now until $2 s after now
+  sleep 5; local t0; t0=$(cpu_ticks "$1"); sleep "$(($2 - 5))"
+  echo $(( ($(cpu_ticks "$1") - t0) * 100 / 100 / ($2 - 5) ))
+}
+
 echo "== displayed fps and send-to-screen latency, ${per_rate} s per run"
 for size in 1280x720 1920x1080; do
   for fps in 30 60; do
@@ -73,12 +84,57 @@ for size in 1280x720 1920x1080; do
       "$out/a-$size.png" "$out/b-$size.png" >"$out/$name.stream.json" &
     stream=$!; pids+=("$stream")
     wait_for_window "$name" >/dev/null
+    cpu=$(cpu_percent "$reader" $((per_rate - 2)))
     wait "$stream"
     kill "$reader"; wait "$reader" 2>/dev/null || true
     summarise "$out/$name.jsonl" "$size raw RGBA at $fps fps"
+    echo "  reader CPU: ${cpu}% of one core"
     rm -f "/dev/shm/$name"
   done
 done
+
+echo "== the same frames in mpv (--vo=gpu --gpu-api=opengl), ${per_rate} s per run"
+cat >"$out/fps.lua" <<'LUA'
+-- Prints the frames mpv displayed in each second (a video tick that moved to
+-- another frame number counts once) and its dropped-frame count so far.
+local shown, previous = 0, nil
+mp.register_event("tick", function()
+  local n = mp.get_property_number("estimated-frame-number")
+  if n ~= nil and n ~= previous then shown = shown + 1 end
+  previous = n
+end)
+local last, last_t = 0, mp.get_time()
+mp.add_periodic_timer(1, function()
+  local t = mp.get_time()
+  io.stderr:write(string.format("MPVSTAT %.2f %d\n", (shown - last) / (t - last_t),
+    mp.get_property_number("frame-drop-count", 0)))
+  last, last_t = shown, t
+end)
+LUA
+for size in 1280x720 1920x1080; do
+  convert "$out/a-$size.png" -depth 8 "rgba:$out/a.rgba"
+  convert "$out/b-$size.png" -depth 8 "rgba:$out/b.rgba"
+  for _ in $(seq 15); do cat "$out/a.rgba" "$out/b.rgba"; done >"$out/clip.rgba"
+  for fps in 30 60; do
+    mpv --no-config --script="$out/fps.lua" --geometry=820x860+0+0 --vo=gpu --gpu-api=opengl \
+      --gpu-sw=yes --no-audio --loop-file=inf --demuxer=rawvideo \
+      --demuxer-rawvideo-w="${size%x*}" --demuxer-rawvideo-h="${size#*x}" \
+      --demuxer-rawvideo-mp-format=rgba --demuxer-rawvideo-fps="$fps" "$out/clip.rgba" \
+      >"$out/mpv.log" 2>&1 &
+    player=$!; pids+=("$player")
+    cpu=$(cpu_percent "$player" $((per_rate - 2)))
+    kill "$player"; wait "$player" 2>/dev/null || true
+    python3 - "$out/mpv.log" "$size raw RGBA at $fps fps" "$cpu" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.startswith("MPVSTAT")][5:]
+if not rows:
+    print(f"mpv {sys.argv[2]}: no samples"); sys.exit()
+print(f"mpv {sys.argv[2]}: displayed {statistics.median(float(r[1]) for r in rows):.1f} fps "
+      f"(median of {len(rows)} one-second windows), dropped {rows[-1][2]}, CPU {sys.argv[3]}% of one core")
+PY
+  done
+done
+rm -f "$out/clip.rgba" "$out/a.rgba" "$out/b.rgba"
 
 echo "== resident memory over ${memory_seconds} s of 1920x1080 raw at 30 fps (visible and hidden at once)"
 start_reader() { # $1 name, $2 x

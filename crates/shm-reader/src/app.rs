@@ -211,7 +211,7 @@ impl ReaderApp {
         let stats = self.stats();
         self.update_title(ctx, &stats);
         if let Some(log) = &mut self.stats_log {
-            log.write_due(&stats, Instant::now());
+            log.write_due(&stats, ctx.cumulative_pass_nr(), Instant::now());
             ctx.request_repaint_after(STATS_WINDOW);
         }
     }
@@ -368,6 +368,10 @@ impl ReaderApp {
 }
 
 impl eframe::App for ReaderApp {
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        shm_ui::clear_color(visuals)
+    }
+
     /// Lets a Save still running finish, so that closing the window right
     /// after pressing Save still saves.
     fn on_exit(&mut self) {
@@ -412,8 +416,9 @@ impl StatsLog {
         std::fs::File::create(path).map(|file| Self { file, last: None })
     }
 
-    /// Appends one JSON line when a second has passed since the last.
-    fn write_due(&mut self, stats: &StatsSnapshot, now: Instant) {
+    /// Appends one JSON line when a second has passed since the last;
+    /// `passes` counts the window's passes (redraws) so far.
+    fn write_due(&mut self, stats: &StatsSnapshot, passes: u64, now: Instant) {
         use std::io::Write as _;
         if self.last.is_some_and(|last| now - last < STATS_WINDOW) {
             return;
@@ -429,6 +434,7 @@ impl StatsLog {
             "replaced_before_display": stats.replaced_before_display,
             "latency_p50_ms": stats.latency_p50_millis,
             "latency_p99_ms": stats.latency_p99_millis,
+            "passes": passes,
         });
         if let Err(e) = writeln!(self.file, "{line}") {
             log::warn!("cannot write the stats log: {e}");

@@ -604,3 +604,55 @@ fn the_last_mapping_name_is_remembered() {
     given.restore(&storage);
     assert_eq!(given.name_text, "given-name");
 }
+
+/// Every shape in `shapes` (groups opened), with the clip rectangle it is
+/// drawn within.
+fn flat_shapes(shapes: &[egui::epaint::ClippedShape]) -> Vec<(egui::Rect, egui::Shape)> {
+    fn open(clip: egui::Rect, shape: &egui::Shape, out: &mut Vec<(egui::Rect, egui::Shape)>) {
+        match shape {
+            egui::Shape::Vec(inner) => inner.iter().for_each(|s| open(clip, s, out)),
+            other => out.push((clip, other.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    for clipped in shapes {
+        open(clipped.clip_rect, &clipped.shape, &mut out);
+    }
+    out
+}
+
+/// The panels are not filled (the window's clear colour is their colour):
+/// under software rendering a fill costs ~100 ns per pixel it covers, and the
+/// fills covered the whole window (docs/PERFORMANCE.md, "Reader: live streams").
+/// Only the image itself covers a large area.
+#[test]
+fn no_panel_fill_covers_the_window_only_the_image_is_large() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let mut harness = harness(&name, true);
+    send_image(&writer, "coffee-1920x1080.png");
+    wait_for_label(&mut harness, "Frame 1 · PNG · 1920x1080 pixels");
+    harness.step();
+    let screen = harness.ctx.content_rect();
+    let mut large_fills = Vec::new();
+    let mut image_drawn = false;
+    for (clip, shape) in flat_shapes(&harness.output().shapes) {
+        let egui::Shape::Rect(rect) = shape else {
+            continue;
+        };
+        let covered = rect.rect.intersect(clip).intersect(screen);
+        if covered.is_negative() || rect.fill.a() == 0 {
+            continue;
+        }
+        if rect.fill_texture_id() != egui::TextureId::default() {
+            image_drawn = true;
+        } else if covered.area() > 0.2 * screen.area() {
+            large_fills.push(covered);
+        }
+    }
+    assert!(image_drawn, "the received image was not drawn");
+    assert!(
+        large_fills.is_empty(),
+        "untextured fills over a fifth of the window: {large_fills:?}"
+    );
+}

@@ -41,6 +41,27 @@ pub fn status_ui(ui: &mut egui::Ui, status: &Status) {
     }
 }
 
+/// `frame` without its background fill, for a panel: the apps paint the
+/// panel colour once, as the window's clear colour ([`clear_color`]), and no
+/// panel fills its area again.
+///
+/// Why: under software rendering (Mesa llvmpipe, as under Xvfb or a remote
+/// desktop) egui's shader costs about 100 ns per pixel it covers on this
+/// project's 2-core test machine, and the panels' fills covered the whole
+/// window: about 60 ms of CPU per redraw of an 820x860 window, the reader's
+/// largest cost while streaming (docs/PERFORMANCE.md, "Reader: live
+/// streams"). Clearing is nearly free.
+pub fn unfilled(frame: egui::Frame) -> egui::Frame {
+    frame.fill(egui::Color32::TRANSPARENT)
+}
+
+/// The window's clear colour: the theme's panel colour, as `eframe::App::
+/// clear_color` wants it (gamma-space sRGB, 0 to 1), so that [`unfilled`]
+/// panels look as filled ones do.
+pub fn clear_color(visuals: &egui::Visuals) -> [f32; 4] {
+    visuals.panel_fill.to_normalized_gamma_f32()
+}
+
 /// Parses `--position X,Y` (screen points) for clap's `value_parser`.
 ///
 /// # Errors

@@ -183,6 +183,10 @@ impl WriterApp {
 }
 
 impl eframe::App for WriterApp {
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        shm_ui::clear_color(visuals)
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.background_logic(ctx);
     }

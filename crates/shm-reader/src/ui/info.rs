@@ -23,6 +23,7 @@ pub(super) fn shown_info_ui(ui: &mut egui::Ui, shown: &Shown) {
 /// The object (kind 4) as pretty JSON in a bottom panel.
 pub(super) fn object_ui(ui: &mut egui::Ui, frame_number: u64, text: &str) {
     egui::Panel::bottom("object")
+        .frame(shm_ui::unfilled(egui::Frame::side_top_panel(ui.style())))
         .resizable(true)
         .show(ui, |ui| {
             ui.label(format!("Object (frame {frame_number})"));

@@ -29,23 +29,29 @@ impl ReaderApp {
             ctx.request_repaint_after(STATS_WINDOW / 4);
         }
         self.shortcuts(&ctx);
-        egui::Panel::top("controls").show(ui, |ui| {
-            ui.heading(WINDOW_TITLE);
-            self.controls_ui(ui);
-            shm_ui::status_ui(ui, &self.status);
-            ui.label(stats.line());
-            if let Some(shown) = &self.shown {
-                info::shown_info_ui(ui, shown);
-            }
-        });
+        let style = ui.style().clone();
+        egui::Panel::top("controls")
+            .frame(shm_ui::unfilled(egui::Frame::side_top_panel(&style)))
+            .show(ui, |ui| {
+                ui.heading(WINDOW_TITLE);
+                self.controls_ui(ui);
+                shm_ui::status_ui(ui, &self.status);
+                ui.label(stats.line());
+                if let Some(shown) = &self.shown {
+                    info::shown_info_ui(ui, shown);
+                }
+            });
         egui::Panel::left("senders")
+            .frame(shm_ui::unfilled(egui::Frame::side_top_panel(&style)))
             .resizable(true)
             .default_size(230.0)
             .show(ui, |ui| self.senders_ui(ui));
         if let Some((frame_number, text)) = &self.object {
             info::object_ui(ui, *frame_number, text);
         }
-        egui::CentralPanel::default().show(ui, |ui| self.image_ui(ui));
+        egui::CentralPanel::default()
+            .frame(shm_ui::unfilled(egui::Frame::central_panel(&style)))
+            .show(ui, |ui| self.image_ui(ui));
         self.struct_dialog_ui(&ctx);
     }
 }
@@ -55,9 +61,9 @@ impl ReaderApp {
 /// ago`, `..., 2 h ago`); asks `ctx` to redraw when that text next changes.
 ///
 /// Not seconds: with nothing arriving a redraw is the reader's only cost, and
-/// one costs about 90 ms of CPU under software rendering here
-/// (docs/PERFORMANCE.md, "Idle"), so a label that changed every second would
-/// keep an idle reader near 10% of a core.
+/// one cost about 90 ms of CPU under software rendering here, tens of ms
+/// still with the panels unfilled (docs/PERFORMANCE.md, "Idle"), so a label
+/// that changed every second would keep an idle reader at several % of a core.
 pub(crate) fn age_text(ctx: &egui::Context, unix_nanos: u64) -> String {
     const MINUTE_NANOS: u64 = 60_000_000_000;
     let age_nanos = shm_core::unix_nanos_now().saturating_sub(unix_nanos);

@@ -48,7 +48,9 @@ impl WriterApp {
         if let Some(path) = dropped_file(&ctx) {
             self.commands.push(Command::LoadImage(path));
         }
-        egui::CentralPanel::default().show(ui, |ui| {
+        egui::CentralPanel::default()
+            .frame(shm_ui::unfilled(egui::Frame::central_panel(ui.style())))
+            .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 ui.heading(WINDOW_TITLE);
                 ui.separator();
