@@ -20,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 per_rate=${1:-20}
+[ "$per_rate" -ge 8 ] || { echo "SECONDS_PER_RATE must be at least 8 (5 s of start-up are left out)" >&2; exit 2; }
 memory_seconds=${2:-300}
 
 if [ -z "${INSIDE_XVFB:-}" ]; then
@@ -30,7 +31,7 @@ fi
 
 out=$(mktemp -d)
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -f /dev/shm/measure-*-$$; }
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -f /dev/shm/measure-*-$$; rm -rf "$out"; }
 trap cleanup EXIT
 
 # Frames of each size (two pictures, so consecutive frames differ).
@@ -71,7 +72,7 @@ PY
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, 1/100 s
 cpu_percent() { # $1 pid: its CPU (% of one core) from 5 s after now until $2 s after now
   sleep 5; local t0; t0=$(cpu_ticks "$1"); sleep "$(($2 - 5))"
-  echo $(( ($(cpu_ticks "$1") - t0) * 100 / 100 / ($2 - 5) ))
+  echo $(( ($(cpu_ticks "$1") - t0) / ($2 - 5) )) # 100 ticks a second: ticks/s = %
 }
 
 echo "== displayed fps and send-to-screen latency, ${per_rate} s per run"
@@ -86,7 +87,7 @@ for size in 1280x720 1920x1080; do
     wait_for_window "$name" >/dev/null
     cpu=$(cpu_percent "$reader" $((per_rate - 2)))
     wait "$stream"
-    kill "$reader"; wait "$reader" 2>/dev/null || true
+    kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true
     summarise "$out/$name.jsonl" "$size raw RGBA at $fps fps"
     echo "  reader CPU: ${cpu}% of one core"
     rm -f "/dev/shm/$name"
@@ -94,6 +95,9 @@ for size in 1280x720 1920x1080; do
 done
 
 echo "== the same frames in mpv (--vo=gpu --gpu-api=opengl), ${per_rate} s per run"
+if ! command -v mpv >/dev/null; then
+  echo "mpv is not installed (apt-get install mpv): no anchor measured"
+else
 cat >"$out/fps.lua" <<'LUA'
 -- Prints the frames mpv displayed in each second (a video tick that moved to
 -- another frame number counts once) and its dropped-frame count so far.
@@ -123,7 +127,7 @@ for size in 1280x720 1920x1080; do
       >"$out/mpv.log" 2>&1 &
     player=$!; pids+=("$player")
     cpu=$(cpu_percent "$player" $((per_rate - 2)))
-    kill "$player"; wait "$player" 2>/dev/null || true
+    kill "$player" 2>/dev/null || true; wait "$player" 2>/dev/null || true
     python3 - "$out/mpv.log" "$size raw RGBA at $fps fps" "$cpu" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.startswith("MPVSTAT")][5:]
@@ -135,6 +139,7 @@ PY
   done
 done
 rm -f "$out/clip.rgba" "$out/a.rgba" "$out/b.rgba"
+fi
 
 echo "== resident memory over ${memory_seconds} s of 1920x1080 raw at 30 fps (visible and hidden at once)"
 start_reader() { # $1 name, $2 x

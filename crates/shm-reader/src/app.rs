@@ -358,7 +358,9 @@ impl ReaderApp {
     }
 
     /// Draws the whole window (and runs [`ReaderApp::logic_step`] first: for
-    /// a host that has no separate logic pass).
+    /// a host that has no separate logic pass). The panels are not filled: the
+    /// host clears with [`shm_ui::clear_color`] (eframe does, through this
+    /// app's `clear_color`).
     pub fn app_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.logic_step(&ctx);
@@ -417,7 +419,8 @@ impl StatsLog {
     }
 
     /// Appends one JSON line when a second has passed since the last;
-    /// `passes` counts the window's passes (redraws) so far.
+    /// `passes` counts egui's passes so far (one per redraw, more when egui
+    /// asks for another pass, which a layout change can).
     fn write_due(&mut self, stats: &StatsSnapshot, passes: u64, now: Instant) {
         use std::io::Write as _;
         if self.last.is_some_and(|last| now - last < STATS_WINDOW) {

@@ -55,8 +55,8 @@ pub fn unfilled(frame: egui::Frame) -> egui::Frame {
     frame.fill(egui::Color32::TRANSPARENT)
 }
 
-/// The window's clear colour: the theme's panel colour, as `eframe::App::
-/// clear_color` wants it (gamma-space sRGB, 0 to 1), so that [`unfilled`]
+/// The window's clear colour: the theme's panel colour, as
+/// `eframe::App::clear_color` wants it (gamma-space sRGB, 0 to 1), so that [`unfilled`]
 /// panels look as filled ones do.
 pub fn clear_color(visuals: &egui::Visuals) -> [f32; 4] {
     visuals.panel_fill.to_normalized_gamma_f32()

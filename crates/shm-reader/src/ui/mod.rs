@@ -61,9 +61,10 @@ impl ReaderApp {
 /// ago`, `..., 2 h ago`); asks `ctx` to redraw when that text next changes.
 ///
 /// Not seconds: with nothing arriving a redraw is the reader's only cost, and
-/// one cost about 90 ms of CPU under software rendering here, tens of ms
-/// still with the panels unfilled (docs/PERFORMANCE.md, "Idle"), so a label
-/// that changed every second would keep an idle reader at several % of a core.
+/// one cost about 90 ms of CPU under software rendering here with the panels
+/// filled (docs/PERFORMANCE.md, "Idle"; less without their fills, still most
+/// of an idle reader's cost), so a label that changed every second would keep
+/// an idle reader at several % of a core.
 pub(crate) fn age_text(ctx: &egui::Context, unix_nanos: u64) -> String {
     const MINUTE_NANOS: u64 = 60_000_000_000;
     let age_nanos = shm_core::unix_nanos_now().saturating_sub(unix_nanos);

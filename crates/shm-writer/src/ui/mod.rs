@@ -35,7 +35,9 @@ impl WriterApp {
     }
 
     /// Runs the logic pass, then draws the whole window (for a host that has
-    /// no separate logic pass; eframe calls the two itself).
+    /// no separate logic pass; eframe calls the two itself). The panel is not
+    /// filled: the host clears with [`shm_ui::clear_color`] (eframe does,
+    /// through this app's `clear_color`).
     pub fn app_ui(&mut self, ui: &mut egui::Ui) {
         self.background_logic(&ui.ctx().clone());
         self.draw(ui);
