@@ -75,6 +75,10 @@ pub struct ReaderApp {
     pub(crate) commands: Vec<Command>,
     /// Whether the remembered name may still replace the start-up name.
     restore_pending: bool,
+    /// The framebuffer's format when the window renders with wgpu (the image
+    /// is then drawn by the reader's own pipeline); `None` elsewhere (a host
+    /// without wgpu, the UI tests), where egui draws it.
+    pub(crate) wgpu_target_format: Option<eframe::wgpu::TextureFormat>,
 }
 
 impl ReaderApp {
@@ -118,6 +122,7 @@ impl ReaderApp {
             dialog: None,
             commands: Vec::new(),
             restore_pending: settings.use_remembered_name,
+            wgpu_target_format: None,
         }
     }
 
@@ -400,7 +405,10 @@ impl eframe::App for ReaderApp {
         self.remember(storage);
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        self.wgpu_target_format = frame
+            .wgpu_render_state()
+            .map(|render_state| render_state.target_format);
         self.draw(ui);
         // What the UI asked for runs now, not a frame later.
         self.run_commands(&ui.ctx().clone());

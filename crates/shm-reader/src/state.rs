@@ -122,24 +122,36 @@ impl Shown {
         self.texture
             .as_ref()
             .filter(|drawn| drawn.is_of(&self.pixels))
-            .map(|drawn| drawn.texture.size())
+            .map(|drawn| drawn.image.size)
     }
 }
 
-/// The texture the shown image is drawn with: the image itself, or at less
-/// than half size a copy halved `level` times (2x2 box filter).
+/// What the shown image is drawn with: the image itself, or at less than
+/// half size a copy halved `level` times (2x2 box filter).
 ///
 /// egui-wgpu makes no mipmaps (it ignores `TextureOptions::mipmap_mode`), so
 /// sampling the full image linearly at a small scale skips most of its pixels
 /// and aliases (moire on fine detail, flicker in streams). Drawing the level
 /// whose scale is between 1/2 and 1 is what a renderer with mipmaps would do,
 /// and uploads a quarter of the pixels or less.
+///
+/// The pixels go to the GPU once per `generation`: through the reader's own
+/// pipeline (`ui::gpu_image`) where the window renders with wgpu, else into
+/// an egui texture (`egui_texture`), kept from frame to frame and updated in
+/// place.
 pub(crate) struct DrawnTexture {
     /// How many times the image was halved (0: the image itself).
     pub(crate) level: u32,
     /// The image it was made from.
     pub(crate) source: std::sync::Weak<egui::ColorImage>,
-    pub(crate) texture: egui::TextureHandle,
+    /// The pixels drawn (the image, or its halved copy).
+    pub(crate) image: Arc<egui::ColorImage>,
+    /// Every alpha in `image` is 255.
+    pub(crate) opaque: bool,
+    /// Changes whenever `image` does.
+    pub(crate) generation: u64,
+    /// egui's texture and the generation it holds, when drawn through egui.
+    pub(crate) egui_texture: Option<(egui::TextureHandle, u64)>,
 }
 
 impl DrawnTexture {

@@ -668,3 +668,96 @@ fn no_panel_fill_covers_the_window_only_the_image_is_large() {
         );
     }
 }
+
+/// Raw RGBA8 pixels of four flat quadrants: `colours` are top left, top
+/// right, bottom left, bottom right.
+fn quadrants(width: u32, height: u32, colours: [[u8; 4]; 4]) -> Vec<u8> {
+    let mut pixels = Vec::with_capacity((width * height * 4) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let quadrant = usize::from(y >= height / 2) * 2 + usize::from(x >= width / 2);
+            pixels.extend_from_slice(&colours[quadrant]);
+        }
+    }
+    pixels
+}
+
+/// Where the window renders with wgpu (here wgpu's software adapter, as under
+/// Xvfb), the image is drawn by the reader's own pipeline, a paint callback
+/// instead of egui's textured mesh, and the rendered window shows the
+/// picture's colours; a new frame replaces them (its texture is written again).
+#[test]
+fn with_wgpu_the_image_is_drawn_by_its_own_pipeline_in_its_colours() {
+    let name = TestName::new();
+    let writer = name.writer();
+    let app = ReaderApp::new(ReaderSettings {
+        name: name.0.clone(),
+        auto_receive: true,
+        ..ReaderSettings::default()
+    });
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1100.0, 900.0))
+        .wgpu()
+        .build_eframe(|_cc| app);
+    harness.step();
+    let (width, height) = (640, 360);
+    let layout = PixelLayout::packed(width, height, PixelFormat::Rgba8);
+    let (red, green, blue, white) = (
+        [230, 20, 10, 255],
+        [15, 200, 40, 255],
+        [20, 30, 220, 255],
+        [250, 250, 250, 255],
+    );
+    for (frame, colours) in [[red, green, blue, white], [white, blue, green, red]]
+        .into_iter()
+        .enumerate()
+    {
+        let path = format!("quadrants {frame}");
+        writer
+            .send_pixels(
+                &layout,
+                &quadrants(width, height, colours),
+                &path,
+                &WriteOptions::default(),
+            )
+            .unwrap();
+        wait_for_label(&mut harness, &format!("Path: {path}"));
+        harness.run();
+        // The widget's rect is the space it was given; the image is centred
+        // in it, at 1:1 (it fits).
+        let space = harness.get_by_label("Received image").rect();
+        let callbacks: Vec<egui::Rect> = harness
+            .output()
+            .shapes
+            .iter()
+            .filter_map(|clipped| match &clipped.shape {
+                egui::Shape::Callback(callback) => Some(callback.rect),
+                _ => None,
+            })
+            .collect();
+        let [drawn] = callbacks[..] else {
+            panic!("one paint callback expected, drawn: {callbacks:?}");
+        };
+        assert!(space.contains_rect(drawn), "{drawn:?} outside {space:?}");
+        assert_eq!(drawn.size(), egui::vec2(640.0, 360.0));
+        // (Rounded to whole pixels.)
+        assert!((drawn.center() - space.center()).length() <= 1.0);
+        let screenshot = harness.render().expect("rendered with wgpu");
+        let pixels_per_point = harness.ctx.pixels_per_point();
+        for (quadrant, expected) in colours.iter().enumerate() {
+            let (fx, fy) = (
+                0.25 + 0.5 * (quadrant % 2) as f32,
+                0.25 + 0.5 * (quadrant / 2) as f32,
+            );
+            let point = drawn.min + egui::vec2(drawn.width() * fx, drawn.height() * fy);
+            let pixel = screenshot.get_pixel(
+                (point.x * pixels_per_point) as u32,
+                (point.y * pixels_per_point) as u32,
+            );
+            assert_eq!(
+                &pixel.0, expected,
+                "frame {frame}, quadrant {quadrant} at {point:?}"
+            );
+        }
+    }
+}

@@ -4,10 +4,115 @@
 use std::sync::Arc;
 
 use eframe::egui;
+use eframe::emath::GuiRounding as _;
 
+use super::gpu_image::ImageCallback;
 use crate::ReaderApp;
 use crate::reduce;
-use crate::state::{DrawnTexture, Zoom};
+use crate::state::{DrawnTexture, Shown, Zoom};
+
+/// The image widget: laid out as `egui::Image` lays out (the same size
+/// rules), labelled "Received image", drawn by the reader's own pipeline
+/// when the window renders with wgpu and the image is entirely visible, else
+/// by egui from a texture.
+struct ImageUi {
+    layout: egui::Image<'static>,
+    size: egui::Vec2,
+}
+
+impl ImageUi {
+    fn new(size: egui::Vec2) -> Self {
+        // Only for its size rules: the texture is given when drawn.
+        let layout = egui::Image::new(egui::load::SizedTexture::new(
+            egui::TextureId::default(),
+            size,
+        ));
+        Self { layout, size }
+    }
+
+    fn fit_to_exact_size(self, size: egui::Vec2) -> Self {
+        Self {
+            layout: self.layout.fit_to_exact_size(size),
+            ..self
+        }
+    }
+
+    fn max_size(self, size: egui::Vec2) -> Self {
+        Self {
+            layout: self.layout.max_size(size),
+            ..self
+        }
+    }
+
+    fn maintain_aspect_ratio(self, maintain: bool) -> Self {
+        Self {
+            layout: self.layout.maintain_aspect_ratio(maintain),
+            ..self
+        }
+    }
+
+    fn show(
+        self,
+        ui: &mut egui::Ui,
+        shown: Option<&mut Shown>,
+        target_format: Option<eframe::wgpu::TextureFormat>,
+    ) {
+        let draw_size = self.layout.calc_size(ui.available_size(), Some(self.size));
+        let (rect, response) = ui.allocate_exact_size(draw_size, egui::Sense::hover());
+        response.widget_info(|| {
+            let mut info = egui::WidgetInfo::new(egui::Role::Image);
+            info.label = Some("Received image".to_owned());
+            info
+        });
+        let Some(drawn) = shown.and_then(|shown| shown.texture.as_mut()) else {
+            return;
+        };
+        if !ui.is_rect_visible(rect) {
+            return;
+        }
+        let rect = rect.round_to_pixels(ui.pixels_per_point());
+        match target_format {
+            Some(target_format) if ui.clip_rect().contains_rect(rect) => {
+                ui.painter()
+                    .add(eframe::egui_wgpu::Callback::new_paint_callback(
+                        rect,
+                        ImageCallback {
+                            image: Arc::clone(&drawn.image),
+                            generation: drawn.generation,
+                            opaque: drawn.opaque,
+                            target_format,
+                        },
+                    ));
+            }
+            _ => {
+                let texture_id = egui_texture(ui.ctx(), drawn);
+                egui::Image::new(egui::load::SizedTexture::new(texture_id, self.size))
+                    .paint_at(ui, rect);
+            }
+        }
+    }
+}
+
+/// The egui texture holding `drawn`'s image, set when it holds an older one.
+fn egui_texture(ctx: &egui::Context, drawn: &mut DrawnTexture) -> egui::TextureId {
+    let image = egui::ImageData::Color(Arc::clone(&drawn.image));
+    let options = egui::TextureOptions::LINEAR;
+    match &mut drawn.egui_texture {
+        Some((texture, generation)) => {
+            if *generation != drawn.generation {
+                texture.set(image, options);
+                *generation = drawn.generation;
+            }
+            texture.id()
+        }
+        None => {
+            let texture = ctx.load_texture("received", image, options);
+            let id = texture.id();
+            drawn.egui_texture = Some((texture, drawn.generation));
+            id
+        }
+    }
+}
 
 impl ReaderApp {
     pub(super) fn image_ui(&mut self, ui: &mut egui::Ui) {
@@ -25,81 +130,67 @@ impl ReaderApp {
             let current = self.zoom_factor(ui.available_size());
             self.zoom = Zoom::scaled(current, zoom_delta);
         }
-        // The texture to sample at this scale, laid out at the image's size.
+        // What to draw at this scale, laid out at the image's size.
         let pixels_per_image_pixel =
             self.zoom_factor(ui.available_size()) * ui.ctx().pixels_per_point();
-        let Some((texture_id, size)) = self.texture_for_scale(ui.ctx(), pixels_per_image_pixel)
-        else {
+        self.prepare_drawn(pixels_per_image_pixel);
+        let Some(shown) = self.shown.as_ref() else {
             return;
         };
-        let texture = egui::load::SizedTexture::new(texture_id, size);
+        let size = egui::vec2(shown.width as f32, shown.height as f32);
+        let target_format = self.wgpu_target_format;
         match self.zoom {
             Zoom::Factor(factor) => {
                 egui::ScrollArea::both().show(ui, |ui| {
-                    ui.add(
-                        egui::Image::new(texture)
-                            .fit_to_exact_size(size * factor)
-                            .alt_text("Received image"),
-                    );
+                    let image_ui = ImageUi::new(size).fit_to_exact_size(size * factor);
+                    image_ui.show(ui, self.shown.as_mut(), target_format);
                 });
             }
             Zoom::Fit => {
                 ui.centered_and_justified(|ui| {
-                    ui.add(
-                        egui::Image::new(texture)
-                            .max_size(ui.available_size())
-                            .maintain_aspect_ratio(true)
-                            .alt_text("Received image"),
-                    );
+                    let image_ui = ImageUi::new(size)
+                        .max_size(ui.available_size())
+                        .maintain_aspect_ratio(true);
+                    image_ui.show(ui, self.shown.as_mut(), target_format);
                 });
             }
         }
     }
 
-    /// The texture to draw the shown image with at `pixels_per_image_pixel`
-    /// (physical pixels on screen per image pixel), and the image's size:
-    /// the image itself at half size or more, else a copy halved often enough
-    /// that it is drawn at between half and full size. Set here, once per
-    /// displayed frame (and again if the zoom changes its level): one texture
-    /// upload per frame the window draws, none while it does not draw.
-    fn texture_for_scale(
-        &mut self,
-        ctx: &egui::Context,
-        pixels_per_image_pixel: f32,
-    ) -> Option<(egui::TextureId, egui::Vec2)> {
-        let shown = self.shown.as_mut()?;
-        let size = egui::vec2(shown.width as f32, shown.height as f32);
+    /// Makes what the shown image is drawn with at `pixels_per_image_pixel`
+    /// (physical pixels on screen per image pixel): the image itself at half
+    /// size or more, else a copy halved often enough that it is drawn at
+    /// between half and full size. Made here, once per displayed frame (and
+    /// again if the zoom changes its level); counted in `textures_uploaded`,
+    /// since each one goes to the GPU once when drawn.
+    fn prepare_drawn(&mut self, pixels_per_image_pixel: f32) {
+        let Some(shown) = self.shown.as_mut() else {
+            return;
+        };
         let level = reduce::reduction_level(pixels_per_image_pixel, shown.pixels.size);
         let current = shown
             .texture
             .as_ref()
             .is_some_and(|drawn| drawn.level == level && drawn.is_of(&shown.pixels));
-        if !current {
-            let image = egui::ImageData::Color(if level == 0 {
-                Arc::clone(&shown.pixels)
-            } else {
-                Arc::new(reduce::halve_times(&shown.pixels, level))
-            });
-            let options = egui::TextureOptions::LINEAR;
-            let source = Arc::downgrade(&shown.pixels);
-            match &mut shown.texture {
-                Some(drawn) => {
-                    drawn.texture.set(image, options);
-                    drawn.level = level;
-                    drawn.source = source;
-                }
-                None => {
-                    shown.texture = Some(DrawnTexture {
-                        level,
-                        source,
-                        texture: ctx.load_texture("received", image, options),
-                    });
-                }
-            }
-            self.textures_uploaded += 1;
+        if current {
+            return;
         }
-        let texture = self.shown.as_ref()?.texture.as_ref()?;
-        Some((texture.texture.id(), size))
+        let image = if level == 0 {
+            Arc::clone(&shown.pixels)
+        } else {
+            Arc::new(reduce::halve_times(&shown.pixels, level))
+        };
+        self.textures_uploaded += 1;
+        let drawn = DrawnTexture {
+            level,
+            source: Arc::downgrade(&shown.pixels),
+            opaque: image.pixels.iter().all(|pixel| pixel.a() == 255),
+            image,
+            generation: self.textures_uploaded,
+            // Kept: updated in place when next drawn through egui.
+            egui_texture: shown.texture.take().and_then(|drawn| drawn.egui_texture),
+        };
+        shown.texture = Some(drawn);
     }
 
     /// Screen points per image pixel now (the fitted scale when fitted).

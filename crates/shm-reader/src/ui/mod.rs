@@ -5,6 +5,7 @@
 //! minute: [`age_text`]).
 
 mod controls;
+mod gpu_image;
 mod image;
 mod info;
 mod senders;
