@@ -79,6 +79,9 @@ pub struct ReaderApp {
     /// is then drawn by the reader's own pipeline); `None` elsewhere (a host
     /// without wgpu, the UI tests), where egui draws it.
     pub(crate) wgpu_target_format: Option<eframe::wgpu::TextureFormat>,
+    /// The last image drawn's generation (`DrawnTexture::generation`): only
+    /// ever counts up, so a texture on the GPU is never taken for a newer one.
+    pub(crate) drawn_generation: u64,
 }
 
 impl ReaderApp {
@@ -123,6 +126,7 @@ impl ReaderApp {
             commands: Vec::new(),
             restore_pending: settings.use_remembered_name,
             wgpu_target_format: None,
+            drawn_generation: 0,
         }
     }
 
@@ -344,8 +348,8 @@ impl ReaderApp {
             latency_millis - frame.read_millis - frame.decode_millis
         );
         self.status = Status::Info(format!("received frame {frame_number}"));
-        // The texture is kept (updated in place when the window draws:
-        // `texture_for_scale`), never one per frame.
+        // The egui texture is kept (updated in place when the window draws
+        // through egui: `ui::image`), never one per frame.
         let texture = self.shown.take().and_then(|shown| shown.texture);
         self.shown = Some(Shown {
             frame_number,

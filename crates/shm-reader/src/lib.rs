@@ -27,8 +27,8 @@
 //! Memory stays bounded however fast frames come and however rarely the window
 //! is drawn: decoded frames go into a one-slot holder (`Newest`) that keeps
 //! only the newest, the watcher skips decoding a frame when a newer one is
-//! already complete, and the UI sets its one texture once per frame it draws
-//! (nothing while it does not draw). Every message carries the generation of
+//! already complete, and the UI writes the image into its texture once per
+//! frame it draws (nothing while it does not draw). Every message carries the generation of
 //! the watcher that sent it, so a re-attach ignores whatever the old watcher
 //! still delivers.
 

@@ -109,7 +109,8 @@ pub struct Shown {
     pub latency_millis: f64,
     pub(crate) pixels: Arc<egui::ColorImage>,
     pub(crate) encoded: Option<Arc<Vec<u8>>>,
-    /// What the window draws the image with, set when it draws; kept from
+    /// What the window draws the image with, made when it draws (once per
+    /// image and reduction level); its egui texture, if any, is kept from
     /// frame to frame and updated in place.
     pub(crate) texture: Option<DrawnTexture>,
 }

@@ -3,14 +3,15 @@
 //!
 //! Why (docs/DESIGN.md, "The image through a pipeline of our own"): without a
 //! GPU (Mesa's llvmpipe, as under Xvfb) every pixel a shader covers costs CPU
-//! time. egui's shader, on the non-sRGB framebuffer egui-wgpu prefers, samples
-//! an sRGB texture (decoding to linear), multiplies by the vertex colour,
-//! encodes back to gamma, dithers and blends with what is below. This
+//! time. egui's shader, on the non-sRGB framebuffer egui-wgpu prefers,
+//! samples its `Rgba8Unorm` texture, multiplies by the vertex colour, dithers,
+//! and always blends with what is below (reading the framebuffer back). This
 //! pipeline samples an `Rgba8Unorm` texture holding the image's stored bytes
-//! and writes them out: no colour conversion, no dithering, and no blending
-//! when the image is opaque (every alpha 255), which is what a video player
-//! does. On an sRGB framebuffer it uses an `Rgba8UnormSrgb` texture, so the
-//! bytes reach the screen unchanged there too.
+//! and writes them out: no vertex colour, no dithering, and no blending when
+//! the image is opaque (every alpha 255), which is what a video player does.
+//! On an sRGB framebuffer (which egui-wgpu avoids) it uses an `Rgba8UnormSrgb`
+//! texture, so the bytes reach the screen unchanged there too, filtered in
+//! linear light where egui filters the stored values.
 //!
 //! The texture is written (`Queue::write_texture`) only when the image
 //! changes: [`ImageCallback::generation`] says which image it is. Used only

@@ -72,7 +72,14 @@ impl ImageUi {
         }
         let rect = rect.round_to_pixels(ui.pixels_per_point());
         match target_format {
-            Some(target_format) if ui.clip_rect().contains_rect(rect) => {
+            // Within half a pixel (the rect was rounded to pixels; the
+            // scissor still clips to the panel).
+            Some(target_format)
+                if ui
+                    .clip_rect()
+                    .expand(0.5 / ui.pixels_per_point())
+                    .contains_rect(rect) =>
+            {
                 ui.painter()
                     .add(eframe::egui_wgpu::Callback::new_paint_callback(
                         rect,
@@ -181,12 +188,13 @@ impl ReaderApp {
             Arc::new(reduce::halve_times(&shown.pixels, level))
         };
         self.textures_uploaded += 1;
+        self.drawn_generation += 1;
         let drawn = DrawnTexture {
             level,
             source: Arc::downgrade(&shown.pixels),
             opaque: image.pixels.iter().all(|pixel| pixel.a() == 255),
             image,
-            generation: self.textures_uploaded,
+            generation: self.drawn_generation,
             // Kept: updated in place when next drawn through egui.
             egui_texture: shown.texture.take().and_then(|drawn| drawn.egui_texture),
         };
