@@ -137,6 +137,23 @@ pub enum ImageError {
         /// The path (or the sender's path text).
         path: PathBuf,
     },
+    /// Decoding would need more memory than the image's declared size
+    /// explains: a frame, strip or chunk inside it is far larger than the
+    /// picture (a decompression bomb in a small header). See [`decoder_budget_bytes`].
+    #[error(
+        "decoding this {width}x{height} image would need more than {budget_bytes} bytes of memory (it holds a frame or block far larger than the picture it declares); refused: {}",
+        path.display()
+    )]
+    OverMemoryBudget {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// What the decoder was allowed to allocate, in bytes.
+        budget_bytes: u64,
+        /// The path (or the sender's path text).
+        path: PathBuf,
+    },
     /// Reading the file failed.
     #[error("cannot read the file: {}", path.display())]
     Io {
@@ -210,17 +227,38 @@ pub fn probe(bytes: &[u8], path: &Path) -> Result<ImageInfo, ImageError> {
     })
 }
 
+/// What the decoder may allocate for an image whose RGBA8 output is
+/// `rgba_len_bytes` long, in bytes: 64 MiB plus four times the output, and never
+/// more than [`MAX_DECODE_MEMORY_BYTES`] leaves beside the output. The image's
+/// declared size bounds what an honest decoder needs (rows, planes, a GIF frame
+/// no larger than its screen); a file whose frames or blocks declare far more
+/// (a 566-byte GIF whose 63x4 screen holds one 14648x16225 frame, found by
+/// fuzzing: 1.2 GB allocated at once) is refused with
+/// [`ImageError::OverMemoryBudget`] instead of allocated.
+pub fn decoder_budget_bytes(rgba_len_bytes: u64) -> u64 {
+    const BASE_BYTES: u64 = 64 * 1024 * 1024;
+    let beside_output = MAX_DECODE_MEMORY_BYTES.saturating_sub(rgba_len_bytes);
+    BASE_BYTES
+        .saturating_add(rgba_len_bytes.saturating_mul(4))
+        .min(beside_output)
+}
+
+/// One image's header and the memory its decoder may use.
+struct Limited {
+    info: ImageInfo,
+    budget_bytes: u64,
+}
+
 /// An image reader over bytes in memory.
 type BytesReader<'a> = ImageReader<Cursor<&'a [u8]>>;
 
 /// A reader for `bytes` with the decoding limits set, after checking the
 /// declared size against them: a small file declaring 100000x100000 pixels is
-/// refused at once. `decoder_budget_bytes` is what the decoder may allocate.
+/// refused at once. The decoder may allocate [`decoder_budget_bytes`].
 fn limited_reader<'a>(
     bytes: &'a [u8],
     path: &Path,
-    decoder_budget_bytes: impl FnOnce(u64) -> u64,
-) -> Result<(BytesReader<'a>, ImageInfo), ImageError> {
+) -> Result<(BytesReader<'a>, Limited), ImageError> {
     let info = probe(bytes, path)?;
     let rgba_len_bytes = u64::from(info.width) * u64::from(info.height) * 4;
     if info.width > MAX_DIMENSION_PIXELS
@@ -229,13 +267,14 @@ fn limited_reader<'a>(
     {
         return Err(too_many_pixels(&info, path));
     }
+    let budget_bytes = decoder_budget_bytes(rgba_len_bytes);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), info.format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION_PIXELS);
     limits.max_image_height = Some(MAX_DIMENSION_PIXELS);
-    limits.max_alloc = Some(decoder_budget_bytes(rgba_len_bytes));
+    limits.max_alloc = Some(budget_bytes);
     reader.limits(limits);
-    Ok((reader, info))
+    Ok((reader, Limited { info, budget_bytes }))
 }
 
 fn too_many_pixels(info: &ImageInfo, path: &Path) -> ImageError {
@@ -246,9 +285,15 @@ fn too_many_pixels(info: &ImageInfo, path: &Path) -> ImageError {
     }
 }
 
-fn decode_error(e: image::ImageError, info: &ImageInfo, path: &Path) -> ImageError {
+fn decode_error(e: image::ImageError, limited: &Limited, path: &Path) -> ImageError {
+    let info = &limited.info;
     match e {
-        image::ImageError::Limits(_) => too_many_pixels(info, path),
+        image::ImageError::Limits(_) => ImageError::OverMemoryBudget {
+            width: info.width,
+            height: info.height,
+            budget_bytes: limited.budget_bytes,
+            path: path.to_owned(),
+        },
         other => ImageError::Corrupt {
             format: info.format_name(),
             reason: other.to_string(),
@@ -258,17 +303,19 @@ fn decode_error(e: image::ImageError, info: &ImageInfo, path: &Path) -> ImageErr
 }
 
 /// Decodes an encoded image to RGBA8 under [`MAX_DIMENSION_PIXELS`] and
-/// [`MAX_DECODE_MEMORY_BYTES`]: the decoder may allocate what the RGBA8 output
-/// leaves of that budget, so decoding and conversion together stay within it.
+/// [`MAX_DECODE_MEMORY_BYTES`]: the decoder may allocate
+/// [`decoder_budget_bytes`], never more than the RGBA8 output leaves of that
+/// limit, so decoding and conversion together stay within it.
 ///
 /// # Errors
 /// [`ImageError::NotAnImage`], [`ImageError::TooManyPixels`],
-/// [`ImageError::Corrupt`]; `path` is only used in the message.
+/// [`ImageError::OverMemoryBudget`], [`ImageError::Corrupt`]; `path` is only
+/// used in the message.
 pub fn decode_rgba(bytes: &[u8], path: &Path) -> Result<RgbaImage, ImageError> {
-    let (reader, info) = limited_reader(bytes, path, |rgba_len_bytes| {
-        MAX_DECODE_MEMORY_BYTES - rgba_len_bytes
-    })?;
-    let image = reader.decode().map_err(|e| decode_error(e, &info, path))?;
+    let (reader, limited) = limited_reader(bytes, path)?;
+    let image = reader
+        .decode()
+        .map_err(|e| decode_error(e, &limited, path))?;
     Ok(image.into_rgba8())
 }
 
@@ -304,12 +351,10 @@ pub fn send_decoded(
     path_text: &str,
     options: &WriteOptions,
 ) -> Result<Written, SendDecodedError> {
-    let (reader, info) = limited_reader(bytes, path, |rgba_len_bytes| {
-        MAX_DECODE_MEMORY_BYTES - rgba_len_bytes
-    })?;
+    let (reader, limited) = limited_reader(bytes, path)?;
     let decoder = reader
         .into_decoder()
-        .map_err(|e| decode_error(e, &info, path))?;
+        .map_err(|e| decode_error(e, &limited, path))?;
     let (width, height) = decoder.dimensions();
     let now = crate::unix_nanos_now();
     let format = match decoder.color_type() {
@@ -323,11 +368,11 @@ pub fn send_decoded(
         return mapping.write_pixels_with(&layout, path_text, options, |pixels| {
             decoder
                 .read_image(pixels)
-                .map_err(|e| SendDecodedError::Image(decode_error(e, &info, path)))
+                .map_err(|e| SendDecodedError::Image(decode_error(e, &limited, path)))
         });
     }
     let rgba = DynamicImage::from_decoder(decoder)
-        .map_err(|e| decode_error(e, &info, path))?
+        .map_err(|e| decode_error(e, &limited, path))?
         .into_rgba8();
     let layout =
         PixelLayout::packed(width, height, PixelFormat::Rgba8).with_capture_unix_nanos(now);
@@ -436,6 +481,60 @@ mod tests {
                     height: 100_000,
                     ..
                 }
+            ),
+            "{err}"
+        );
+    }
+
+    /// A GIF whose 63x4 screen holds one 14648x16225 frame with almost no
+    /// data (the shape of `fuzz/regressions/image-gif-566-bytes-allocates-237MB.gif`).
+    fn gif_with_a_huge_frame() -> Vec<u8> {
+        let mut bytes = b"GIF89a".to_vec();
+        bytes.extend_from_slice(&63u16.to_le_bytes());
+        bytes.extend_from_slice(&4u16.to_le_bytes());
+        bytes.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 255, 255, 255]);
+        bytes.push(0x2c);
+        for v in [0u16, 0, 14_648, 16_225] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        bytes.extend_from_slice(&[0, 2, 2, 0x4c, 0x01, 0, 0x3b]);
+        bytes
+    }
+
+    #[test]
+    fn refuses_a_frame_far_larger_than_the_picture_before_allocating_it() {
+        let bytes = gif_with_a_huge_frame();
+        let info = probe(&bytes, Path::new("bomb.gif")).unwrap();
+        assert_eq!((info.width, info.height), (63, 4));
+        let err = decode_rgba(&bytes, Path::new("bomb.gif")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ImageError::OverMemoryBudget {
+                    width: 63,
+                    height: 4,
+                    budget_bytes,
+                    ..
+                } if budget_bytes == decoder_budget_bytes(63 * 4 * 4)
+            ),
+            "{err}"
+        );
+        let name =
+            crate::MappingName::new(&format!("picture-bomb-{}", std::process::id())).unwrap();
+        let mut mapping = Mapping::create_new(&name, 1 << 16).unwrap();
+        mapping.set_remove_on_drop(true);
+        let sent = send_decoded(
+            &mapping,
+            &bytes,
+            Path::new("b.gif"),
+            "b.gif",
+            &WriteOptions::default(),
+        );
+        let err = sent.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SendDecodedError::Image(ImageError::OverMemoryBudget { .. })
             ),
             "{err}"
         );
