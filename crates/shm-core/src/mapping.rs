@@ -250,6 +250,28 @@ impl Mapping {
         self.region.len_bytes() as u64
     }
 
+    /// The payload area (from byte 4,096 of the mapping to its end,
+    /// [`Mapping::capacity_bytes`] long) as a raw slice pointer, for zero-copy
+    /// views handed across a language boundary (the Python package's numpy
+    /// view of a pixels frame).
+    ///
+    /// The memory stays mapped at this address for as long as this `Mapping`
+    /// lives, and no longer: keep the `Mapping` (an `Arc` of it) alive beside
+    /// whatever holds the pointer. Any process may write these bytes at any
+    /// time, so never make a Rust reference (`&[u8]`) from it: read with raw or
+    /// foreign loads, treat what is read as untrusted, and check afterwards that
+    /// the frame is still current ([`Mapping::frame_is_current`]), as a seqlock
+    /// reader does. Registered as mapped memory ([`overlaps_mapped_memory`]), so
+    /// a write whose source lies here is copied out first.
+    ///
+    /// [`overlaps_mapped_memory`]: crate::overlaps_mapped_memory
+    pub fn payload_memory(&self) -> std::ptr::NonNull<[u8]> {
+        let memory = self.region.memory();
+        let start = memory.cast::<u8>().as_ptr().wrapping_add(HEADER_LEN_BYTES);
+        let start = std::ptr::NonNull::new(start).expect("inside a mapping, never null");
+        std::ptr::NonNull::slice_from_raw_parts(start, memory.len() - HEADER_LEN_BYTES)
+    }
+
     /// Bytes available to a payload: mapping length minus the 4,096-byte header.
     pub fn capacity_bytes(&self) -> u64 {
         self.mapping_len_bytes() - HEADER_LEN_BYTES as u64

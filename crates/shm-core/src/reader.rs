@@ -115,6 +115,16 @@ impl Mapping {
         self.region.atomic_u64(OFF_SEQ).load(Ordering::Acquire)
     }
 
+    /// Whether the frame whose sequence word was `seq` is still the current
+    /// one, no newer write having started: an acquire fence orders the reads
+    /// made of it before this call (through [`Mapping::payload_memory`], say)
+    /// ahead of the load of the sequence word, as a seqlock reader's second
+    /// check does. `true` means what was read before it is one whole frame.
+    pub fn frame_is_current(&self, seq: u64) -> bool {
+        std::sync::atomic::fence(Ordering::Acquire);
+        self.seq() == seq
+    }
+
     /// Reads the current frame, retrying while a writer is mid-frame for up to
     /// [`DEFAULT_READ_TIMEOUT`]. Never returns a torn or partial frame.
     ///

@@ -273,6 +273,18 @@ impl SharedRegion {
         self.map.len()
     }
 
+    /// The mapped bytes as a raw slice pointer: valid for reads and writes for
+    /// as long as this region lives (it is unmapped on drop), at the same
+    /// address throughout. Other processes write it at any time, so no Rust
+    /// reference may ever be made from it; it exists for handing zero-copy
+    /// views across a language boundary (numpy), whose reads the seqlock then
+    /// validates.
+    pub(crate) fn memory(&self) -> std::ptr::NonNull<[u8]> {
+        let start =
+            std::ptr::NonNull::new(self.map.as_mut_ptr()).expect("mmap(2) never maps at address 0");
+        std::ptr::NonNull::slice_from_raw_parts(start, self.map.len())
+    }
+
     fn check(&self, offset: usize, size: usize) {
         assert!(
             offset.is_multiple_of(size)

@@ -9,14 +9,18 @@
 //!   (`check_signals`) ends it;
 //! - bytes read from the mapping go straight into the numpy array Python
 //!   gets (one copy, through [`Mapping::read_payload_into`]); the zero-copy
-//!   view reads only the 32-byte pixels prefix ([`Mapping::peek_in_place`]);
+//!   view reads only the 32-byte pixels prefix ([`Mapping::peek_in_place`])
+//!   and hands numpy the rows in the mapping itself (`arrays`);
 //! - a numpy array is copied into the mapping in place
 //!   ([`Mapping::write_pixels_with`]) while the GIL is held, so no Python thread
 //!   can change the array during the copy;
 //! - errors are raised as the classes of `shm_exchange.errors`, with shm-core's
 //!   message and its causes joined by ": " (as the `shm` CLI prints them).
 //!
-//! No `unsafe` here: shm-core's `sys` module holds all of it.
+//! The one `unsafe` of this crate is in `arrays`: numpy's C API making an
+//! array over memory that its base object keeps alive.
+
+mod arrays;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -347,11 +351,6 @@ impl NativeMapping {
         Ok(self.get(py)?.location().path().display().to_string())
     }
 
-    /// `(st_dev, st_ino)` of the mapped file.
-    fn file_identity(&self, py: Python<'_>) -> PyResult<(u64, u64)> {
-        Ok(self.get(py)?.file_identity())
-    }
-
     /// The largest payload in bytes.
     #[getter]
     fn capacity_bytes(&self, py: Python<'_>) -> PyResult<u64> {
@@ -380,9 +379,7 @@ impl NativeMapping {
     /// view's) ahead of this load of the sequence word, as a seqlock reader's
     /// second check does.
     fn frame_is_current(&self, py: Python<'_>, seq: u64) -> PyResult<bool> {
-        let mapping = self.get(py)?;
-        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-        Ok(mapping.seq() == seq)
+        Ok(self.get(py)?.frame_is_current(seq))
     }
 
     /// Whether the last writer's process still runs.
@@ -481,15 +478,6 @@ impl NativeMapping {
             .map_err(|e| write_error(py, &e))
     }
 
-    /// Registers the memory of `array` (a flat uint8 array over Python's own
-    /// `mmap` of a mapping's file, made for zero-copy views) as mapping a
-    /// mapping, until the returned object is dropped: sends from arrays over
-    /// it are then copied out first.
-    #[staticmethod]
-    fn register_mapped_memory(array: &Bound<'_, PyArrayDyn<u8>>) -> MappedMemory {
-        MappedMemory(shm_core::register_foreign_mapping(memory_extent(array)))
-    }
-
     /// The newest frame, copied; None when nothing was written yet.
     fn recv(&self, py: Python<'_>) -> PyResult<Option<NativeFrame>> {
         let mapping = self.get(py)?;
@@ -550,12 +538,12 @@ impl NativeMapping {
         }
     }
 
-    /// The newest frame's pixel layout, read in place without copying the
-    /// pixels: `(seq, written_unix_nanos, width, height, stride_bytes,
-    /// pixel_format, capture_unix_nanos, path)`; the rows start 32 bytes into
-    /// the payload, which starts 4,096 bytes into the mapping.
-    #[allow(clippy::type_complexity)]
-    fn peek_pixels(&self, py: Python<'_>) -> PyResult<NativePeek> {
+    /// The newest pixels frame in the mapping itself: its layout, read in
+    /// place, and its rows as a read-only numpy array over the mapping's
+    /// memory (no copy; the array keeps the mapping mapped). Reads through the
+    /// array may be torn by a writer: `frame_is_current(seq)` after use says
+    /// whether they were one whole frame.
+    fn pixels_view(&self, py: Python<'_>) -> PyResult<NativePeek> {
         let mapping = self.get(py)?;
         let (info, decoded) = py
             .detach(|| {
@@ -592,6 +580,7 @@ impl NativeMapping {
             seq: info.seq,
             written_unix_nanos: info.written_unix_nanos,
             layout: Py::new(py, NativePixelLayout::from(&layout))?,
+            pixels: arrays::pixels_in_mapping(py, mapping, &layout)?.unbind(),
             path,
         })
     }
@@ -708,11 +697,6 @@ fn read_frame(py: Python<'_>, mapping: &Mapping) -> PyResult<Option<NativeFrame>
         return Ok(Some(NativeFrame::new(&info, payload.unbind(), decoded)));
     }
 }
-
-/// A registration of memory that maps a mapping (see
-/// `NativeMapping.register_mapped_memory`); unregistered when dropped.
-#[pyclass(frozen, module = "shm_exchange._native")]
-struct MappedMemory(#[expect(dead_code, reason = "held for its Drop")] shm_core::MappedMemoryGuard);
 
 /// The addresses `array`'s elements occupy (any strides, negative ones
 /// included: a flipped view starts at its last row in memory).
@@ -903,6 +887,19 @@ impl NativeFrame {
             _ => None,
         }
     }
+
+    /// A pixels frame's rows (None for other kinds): a read-only HxW (one byte
+    /// per pixel) or HxWxC uint8 array over the payload array, with the
+    /// frame's stride (no copy).
+    #[getter]
+    fn pixels<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyUntypedArray>>> {
+        match &self.decoded {
+            Decoded::Pixels { layout, .. } => {
+                arrays::pixels_in_payload(self.payload.bind(py), layout).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// A pixel frame's layout (shm-core's `PixelLayout`), as Python reads it.
@@ -932,7 +929,7 @@ impl From<&PixelLayout> for NativePixelLayout {
     }
 }
 
-/// What `peek_pixels` found of the newest pixel frame, in the mapping itself.
+/// What `pixels_view` found of the newest pixel frame, in the mapping itself.
 #[pyclass(frozen, get_all, module = "shm_exchange._native")]
 struct NativePeek {
     /// The frame's sequence word (even).
@@ -941,6 +938,8 @@ struct NativePeek {
     written_unix_nanos: u64,
     /// Its layout.
     layout: Py<NativePixelLayout>,
+    /// Its rows, a read-only array over the mapping (HxW or HxWxC uint8).
+    pixels: Py<PyUntypedArray>,
     /// Its path text.
     path: String,
 }
@@ -950,14 +949,9 @@ struct NativePeek {
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeMapping>()?;
     module.add_class::<NativeFrame>()?;
-    module.add_class::<MappedMemory>()?;
+    module.add_class::<arrays::MappingMemory>()?;
     module.add_class::<NativePixelLayout>()?;
     module.add_class::<NativePeek>()?;
-    module.add("HEADER_LEN_BYTES", shm_core::HEADER_LEN_BYTES)?;
-    module.add(
-        "PIXELS_PREFIX_LEN_BYTES",
-        shm_core::layout::PIXELS_PREFIX_LEN_BYTES,
-    )?;
     module.add(
         "DEFAULT_MAPPING_LEN_BYTES",
         shm_core::DEFAULT_MAPPING_LEN_BYTES,

@@ -189,14 +189,34 @@ def test_close_from_another_thread_ends_a_wait(name: str) -> None:
     assert not thread.is_alive() and "closed while waiting" in str(outcome[0])
 
 
-def test_a_view_never_maps_a_file_made_anew_under_the_same_path(name: str) -> None:
+def test_a_view_stays_on_the_memory_this_mapping_opened(name: str) -> None:
+    """The view is numpy over shm-core's own mapping (no second map of the path), so a
+    file made anew under the same path is never what it shows."""
     with shx.Mapping.create_new(name, capacity=1 << 20) as m:
         m.send_pixels(np.full((8, 8), 5, np.uint8), "GRAY8")
         os.unlink(m.path)
         with shx.Mapping.create_new(name, capacity=1 << 20) as anew:
-            anew.send_object({"y": "y" * 100})
-            with pytest.raises(shx.FrameOverwritten, match="no longer the file this mapping opened"):
-                m.view()
+            anew.send_pixels(np.full((8, 8), 9, np.uint8), "GRAY8")
+            with m.view() as array:
+                assert array.shape == (8, 8) and int(array.max()) == 5
+
+
+def test_a_view_is_the_mapping_itself_and_cannot_be_made_writable(name: str) -> None:
+    first = gradient_bgr(120, 160)
+    with shx.Mapping.create_new(name, capacity=1 << 20) as m:
+        m.send_pixels(first, "BGR8")
+        view = m.view()
+        assert type(view.array.base).__name__ == "MappingMemory", "numpy's base keeps the mapping"
+        with pytest.raises(ValueError):
+            view.array.setflags(write=True)
+        with pytest.raises(ValueError):
+            view.array[0, 0, 0] = 1
+        # Another writer sends a frame of the same layout: the same array shows it
+        # (no copy was made), and the view says it is no longer the frame it was.
+        with shx.Mapping.open(name) as other:
+            other.send_pixels(first[::-1].copy(), "BGR8")
+        assert np.array_equal(view.array, first[::-1])
+        assert not view.is_valid()
 
 
 def test_fortran_order_and_transposed_arrays_arrive_as_numpy_shows_them(name: str) -> None:

@@ -26,13 +26,11 @@ The wire format is specified in docs/PROTOCOL.md of the shm-exchange repository.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import time
 import warnings
-import weakref
 from dataclasses import dataclass, field
-from typing import Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Union
 
 import numpy as np
 
@@ -58,8 +56,6 @@ DEFAULT_CAPACITY: int = _native.DEFAULT_MAPPING_LEN_BYTES
 #: Pixel formats and their channels per pixel (one byte each).
 PIXEL_FORMATS = {"RGBA8": 4, "BGRA8": 4, "RGB8": 3, "BGR8": 3, "GRAY8": 1}
 
-_HEADER_LEN_BYTES: int = _native.HEADER_LEN_BYTES
-_PIXELS_PREFIX_LEN_BYTES: int = _native.PIXELS_PREFIX_LEN_BYTES
 
 
 @dataclass
@@ -72,27 +68,6 @@ class TestData:
     id: int = 100
     age: int = 20
     scores: List[int] = field(default_factory=lambda: list(range(60, 70)))
-
-
-def _pixels_array(
-    buffer: Any, offset: int, width: int, height: int, stride_bytes: int, pixel_format: str
-) -> np.ndarray:
-    """A read-only ndarray over ``buffer`` (no copy): HxW for GRAY8, else HxWxC.
-
-    ``np.frombuffer`` holds a buffer export of ``buffer`` for as long as the array
-    (or any view of it) lives, so an mmap under it cannot be closed meanwhile
-    (``np.ndarray(buffer=...)`` keeps only a reference, and a closed mmap would
-    crash the process on the next access)."""
-    channels = PIXEL_FORMATS[pixel_format]
-    extent = (height - 1) * stride_bytes + width * channels
-    flat = np.frombuffer(buffer, dtype=np.uint8, count=extent, offset=offset)
-    if channels == 1:
-        shape: Tuple[int, ...] = (height, width)
-        strides: Tuple[int, ...] = (stride_bytes, 1)
-    else:
-        shape = (height, width, channels)
-        strides = (stride_bytes, channels, 1)
-    return np.lib.stride_tricks.as_strided(flat, shape=shape, strides=strides, writeable=False)
 
 
 class Frame:
@@ -212,11 +187,8 @@ class Frame:
         (GRAY8) or HxWxC, channels in the order the pixel format names (BGR8 is
         what OpenCV uses). It shares this frame's private copy, not the mapping:
         it never changes. ``frame.pixels.copy()`` gives a writable array."""
-        layout = self._layout()
-        return _pixels_array(
-            self._native.payload, _PIXELS_PREFIX_LEN_BYTES,
-            layout.width, layout.height, layout.stride_bytes, layout.pixel_format,
-        )
+        self._layout()  # raises WrongKind for other kinds
+        return self._native.pixels
 
     def __repr__(self) -> str:
         detail = ""
@@ -298,7 +270,6 @@ class Mapping:
     def __init__(self, native: Any) -> None:
         """Private: use the class methods."""
         self._native = native
-        self._mm: Optional[mmap.mmap] = None
         self._last_seq: int = native.seq()
 
     @classmethod
@@ -384,12 +355,6 @@ class Mapping:
     def close(self) -> None:
         """Unmaps the mapping for this object (idempotent). Views still in use keep their memory mapped."""
         self._native.close()
-        if self._mm is not None:
-            try:
-                self._mm.close()
-            except BufferError:
-                pass  # a PixelsView's array still uses it; it is unmapped when that goes
-            self._mm = None
 
     def __enter__(self) -> "Mapping":
         return self
@@ -525,34 +490,10 @@ class Mapping:
 
         Raises :class:`WrongKind` (the frame is not pixels), :class:`FrameOverwritten`
         (overwritten while the view was made), :class:`Busy`, :class:`Corrupt`, :class:`Closed`."""
-        peek = self._native.peek_pixels()
+        peek = self._native.pixels_view()
         layout = peek.layout
-        array = _pixels_array(
-            self._shared_memory(), _HEADER_LEN_BYTES + _PIXELS_PREFIX_LEN_BYTES,
-            layout.width, layout.height, layout.stride_bytes, layout.pixel_format,
-        )
-        view = PixelsView(self, array, peek.seq, peek.written_unix_nanos, layout.pixel_format,
+        view = PixelsView(self, peek.pixels, peek.seq, peek.written_unix_nanos, layout.pixel_format,
                           layout.capture_unix_nanos, peek.path)
         view.check()
         self._last_seq = peek.seq
         return view
-
-    def _shared_memory(self) -> mmap.mmap:
-        """This mapping's file mapped read-only by Python (for views)."""
-        if self._mm is None:
-            with open(self.path, "rb") as file:
-                stat = os.fstat(file.fileno())
-                # The path may name another file by now (removed and made anew):
-                # map only the very file the native side mapped.
-                if (stat.st_dev, stat.st_ino) != tuple(self._native.file_identity()):
-                    raise FrameOverwritten(
-                        f"{self.path} is no longer the file this mapping opened (it was removed "
-                        "and made anew): open the mapping again"
-                    )
-                self._mm = mmap.mmap(file.fileno(), stat.st_size, access=mmap.ACCESS_READ)
-                # Arrays over this memory (views) sent back into a mapping are
-                # copied out first by shm-core: registered for as long as the
-                # mmap lives (views keep it alive after close()).
-                registration = _native.NativeMapping.register_mapped_memory(np.frombuffer(self._mm, np.uint8))
-                weakref.finalize(self._mm, lambda _registration: None, registration)
-        return self._mm
