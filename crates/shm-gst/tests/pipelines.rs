@@ -1,0 +1,501 @@
+//! The elements in real pipelines, against real processes: the `shm` CLI
+//! reads what the sink wrote and streams photographs into the source, and
+//! `gst-launch-1.0` runs whole pipelines to their end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::Duration;
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+use shm_core::{Mapping, Payload, PixelFormat, WriteOptions};
+
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+const WAIT: Duration = Duration::from_secs(30);
+
+fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        gst::init().unwrap();
+        gstshmexchange::plugin_register_static().unwrap();
+    });
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(REPO).canonicalize().unwrap().join(path)
+}
+
+/// `target/debug`, where the `shm` command line and the plugin were built
+/// (this test runs from `target/debug/deps`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// The `shm` command line built beside this test.
+fn shm_cli() -> PathBuf {
+    let shm = profile_dir().join("shm");
+    assert!(
+        shm.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        shm.display()
+    );
+    shm
+}
+
+/// A directory holding only the plugin this test was built with, for
+/// `GST_PLUGIN_PATH` (cargo leaves the library in `deps`, among others).
+fn plugin_dir() -> PathBuf {
+    let built = profile_dir().join("deps/libgstshmexchange.so");
+    assert!(built.is_file(), "{} is missing", built.display());
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gst-plugin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&built, dir.join("libgstshmexchange.so")).unwrap();
+    dir
+}
+
+/// `gst-launch-1.0` with only this plugin added, and a registry of its own.
+fn gst_launch(args: &str) -> Command {
+    let tool = "gst-launch-1.0";
+    let mut command = Command::new(tool);
+    let dir = plugin_dir();
+    command
+        .env("GST_PLUGIN_PATH", &dir)
+        .env("GST_REGISTRY", dir.join("registry.bin"))
+        .args(args.split_whitespace());
+    command
+}
+
+/// A mapping name for this test; removed when dropped.
+struct Name(String);
+
+impl Name {
+    fn new(tag: &str) -> Self {
+        let name = format!("gst-{}-{tag}", std::process::id());
+        let _ = std::fs::remove_file(format!("/dev/shm/{name}"));
+        Self(name)
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
+    }
+}
+
+/// A child process killed when dropped (a test that fails leaves none).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Plays `pipeline` until EOS; an error or warning on the bus fails.
+fn play_to_eos(pipeline: &gst::Element) {
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let message = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(WAIT.as_secs()),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the pipeline ended within 30 s");
+    pipeline.set_state(gst::State::Null).unwrap();
+    if let gst::MessageView::Error(error) = message.view() {
+        panic!("pipeline error: {} ({:?})", error.error(), error.debug());
+    }
+}
+
+/// The first error (or warning) the pipeline posts once set playing.
+fn first_message(pipeline: &gst::Element, kind: gst::MessageType) -> String {
+    let _ = pipeline.set_state(gst::State::Playing);
+    let bus = pipeline.bus().unwrap();
+    let message = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(WAIT.as_secs()), &[kind])
+        .unwrap_or_else(|| panic!("no {kind:?} message within 30 s"));
+    pipeline.set_state(gst::State::Null).unwrap();
+    match message.view() {
+        gst::MessageView::Error(e) => format!("{} {:?}", e.error(), e.debug()),
+        gst::MessageView::Warning(w) => format!("{} {:?}", w.error(), w.debug()),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// The rows of a video buffer, packed (no padding), with its caps' size.
+fn packed_rows(sample: &gst::Sample) -> (gst_video::VideoInfo, Vec<u8>) {
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let buffer = sample.buffer().unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).unwrap();
+    let stride = frame.plane_stride()[0] as usize;
+    let row_len = info.width() as usize * info.format_info().pixel_stride()[0] as usize;
+    let data = frame.plane_data(0).unwrap();
+    let rows = (0..info.height() as usize)
+        .flat_map(|y| data[y * stride..y * stride + row_len].iter().copied())
+        .collect();
+    (info, rows)
+}
+
+#[test]
+fn videotestsrc_into_the_sink_is_read_by_shm_recv_with_its_size_format_and_pixels() {
+    init();
+    let name = Name::new("sink");
+    // 321 pixels of RGB: GStreamer pads each row to 964 bytes; the frame keeps that stride.
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=3 pattern=smpte ! video/x-raw,format=RGB,width=321,height=240 \
+         ! tee name=t ! queue ! shmexchangesink mapping={name} path=smpte sync=false \
+         t. ! queue ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let appsink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut last = None;
+    while let Some(sample) = appsink.try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs())) {
+        last = Some(sample);
+    }
+    play_to_eos(&pipeline);
+    let (info, expected) = packed_rows(&last.expect("samples reached the appsink"));
+
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+    let out = Command::new(shm_cli())
+        .args(["recv", "--name", &name.0, "--out"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    for field in [
+        "\"frame\":3,",
+        "\"width\":321,",
+        "\"height\":240,",
+        "\"stride_bytes\":964,",
+        "\"pixel_format\":\"RGB8\"",
+        "\"path\":\"smpte\"",
+    ] {
+        assert!(line.contains(field), "{field} not in {line}");
+    }
+    let decoded = shm_core::picture::decode_rgba(&std::fs::read(&png).unwrap(), &png).unwrap();
+    assert_eq!(decoded.dimensions(), (info.width(), info.height()));
+    let rgb: Vec<u8> = decoded.pixels().flat_map(|p| [p[0], p[1], p[2]]).collect();
+    assert!(
+        rgb == expected,
+        "the pixels shm recv wrote differ from the buffer's"
+    );
+}
+
+#[test]
+fn photographs_streamed_by_shm_reach_an_appsink_with_their_caps_and_pixels() {
+    init();
+    let name = Name::new("src");
+    let photos = [repo("assets/chelsea-cat.png"), repo("assets/rocket.jpg")];
+    let decoded: Vec<_> = photos
+        .iter()
+        .map(|path| shm_core::picture::decode_rgba(&std::fs::read(path).unwrap(), path).unwrap())
+        .collect();
+    let pipeline = gst::parse::launch(&format!(
+        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let appsink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    // The source waits for the mapping: it exists only once the stream starts.
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let _stream = Running(
+        Command::new(shm_cli())
+            .args([
+                "stream",
+                "--raw",
+                "--fps",
+                "20",
+                "--seconds",
+                "30",
+                "--name",
+                &name.0,
+            ])
+            .args(&photos)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut sizes_in_order: Vec<(u32, u32)> = Vec::new();
+    while sizes_in_order.len() < 3 {
+        let sample = appsink
+            .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
+            .expect("a frame within 30 s");
+        let (info, rows) = packed_rows(&sample);
+        // `shm stream --raw` sends photographs as RGBA8.
+        assert_eq!(
+            info.format(),
+            gst_video::VideoFormat::Rgba,
+            "the frames' format"
+        );
+        let photo = decoded
+            .iter()
+            .find(|photo| photo.dimensions() == (info.width(), info.height()))
+            .unwrap_or_else(|| panic!("caps of {}x{}", info.width(), info.height()));
+        assert!(
+            photo.as_raw() == &rows,
+            "{}x{}: pixels differ",
+            info.width(),
+            info.height()
+        );
+        let meta = sample
+            .buffer()
+            .unwrap()
+            .iter_meta::<gst::ReferenceTimestampMeta>()
+            .count();
+        assert_eq!(
+            meta, 1,
+            "the capture time travels as a timestamp/x-unix reference"
+        );
+        if sizes_in_order.last() != Some(&(info.width(), info.height())) {
+            sizes_in_order.push((info.width(), info.height()));
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    // The caps followed the frames: cat, rocket, cat (or rocket, cat, rocket).
+    assert_ne!(sizes_in_order[0], sizes_in_order[1]);
+    assert_eq!(sizes_in_order[0], sizes_in_order[2]);
+}
+
+#[test]
+fn caps_changing_mid_stream_change_the_frames_the_sink_writes() {
+    init();
+    let name = Name::new("capschange");
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=in format=time ! shmexchangesink mapping={name} sync=false"
+    ))
+    .unwrap();
+    let appsrc = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("in")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let shapes = [
+        (gst_video::VideoFormat::Rgba, 320, 240, PixelFormat::Rgba8),
+        (gst_video::VideoFormat::Bgr, 640, 480, PixelFormat::Bgr8),
+        (gst_video::VideoFormat::Gray8, 100, 50, PixelFormat::Gray8),
+    ];
+    let mut reader: Option<Mapping> = None;
+    let mut seq = 0;
+    for (i, &(format, width, height, expected)) in shapes.iter().enumerate() {
+        let info = gst_video::VideoInfo::builder(format, width, height)
+            .build()
+            .unwrap();
+        appsrc.set_caps(Some(&info.to_caps().unwrap()));
+        let fill = 10 * (i as u8 + 1);
+        let mut buffer = gst::Buffer::from_mut_slice(vec![fill; info.size()]);
+        buffer
+            .get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(i as u64 * 40));
+        appsrc.push_buffer(buffer).unwrap();
+        let reader = reader.get_or_insert_with(|| {
+            wait_for_mapping(&name.0);
+            Mapping::open_existing(&shm_core::MappingName::new(&name.0).unwrap()).unwrap()
+        });
+        let mut frame = shm_core::Frame::default();
+        reader
+            .wait_for_frame_into(seq, Some(WAIT), &mut frame)
+            .unwrap();
+        seq = frame.seq;
+        let Payload::Pixels(pixels) = frame.decode().unwrap() else {
+            panic!("frame {i} is not pixels");
+        };
+        assert_eq!(
+            (
+                pixels.layout.format,
+                pixels.layout.width,
+                pixels.layout.height
+            ),
+            (expected, width, height)
+        );
+        assert!(pixels.pixels.iter().all(|&b| b == fill), "frame {i} pixels");
+    }
+    appsrc.end_of_stream().unwrap();
+    play_to_eos(&pipeline);
+}
+
+/// Waits until `/dev/shm/<name>` exists (the sink creates it at its first caps).
+fn wait_for_mapping(name: &str) {
+    let path = Path::new(shm_core::SHM_DIR).join(name);
+    let started = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < WAIT,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn gst_launch_pipelines_end_at_eos_with_exit_status_0() {
+    let name = Name::new("eos");
+    let out = gst_launch(&format!(
+        "-e videotestsrc num-buffers=10 ! video/x-raw,format=BGRA,width=64,height=48 ! shmexchangesink mapping={name}"
+    ))
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "sink pipeline: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recv = Command::new(shm_cli())
+        .args(["recv", "--name", &name.0])
+        .output()
+        .unwrap();
+    let line = String::from_utf8(recv.stdout).unwrap();
+    assert!(
+        line.contains("\"frame\":10,") && line.contains("\"pixel_format\":\"BGRA8\""),
+        "{line}"
+    );
+
+    // The source pipeline runs while frames arrive and ends after 5 buffers.
+    let source = Running(
+        gst_launch(&format!(
+            "shmexchangesrc mapping={name} num-buffers=5 ! fakesink"
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    let _stream = Running(
+        Command::new(shm_cli())
+            .args([
+                "stream",
+                "--raw",
+                "--fps",
+                "30",
+                "--seconds",
+                "30",
+                "--name",
+                &name.0,
+            ])
+            .arg(repo("assets/chelsea-cat.png"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut source = source;
+    let status = wait_with_timeout(&mut source.0);
+    assert!(status.success(), "source pipeline ended with {status}");
+}
+
+fn wait_with_timeout(child: &mut Child) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the process did not end within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bad_settings_and_input_get_clear_element_messages() {
+    init();
+    let bad_name =
+        gst::parse::launch("videotestsrc num-buffers=1 ! shmexchangesink mapping=no/slashes")
+            .unwrap();
+    let error = first_message(&bad_name, gst::MessageType::Error);
+    assert!(
+        error.contains("property mapping") && error.contains('/'),
+        "{error}"
+    );
+
+    let name = Name::new("small");
+    let small =
+        Mapping::create_new(&shm_core::MappingName::new(&name.0).unwrap(), 64 * 1024).unwrap();
+    let too_big = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=RGBA,width=640,height=480 ! shmexchangesink mapping={name}"
+    ))
+    .unwrap();
+    let error = first_message(&too_big, gst::MessageType::Error);
+    assert!(
+        error.contains("holds at most 61440 bytes") && error.contains("shm rm"),
+        "{error}"
+    );
+
+    small
+        .send_test_data(&shm_core::TestData::default(), &WriteOptions::default())
+        .unwrap();
+    let other_kind =
+        gst::parse::launch(&format!("shmexchangesrc mapping={name} ! fakesink")).unwrap();
+    let warning = first_message(&other_kind, gst::MessageType::Warning);
+    assert!(warning.contains("holds testdata, not pixels"), "{warning}");
+}
+
+#[test]
+fn packed_rows_gstreamer_would_pad_are_laid_out_as_gstreamer_expects() {
+    init();
+    let name = Name::new("packed");
+    // 321 RGB pixels are 963 bytes; GStreamer's rows of RGB are padded to 964.
+    let (width, height) = (321u32, 7u32);
+    let pixels: Vec<u8> = (0..width * height * 3)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let writer =
+        Mapping::create_new(&shm_core::MappingName::new(&name.0).unwrap(), 1 << 20).unwrap();
+    let layout = shm_core::PixelLayout::packed(width, height, PixelFormat::Rgb8);
+    writer
+        .send_pixels(&layout, &pixels, "packed", &WriteOptions::default())
+        .unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let appsink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = appsink
+        .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
+        .expect("the frame in the mapping");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (info, rows) = packed_rows(&sample);
+    assert_eq!(
+        (info.width(), info.height(), info.stride()[0]),
+        (width, height, 964)
+    );
+    assert!(rows == pixels, "rows differ");
+}
