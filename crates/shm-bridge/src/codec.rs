@@ -160,8 +160,9 @@ fn zune_color(format: PixelFormat) -> zune_core::colorspace::ColorSpace {
 }
 
 impl Compressor {
-    /// Encodes a frame's payload for the wire. Frames other than pixels, and
-    /// pixels with [`Compression::None`], go raw (the payload is handed back
+    /// Encodes a frame's payload for the wire. Frames other than pixels,
+    /// pixels with [`Compression::None`], and YUV pixels with
+    /// [`Compression::Jpeg`] go raw (the payload is handed back
     /// without a copy). A JPEG needs a width and height under 65,536.
     ///
     /// # Errors
@@ -183,6 +184,9 @@ impl Compressor {
         match self.compression {
             Compression::None => Ok((Encoding::Raw, payload)),
             Compression::Zstd => self.encode_zstd(payload, &parts),
+            // JPEG takes RGB and grey rows: YUV frames (already 4:2:0 or
+            // 4:2:2) go raw.
+            Compression::Jpeg if parts.layout.format.is_yuv() => Ok((Encoding::Raw, payload)),
             Compression::Jpeg => self.encode_jpeg(&payload, &parts).map_err(|e| (e, payload)),
         }
     }

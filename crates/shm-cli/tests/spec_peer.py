@@ -19,7 +19,8 @@ import zlib
 
 HEADER_LEN = 4096
 LEASE_NS = 100_000_000  # how long a read request holds the writer (docs/PROTOCOL.md)
-PIXEL_FORMATS = {1: ("RGBA8", 4), 2: ("BGRA8", 4), 3: ("RGB8", 3), 4: ("BGR8", 3), 5: ("GRAY8", 1)}
+PIXEL_FORMATS = {1: ("RGBA8", 4), 2: ("BGRA8", 4), 3: ("RGB8", 3), 4: ("BGR8", 3), 5: ("GRAY8", 1),
+                 6: ("NV12", 1), 7: ("I420", 1), 8: ("YUY2", 2)}
 
 
 def open_mapping(name):
@@ -112,14 +113,24 @@ def read_frame(m, mapping_len, on_retry):
             out.update(id=fields[0], age=fields[1], scores=list(fields[2:]),
                        text="Id=%d,Age=%d,Scores=%s" % (fields[0], fields[1], ",".join(map(str, fields[2:]))))
         elif kind == 3:
-            width, height, stride, fmt, captured, path_len, _ = struct.unpack_from("<4IQ2I", payload, 0)
+            width, height, stride, fmt, captured, path_len, chroma_stride = struct.unpack_from("<4IQ2I", payload, 0)
             fmt_name, bpp = PIXEL_FORMATS[fmt]
-            assert stride >= width * bpp and 32 + stride * height + path_len == payload_len
-            pixels = payload[32:32 + stride * height]
-            rows = b"".join(pixels[y * stride:y * stride + width * bpp] for y in range(height))
+            half_w, half_h = (width + 1) // 2, (height + 1) // 2
+            # (stride, row length, rows) of each plane, in order (docs/PROTOCOL.md).
+            planes = [(stride, 4 * half_w if fmt_name == "YUY2" else width * bpp, height)]
+            if fmt_name == "NV12":
+                planes.append((chroma_stride, 2 * half_w, half_h))
+            elif fmt_name == "I420":
+                planes += [(chroma_stride, half_w, half_h)] * 2
+            pixels_len = sum(s * r for s, _, r in planes)
+            assert all(s >= l for s, l, _ in planes) and 32 + pixels_len + path_len == payload_len
+            rows, offset = b"", 32
+            for s, length, r in planes:
+                rows += b"".join(payload[offset + y * s:offset + y * s + length] for y in range(r))
+                offset += s * r
             out.update(width=width, height=height, stride_bytes=stride, pixel_format=fmt_name,
                        capture_unix_nanos=captured, pixels_crc32=zlib.crc32(rows),
-                       path=payload[32 + stride * height:].decode("utf-8"))
+                       path=payload[32 + pixels_len:].decode("utf-8"))
         print(json.dumps(out))
         return
     raise SystemExit("no stable frame")

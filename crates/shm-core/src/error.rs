@@ -402,7 +402,7 @@ pub enum DecodeError {
     },
     /// A pixel format code this version does not define.
     #[error(
-        "pixels: format {format} is unknown (1 RGBA8, 2 BGRA8, 3 RGB8, 4 BGR8 and 5 GRAY8 are defined)"
+        "pixels: format {format} is unknown (1 RGBA8, 2 BGRA8, 3 RGB8, 4 BGR8, 5 GRAY8, 6 NV12, 7 I420 and 8 YUY2 are defined)"
     )]
     UnknownPixelFormat {
         /// The format code.

@@ -185,7 +185,10 @@ impl std::fmt::Display for Kind {
 }
 
 /// How the bytes of one pixel are laid out in a pixels frame (kind 3). Every
-/// format has 8 bits per channel; colour channels are unpremultiplied.
+/// format has 8 bits per channel; colour channels are unpremultiplied. The YUV
+/// formats (codes 6 to 8) hold Y'CbCr per ITU-R BT.601, limited range (Y 16 to
+/// 235, Cb and Cr 16 to 240), with chroma sited as GStreamer and V4L2 lay them
+/// out; NV12 and I420 keep their chroma in planes after the luma rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PixelFormat {
@@ -199,16 +202,29 @@ pub enum PixelFormat {
     Bgr8,
     /// Code 5: one grey level.
     Gray8,
+    /// Code 6: 4:2:0, two planes: Y (one byte per pixel), then Cb, Cr
+    /// interleaved at half width and half height (what cameras, decoders and
+    /// hardware encoders use most).
+    Nv12,
+    /// Code 7: 4:2:0, three planes: Y, then Cb, then Cr, each chroma plane at
+    /// half width and half height (YUV420p, what software codecs use).
+    I420,
+    /// Code 8: 4:2:2 packed, Y0 Cb Y1 Cr for each pair of pixels (what USB
+    /// cameras send uncompressed).
+    Yuy2,
 }
 
 impl PixelFormat {
     /// Every format, in code order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::Rgba8,
         Self::Bgra8,
         Self::Rgb8,
         Self::Bgr8,
         Self::Gray8,
+        Self::Nv12,
+        Self::I420,
+        Self::Yuy2,
     ];
 
     /// The code stored in the frame.
@@ -219,6 +235,9 @@ impl PixelFormat {
             Self::Rgb8 => 3,
             Self::Bgr8 => 4,
             Self::Gray8 => 5,
+            Self::Nv12 => 6,
+            Self::I420 => 7,
+            Self::Yuy2 => 8,
         }
     }
 
@@ -231,21 +250,41 @@ impl PixelFormat {
             3 => Self::Rgb8,
             4 => Self::Bgr8,
             5 => Self::Gray8,
+            6 => Self::Nv12,
+            7 => Self::I420,
+            8 => Self::Yuy2,
             _ => return None,
         })
     }
 
-    /// Bytes per pixel: 4, 4, 3, 3 or 1.
+    /// Bytes per pixel of the first plane: 4, 4, 3, 3, 1; for NV12 and I420 the
+    /// luma plane's 1; for YUY2 2 (a pair of pixels is 4 bytes).
     pub const fn bytes_per_pixel(self) -> u32 {
         match self {
             Self::Rgba8 | Self::Bgra8 => 4,
             Self::Rgb8 | Self::Bgr8 => 3,
-            Self::Gray8 => 1,
+            Self::Gray8 | Self::Nv12 | Self::I420 => 1,
+            Self::Yuy2 => 2,
         }
     }
 
+    /// How many planes a frame of this format has: 2 for NV12, 3 for I420,
+    /// else 1.
+    pub const fn plane_count(self) -> usize {
+        match self {
+            Self::Nv12 => 2,
+            Self::I420 => 3,
+            _ => 1,
+        }
+    }
+
+    /// Whether the format holds Y'CbCr (NV12, I420, YUY2) rather than RGB or grey.
+    pub const fn is_yuv(self) -> bool {
+        matches!(self, Self::Nv12 | Self::I420 | Self::Yuy2)
+    }
+
     /// Upper-case name as used in docs, CLI and JSON: `RGBA8`, `BGRA8`, `RGB8`,
-    /// `BGR8`, `GRAY8`.
+    /// `BGR8`, `GRAY8`, `NV12`, `I420`, `YUY2` (GStreamer's names for the last three).
     pub const fn name(self) -> &'static str {
         match self {
             Self::Rgba8 => "RGBA8",
@@ -253,6 +292,9 @@ impl PixelFormat {
             Self::Rgb8 => "RGB8",
             Self::Bgr8 => "BGR8",
             Self::Gray8 => "GRAY8",
+            Self::Nv12 => "NV12",
+            Self::I420 => "I420",
+            Self::Yuy2 => "YUY2",
         }
     }
 

@@ -57,7 +57,9 @@ pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat}
 pub use listing::{SenderSummary, list_senders};
 pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove};
 pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};
-pub use payload::{ImageRecordRef, Payload, PixelLayout, PixelsRef, TestData, decode_object};
+pub use payload::{
+    ImageRecordRef, Payload, PixelLayout, PixelsRef, Plane, TestData, decode_object, yuv_to_rgba8,
+};
 pub use reader::{CHUNK_READ_BYTES, DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};
 pub use sys::monotonic_nanos;
 pub use writer::{HeldWriterLock, WriteOptions, Written, unix_nanos_now};

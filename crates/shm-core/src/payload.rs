@@ -161,9 +161,13 @@ pub struct PixelLayout {
     pub width: u32,
     /// Height in pixels (rows).
     pub height: u32,
-    /// Bytes from the start of one row to the start of the next; at least
-    /// `width * format.bytes_per_pixel()`.
+    /// Bytes from the start of one row to the start of the next, in the first
+    /// plane; at least [`PixelLayout::row_len_bytes`].
     pub stride_bytes: u32,
+    /// Bytes from one row's start to the next's in each chroma plane of NV12
+    /// and I420 (at least [`PixelLayout::chroma_row_len_bytes`]); 0 for formats
+    /// with one plane.
+    pub chroma_stride_bytes: u32,
     /// How the bytes of one pixel are laid out.
     pub format: PixelFormat,
     /// When the pixels were captured or rendered, nanoseconds since the Unix
@@ -171,25 +175,57 @@ pub struct PixelLayout {
     pub capture_unix_nanos: u64,
 }
 
+/// Where one plane of a pixels frame lies in its pixel block (see
+/// [`PixelLayout::planes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plane {
+    /// Bytes from the start of the pixel block to the plane's first row.
+    pub offset_bytes: u64,
+    /// Bytes from one row's start to the next's.
+    pub stride_bytes: u32,
+    /// Bytes of one row's samples, without padding.
+    pub row_len_bytes: u64,
+    /// How many rows.
+    pub rows: u32,
+    /// Samples per pixel of a row: the columns of a numpy view are
+    /// `row_len_bytes / channels` wide (4 for RGBA, 2 for NV12's chroma pairs,
+    /// 4 for YUY2's pixel pairs).
+    pub channels: u32,
+}
+
 impl PixelLayout {
-    /// Rows without padding (`stride = width * bytes per pixel`), capture time
-    /// unknown (0). A stride that does not fit `u32` saturates, which
-    /// [`PixelLayout::check`] then refuses.
+    /// Rows without padding (`stride = width * bytes per pixel`, chroma rows as
+    /// short as they can be), capture time unknown (0). A stride that does not
+    /// fit `u32` saturates, which [`PixelLayout::check`] then refuses.
     pub fn packed(width: u32, height: u32, format: PixelFormat) -> Self {
-        let stride = u64::from(width) * u64::from(format.bytes_per_pixel());
-        Self {
+        let mut layout = Self {
             width,
             height,
-            stride_bytes: u32::try_from(stride).unwrap_or(u32::MAX),
+            stride_bytes: 0,
+            chroma_stride_bytes: 0,
             format,
             capture_unix_nanos: 0,
-        }
+        };
+        layout.stride_bytes = u32::try_from(layout.row_len_bytes()).unwrap_or(u32::MAX);
+        layout.chroma_stride_bytes =
+            u32::try_from(layout.chroma_row_len_bytes()).unwrap_or(u32::MAX);
+        layout
     }
 
-    /// The same layout with rows `stride_bytes` apart.
+    /// The same layout with rows `stride_bytes` apart (in the first plane).
     #[must_use]
     pub fn with_stride_bytes(mut self, stride_bytes: u32) -> Self {
         self.stride_bytes = stride_bytes;
+        self
+    }
+
+    /// The same layout with chroma rows `chroma_stride_bytes` apart (NV12, I420;
+    /// ignored by formats with one plane, whose chroma stride stays 0).
+    #[must_use]
+    pub fn with_chroma_stride_bytes(mut self, chroma_stride_bytes: u32) -> Self {
+        if self.format.plane_count() > 1 {
+            self.chroma_stride_bytes = chroma_stride_bytes;
+        }
         self
     }
 
@@ -237,6 +273,12 @@ impl PixelLayout {
             width: word(0),
             height: word(4),
             stride_bytes: word(8),
+            // Reserved (0, ignored) for formats with one plane.
+            chroma_stride_bytes: if format.plane_count() > 1 {
+                word(28)
+            } else {
+                0
+            },
             format,
             capture_unix_nanos: u64::from_le_bytes(capture),
         };
@@ -258,17 +300,72 @@ impl PixelLayout {
         Ok((layout, path_len_bytes))
     }
 
-    /// Bytes of one row's pixels without padding: `width * bytes per pixel`.
+    /// Bytes of one row's pixels in the first plane, without padding:
+    /// `width * bytes per pixel`, or for YUY2 4 bytes per pair of pixels (an
+    /// odd width ends with a whole pair).
     pub fn row_len_bytes(&self) -> u64 {
-        u64::from(self.width) * u64::from(self.format.bytes_per_pixel())
+        let width = u64::from(self.width);
+        match self.format {
+            PixelFormat::Yuy2 => 4 * width.div_ceil(2),
+            format => width * u64::from(format.bytes_per_pixel()),
+        }
     }
 
-    /// Bytes of the pixel block: `stride_bytes * height`.
+    /// Bytes of one chroma row without padding: NV12 `2 * ceil(width / 2)`
+    /// (Cb and Cr interleaved), I420 `ceil(width / 2)`; 0 for one-plane formats.
+    pub fn chroma_row_len_bytes(&self) -> u64 {
+        let half_width = u64::from(self.width).div_ceil(2);
+        match self.format {
+            PixelFormat::Nv12 => 2 * half_width,
+            PixelFormat::I420 => half_width,
+            _ => 0,
+        }
+    }
+
+    /// The planes, in the order they follow each other in the pixel block:
+    /// one for packed formats, Y and CbCr for NV12, Y, Cb and Cr for I420
+    /// (chroma planes have `ceil(height / 2)` rows).
+    pub fn planes(&self) -> Vec<Plane> {
+        let luma = Plane {
+            offset_bytes: 0,
+            stride_bytes: self.stride_bytes,
+            row_len_bytes: self.row_len_bytes(),
+            rows: self.height,
+            channels: match self.format {
+                PixelFormat::Yuy2 => 4,
+                format => format.bytes_per_pixel(),
+            },
+        };
+        let mut planes = vec![luma];
+        let chroma_rows = self.height.div_ceil(2);
+        let mut offset_bytes = u64::from(self.stride_bytes) * u64::from(self.height);
+        for _ in 1..self.format.plane_count() {
+            planes.push(Plane {
+                offset_bytes,
+                stride_bytes: self.chroma_stride_bytes,
+                row_len_bytes: self.chroma_row_len_bytes(),
+                rows: chroma_rows,
+                channels: if self.format == PixelFormat::Nv12 {
+                    2
+                } else {
+                    1
+                },
+            });
+            offset_bytes += u64::from(self.chroma_stride_bytes) * u64::from(chroma_rows);
+        }
+        planes
+    }
+
+    /// Bytes of the pixel block: every plane's `stride * rows` (for one-plane
+    /// formats `stride_bytes * height`).
     pub fn pixels_len_bytes(&self) -> u64 {
-        u64::from(self.stride_bytes) * u64::from(self.height)
+        self.planes()
+            .iter()
+            .map(|plane| u64::from(plane.stride_bytes) * u64::from(plane.rows))
+            .sum()
     }
 
-    /// Checks that the frame has pixels and that a row fits its stride.
+    /// Checks that the frame has pixels and that every row fits its stride.
     ///
     /// # Errors
     /// [`DecodeError::NoPixels`] for a width or height of 0 (such a frame
@@ -280,11 +377,13 @@ impl PixelLayout {
                 height: self.height,
             });
         }
-        if u64::from(self.stride_bytes) < self.row_len_bytes() {
-            return Err(DecodeError::StrideTooSmall {
-                stride_bytes: self.stride_bytes,
-                row_len_bytes: self.row_len_bytes(),
-            });
+        for plane in self.planes() {
+            if u64::from(plane.stride_bytes) < plane.row_len_bytes {
+                return Err(DecodeError::StrideTooSmall {
+                    stride_bytes: plane.stride_bytes,
+                    row_len_bytes: plane.row_len_bytes,
+                });
+            }
         }
         Ok(())
     }
@@ -303,20 +402,23 @@ impl PixelLayout {
         }
         out[16..24].copy_from_slice(&self.capture_unix_nanos.to_le_bytes());
         out[24..28].copy_from_slice(&path_len.to_le_bytes());
+        out[28..32].copy_from_slice(&self.chroma_stride_bytes.to_le_bytes());
         out
     }
 }
 
 /// A pixels frame (kind 3) borrowed from a payload buffer:
 /// `[u32 width][u32 height][u32 stride_bytes][u32 pixel_format]
-/// [u64 capture_unix_nanos][u32 path_len][u32 reserved = 0]`, then
-/// `stride_bytes * height` bytes of rows top to bottom, then the UTF-8 path.
+/// [u64 capture_unix_nanos][u32 path_len][u32 chroma_stride_bytes (0 for
+/// one-plane formats)]`, then the planes' rows top to bottom
+/// ([`PixelLayout::planes`]), then the UTF-8 path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PixelsRef<'a> {
-    /// Size, stride, format and capture time.
+    /// Size, strides, format and capture time.
     pub layout: PixelLayout,
-    /// `stride_bytes * height` bytes, rows top to bottom; each row's first
-    /// `width * bytes_per_pixel` bytes are pixels, the rest padding.
+    /// [`PixelLayout::pixels_len_bytes`] bytes: the planes' rows, top to
+    /// bottom; each row's first [`Plane::row_len_bytes`] bytes are samples,
+    /// the rest padding.
     pub pixels: &'a [u8],
     /// The sender's path text (UTF-8; may be empty).
     pub path: &'a str,
@@ -356,11 +458,29 @@ impl<'a> PixelsRef<'a> {
             .get(start..start + self.layout.row_len_bytes() as usize)
     }
 
+    /// Plane `index`'s rows (its [`Plane`] with the bytes from its first row's
+    /// start to its last row's end), or `None` past the last plane.
+    pub fn plane(&self, index: usize) -> Option<(Plane, &'a [u8])> {
+        let plane = *self.layout.planes().get(index)?;
+        // In bounds: decode checked that the planes add up to the block.
+        let start = plane.offset_bytes as usize;
+        let len = plane.stride_bytes as usize * plane.rows as usize;
+        Some((plane, self.pixels.get(start..start + len)?))
+    }
+
     /// The pixels converted to packed RGBA8 (`width * height * 4` bytes, opaque
-    /// alpha for formats without one), for display or PNG encoding.
+    /// alpha for formats without one), for display or PNG encoding. Y'CbCr is
+    /// converted per BT.601, limited range (see [`PixelFormat`]), each chroma
+    /// sample shared by the pixels it covers.
     pub fn to_rgba8(&self) -> Vec<u8> {
         let PixelLayout { width, height, .. } = self.layout;
         let mut out = Vec::with_capacity(width as usize * height as usize * 4);
+        if self.layout.format.is_yuv() {
+            for y in 0..height {
+                self.yuv_row_to_rgba8(y, &mut out);
+            }
+            return out;
+        }
         for row in (0..height).filter_map(|y| self.row(y)) {
             match self.layout.format {
                 PixelFormat::Rgba8 => out.extend_from_slice(row),
@@ -379,7 +499,7 @@ impl<'a> PixelsRef<'a> {
                         out.extend_from_slice(&[p[2], p[1], p[0], 255]);
                     }
                 }
-                PixelFormat::Gray8 => {
+                _ => {
                     for &g in row {
                         out.extend_from_slice(&[g, g, g, 255]);
                     }
@@ -388,6 +508,56 @@ impl<'a> PixelsRef<'a> {
         }
         out
     }
+
+    /// Row `y` of a YUV frame, appended to `out` as RGBA8.
+    fn yuv_row_to_rgba8(&self, y: u32, out: &mut Vec<u8>) {
+        let width = self.layout.width as usize;
+        let row_of = |index: usize, row: u32| {
+            self.plane(index).map_or(&[][..], |(plane, rows)| {
+                let start = row as usize * plane.stride_bytes as usize;
+                &rows[start..start + plane.row_len_bytes as usize]
+            })
+        };
+        let luma = row_of(0, y);
+        match self.layout.format {
+            PixelFormat::Nv12 => {
+                let chroma = row_of(1, y / 2);
+                for x in 0..width {
+                    let pair = &chroma[x / 2 * 2..x / 2 * 2 + 2];
+                    out.extend_from_slice(&yuv_to_rgba8(luma[x], pair[0], pair[1]));
+                }
+            }
+            PixelFormat::I420 => {
+                let (cb, cr) = (row_of(1, y / 2), row_of(2, y / 2));
+                for x in 0..width {
+                    out.extend_from_slice(&yuv_to_rgba8(luma[x], cb[x / 2], cr[x / 2]));
+                }
+            }
+            _ => {
+                // YUY2: Y0 Cb Y1 Cr per pair of pixels.
+                for x in 0..width {
+                    let pair = &luma[x / 2 * 4..x / 2 * 4 + 4];
+                    let y_sample = if x % 2 == 0 { pair[0] } else { pair[2] };
+                    out.extend_from_slice(&yuv_to_rgba8(y_sample, pair[1], pair[3]));
+                }
+            }
+        }
+    }
+}
+
+/// One Y'CbCr sample (BT.601, limited range) as opaque RGBA8, in the integer
+/// form of ITU-R BT.601's equations that most converters use (8 fractional bits).
+pub fn yuv_to_rgba8(y: u8, cb: u8, cr: u8) -> [u8; 4] {
+    let c = 298 * (i32::from(y) - 16);
+    let d = i32::from(cb) - 128;
+    let e = i32::from(cr) - 128;
+    let clamp = |v: i32| ((v + 128) >> 8).clamp(0, 255) as u8;
+    [
+        clamp(c + 409 * e),
+        clamp(c - 100 * d - 208 * e),
+        clamp(c + 516 * d),
+        255,
+    ]
 }
 
 /// A decoded payload, borrowing from the frame it came from.
@@ -593,6 +763,82 @@ mod tests {
                 "{format}"
             );
         }
+    }
+
+    #[test]
+    fn yuv_frames_lay_out_their_planes_and_convert_per_bt601() {
+        // 3x3 NV12 with padded rows: Y rows 4 bytes apart, CbCr rows (2 pairs
+        // for 3 columns) 6 bytes apart, 2 chroma rows for 3 rows.
+        let layout = PixelLayout::packed(3, 3, PixelFormat::Nv12)
+            .with_stride_bytes(4)
+            .with_chroma_stride_bytes(6);
+        let planes = layout.planes();
+        assert_eq!(planes.len(), 2);
+        assert_eq!(
+            (
+                planes[1].offset_bytes,
+                planes[1].row_len_bytes,
+                planes[1].rows
+            ),
+            (12, 4, 2)
+        );
+        assert_eq!(layout.pixels_len_bytes(), 12 + 12);
+        // Y: 235 (white level) on row 0, 16 (black) below; chroma pair (x 0..1)
+        // neutral, pair (x 2) pure blue-difference.
+        let block = [
+            235, 235, 235, 0, 16, 16, 16, 0, 16, 16, 16, 0, // Y
+            128, 128, 240, 128, 0, 0, 128, 128, 240, 128, 0, 0, // CbCr
+        ];
+        let bytes = pixels_payload(&layout, &block, "n");
+        assert_eq!(
+            bytes[28..32],
+            6u32.to_le_bytes(),
+            "chroma stride at offset 28"
+        );
+        let frame = PixelsRef::decode(&bytes).unwrap();
+        assert_eq!(frame.layout, layout);
+        let rgba = frame.to_rgba8();
+        assert_eq!(rgba[..4], [255, 255, 255, 255], "white");
+        assert_eq!(rgba[12..16], [0, 0, 0, 255], "black");
+        // Y 16 with Cb 240: blue clamps at 255 minus nothing of red or green.
+        assert_eq!(rgba[20..24], yuv_to_rgba8(16, 240, 128));
+        assert_eq!(yuv_to_rgba8(81, 90, 240), [255, 0, 0, 255], "BT.601 red");
+        assert_eq!(yuv_to_rgba8(41, 240, 110), [0, 0, 255, 255], "BT.601 blue");
+
+        // I420 2x2: Y, then one Cb, then one Cr; YUY2 3x1: two pairs.
+        let i420 = PixelLayout::packed(2, 2, PixelFormat::I420);
+        assert_eq!((i420.chroma_stride_bytes, i420.pixels_len_bytes()), (1, 6));
+        let frame_bytes = pixels_payload(&i420, &[81, 81, 81, 81, 90, 240], "");
+        let frame = PixelsRef::decode(&frame_bytes).unwrap();
+        assert_eq!(frame.to_rgba8(), [255, 0, 0, 255].repeat(4));
+        let yuy2 = PixelLayout::packed(3, 1, PixelFormat::Yuy2);
+        assert_eq!((yuy2.stride_bytes, yuy2.chroma_stride_bytes), (8, 0));
+        let frame_bytes = pixels_payload(&yuy2, &[81, 90, 81, 240, 41, 240, 0, 110], "");
+        let rgba = PixelsRef::decode(&frame_bytes).unwrap().to_rgba8();
+        assert_eq!(
+            rgba,
+            [[255, 0, 0, 255], [255, 0, 0, 255], [0, 0, 255, 255]].concat()
+        );
+
+        // A one-plane format ignores the reserved word; a short chroma stride is refused.
+        let mut reserved = pixels_payload(&PixelLayout::packed(1, 1, PixelFormat::Gray8), &[7], "");
+        reserved[28] = 9;
+        assert_eq!(
+            PixelsRef::decode(&reserved)
+                .unwrap()
+                .layout
+                .chroma_stride_bytes,
+            0
+        );
+        let mut short = pixels_payload(&i420, &[0; 6], "");
+        short[28..32].copy_from_slice(&0u32.to_le_bytes());
+        assert!(matches!(
+            PixelsRef::decode(&short),
+            Err(DecodeError::StrideTooSmall {
+                stride_bytes: 0,
+                ..
+            }) | Err(DecodeError::LengthMismatch { .. })
+        ));
     }
 
     #[test]

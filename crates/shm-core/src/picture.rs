@@ -414,7 +414,8 @@ fn encode_png_as(
 
 /// Encodes a pixels frame as PNG bytes in the PNG colour type that matches its
 /// pixel format: grey for GRAY8, RGB for RGB8 and BGR8 (channels swapped to
-/// PNG's order), RGBA for RGBA8 and BGRA8. Row padding (stride) is dropped.
+/// PNG's order), RGBA for RGBA8, BGRA8 and the YUV formats (converted per
+/// BT.601, see [`crate::PixelsRef::to_rgba8`]). Row padding (stride) is dropped.
 ///
 /// # Errors
 /// [`ImageError::Corrupt`] when the encoder fails.

@@ -87,12 +87,16 @@ pub struct ShmPixelLayout {
 impl ShmPixelLayout {
     /// The core's layout, checked (a stride of 0 becomes the packed stride).
     pub(crate) fn to_core(self) -> Result<PixelLayout, Error> {
-        let format = PixelFormat::from_code(self.pixel_format).ok_or_else(|| {
-            Error::invalid(format!(
-                "pixel_format {} is not defined (SHM_PIXEL_FORMAT_RGBA8 1 to SHM_PIXEL_FORMAT_GRAY8 5)",
-                self.pixel_format
-            ))
-        })?;
+        // The YUV formats (6 to 8) need a chroma stride this struct does not
+        // carry yet: the C API sends the five packed RGB and grey formats.
+        let format = PixelFormat::from_code(self.pixel_format)
+            .filter(|format| !format.is_yuv())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "pixel_format {} is not one the C API sends (SHM_PIXEL_FORMAT_RGBA8 1 to SHM_PIXEL_FORMAT_GRAY8 5)",
+                    self.pixel_format
+                ))
+            })?;
         let mut layout = PixelLayout::packed(self.width, self.height, format)
             .with_capture_unix_nanos(self.capture_unix_nanos);
         if self.stride_bytes != 0 {

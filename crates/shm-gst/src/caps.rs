@@ -5,13 +5,20 @@ use gst_video::VideoFormat;
 use shm_core::PixelFormat;
 
 /// Every pixel format both sides know, GStreamer's name beside ours.
-pub(crate) const FORMATS: [(VideoFormat, PixelFormat); 5] = [
+pub(crate) const FORMATS: [(VideoFormat, PixelFormat); 8] = [
     (VideoFormat::Rgba, PixelFormat::Rgba8),
     (VideoFormat::Bgra, PixelFormat::Bgra8),
     (VideoFormat::Rgb, PixelFormat::Rgb8),
     (VideoFormat::Bgr, PixelFormat::Bgr8),
     (VideoFormat::Gray8, PixelFormat::Gray8),
+    (VideoFormat::Nv12, PixelFormat::Nv12),
+    (VideoFormat::I420, PixelFormat::I420),
+    (VideoFormat::Yuy2, PixelFormat::Yuy2),
 ];
+
+/// The colorimetry of the frame format's YUV formats: BT.601, limited range
+/// (`docs/PROTOCOL.md`); `videoconvert` converts others into it.
+pub(crate) const YUV_COLORIMETRY: &str = "bt601";
 
 /// Our pixel format for GStreamer's, if the frame format has it.
 pub(crate) fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
@@ -29,12 +36,45 @@ pub(crate) fn video_format(format: PixelFormat) -> Option<VideoFormat> {
         .map(|&(video, _)| video)
 }
 
-/// `video/x-raw` with every format of [`FORMATS`], any size and rate: both
-/// elements' pad templates.
+/// `video/x-raw` with every format of [`FORMATS`], any size and rate, the YUV
+/// ones in [`YUV_COLORIMETRY`] only: both elements' pad templates.
 pub(crate) fn template_caps() -> gst::Caps {
-    gst_video::VideoCapsBuilder::new()
-        .format_list(FORMATS.iter().map(|&(video, _)| video))
-        .build()
+    let (yuv, other): (Vec<_>, Vec<_>) = FORMATS
+        .iter()
+        .map(|&(video, pixel)| (video, pixel))
+        .partition(|(_, pixel)| pixel.is_yuv());
+    let mut caps = gst_video::VideoCapsBuilder::new()
+        .format_list(other.into_iter().map(|(video, _)| video))
+        .build();
+    caps.merge(
+        gst_video::VideoCapsBuilder::new()
+            .format_list(yuv.into_iter().map(|(video, _)| video))
+            .field("colorimetry", YUV_COLORIMETRY)
+            .build(),
+    );
+    caps
+}
+
+/// The video info of frames laid out as `layout` (GStreamer's default
+/// strides), at `framerate`, BT.601 for the YUV formats.
+///
+/// # Errors
+/// None for the formats of [`FORMATS`]; a message for others.
+pub(crate) fn video_info(
+    layout: &shm_core::PixelLayout,
+    framerate: gst::Fraction,
+) -> Result<gst_video::VideoInfo, String> {
+    let format = video_format(layout.format)
+        .ok_or_else(|| format!("pixel format {} has no GStreamer format", layout.format))?;
+    let mut builder =
+        gst_video::VideoInfo::builder(format, layout.width, layout.height).fps(framerate);
+    let colorimetry = YUV_COLORIMETRY
+        .parse::<gst_video::VideoColorimetry>()
+        .map_err(|e| e.to_string())?;
+    if layout.format.is_yuv() {
+        builder = builder.colorimetry(&colorimetry);
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 /// The name of a reference timestamp in Unix time (nanoseconds since the

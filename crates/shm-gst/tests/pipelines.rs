@@ -499,3 +499,193 @@ fn packed_rows_gstreamer_would_pad_are_laid_out_as_gstreamer_expects() {
     );
     assert!(rows == pixels, "rows differ");
 }
+
+/// GStreamer's own conversion of `pattern` to RGB, beside our frame of it in
+/// `format`: the sink writes the YUV frame, `shm recv --out` (another process)
+/// converts it to a PNG with shm-core, and the two must agree in the middle of
+/// every colour bar (away from the bars' edges, where chroma is shared across
+/// them).
+fn yuv_frame_matches_gstreamer_conversion(format: &str, width: u32, height: u32) {
+    init();
+    let name = Name::new(&format!("yuv-{format}"));
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format={format},width={width},height={height} \
+         ! tee name=t ! queue ! shmexchangesink mapping={name} sync=false \
+         t. ! queue ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let appsink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = appsink
+        .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
+        .expect("the converted frame");
+    play_to_eos(&pipeline);
+    let (_, expected) = packed_rows(&sample);
+
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+    let out = Command::new(shm_cli())
+        .args(["recv", "--name", &name.0, "--out"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.contains(&format!("\"pixel_format\":\"{format}\"")),
+        "{line}"
+    );
+    let ours = shm_core::picture::decode_rgba(&std::fs::read(&png).unwrap(), &png).unwrap();
+    assert_eq!(ours.dimensions(), (width, height));
+    // The top two thirds of smpte are 7 bars at full intensity: white, yellow,
+    // cyan, green, magenta, red, blue. Sample the middle of each at a quarter
+    // and at half of the height: ours must be the bar's colour (within 2
+    // levels, the rounding of 8-bit Y'CbCr), and near GStreamer's videoconvert,
+    // whose fast integer path lands up to 5 levels below full intensity.
+    const BARS: [[u8; 3]; 7] = [
+        [255, 255, 255],
+        [255, 255, 0],
+        [0, 255, 255],
+        [0, 255, 0],
+        [255, 0, 255],
+        [255, 0, 0],
+        [0, 0, 255],
+    ];
+    for (bar, nominal) in BARS.iter().enumerate() {
+        let x = (2 * bar as u32 + 1) * width / 14;
+        for y in [height / 4, height / 2] {
+            let theirs = &expected[((y * width + x) * 3) as usize..][..3];
+            let got = ours.get_pixel(x, y).0;
+            for c in 0..3 {
+                let off_nominal = (i32::from(got[c]) - i32::from(nominal[c])).abs();
+                let off_theirs = (i32::from(got[c]) - i32::from(theirs[c])).abs();
+                assert!(
+                    off_nominal <= 2 && off_theirs <= 6,
+                    "{format} bar {bar} at ({x}, {y}): ours {got:?}, the bar {nominal:?}, GStreamer's {theirs:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn nv12_frames_from_the_sink_convert_to_gstreamers_colours() {
+    yuv_frame_matches_gstreamer_conversion("NV12", 320, 240);
+}
+
+#[test]
+fn i420_frames_of_odd_size_convert_to_gstreamers_colours() {
+    yuv_frame_matches_gstreamer_conversion("I420", 321, 241);
+}
+
+#[test]
+fn yuy2_frames_convert_to_gstreamers_colours() {
+    yuv_frame_matches_gstreamer_conversion("YUY2", 322, 240);
+}
+
+#[test]
+fn yuv_frames_go_through_sink_and_source_plane_by_plane() {
+    init();
+    for (format, width, height) in [("NV12", 321, 241), ("I420", 320, 240), ("YUY2", 161, 90)] {
+        let name = Name::new(&format!("yuvrt-{format}"));
+        let reader = gst::parse::launch(&format!(
+            "shmexchangesrc mapping={name} ! appsink name=out sync=false"
+        ))
+        .unwrap();
+        let appsink = reader
+            .downcast_ref::<gst::Bin>()
+            .unwrap()
+            .by_name("out")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        reader.set_state(gst::State::Playing).unwrap();
+        let writer = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=1 pattern=ball ! video/x-raw,format={format},width={width},height={height} \
+             ! tee name=t ! queue ! shmexchangesink mapping={name} sync=false \
+             t. ! queue ! appsink name=sent sync=false"
+        ))
+        .unwrap();
+        let sent_sink = writer
+            .downcast_ref::<gst::Bin>()
+            .unwrap()
+            .by_name("sent")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        writer.set_state(gst::State::Playing).unwrap();
+        let sent = sent_sink
+            .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
+            .expect("the frame sent");
+        play_to_eos(&writer);
+        let (sent_info, sent_planes) = planes_of(&sent);
+        // The independent reader written from docs/PROTOCOL.md finds the same
+        // samples in the frame, plane after plane.
+        let peer = Command::new("python3")
+            .arg(repo("crates/shm-cli/tests/spec_peer.py"))
+            .args(["read", &name.0])
+            .output()
+            .unwrap();
+        assert!(
+            peer.status.success(),
+            "{}",
+            String::from_utf8_lossy(&peer.stderr)
+        );
+        let line = String::from_utf8(peer.stdout).unwrap();
+        let crc = crc32fast::hash(&sent_planes.concat());
+        assert!(
+            line.contains(&format!("\"pixel_format\": \"{format}\""))
+                && line.contains(&format!("\"pixels_crc32\": {crc}")),
+            "{format}: the spec's reader says {line}"
+        );
+        let got = appsink
+            .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
+            .expect("the frame through the mapping");
+        reader.set_state(gst::State::Null).unwrap();
+        let (got_info, got_planes) = planes_of(&got);
+        assert_eq!(
+            (got_info.format(), got_info.width(), got_info.height()),
+            (sent_info.format(), width, height),
+            "{format}: caps"
+        );
+        assert_eq!(
+            got_info.colorimetry().to_string(),
+            "bt601",
+            "{format}: colorimetry"
+        );
+        assert!(got_planes == sent_planes, "{format}: planes differ");
+    }
+}
+
+/// Every plane's rows without padding (the samples `VideoInfo` says a row has,
+/// and YUY2's last half pair).
+fn planes_of(sample: &gst::Sample) -> (gst_video::VideoInfo, Vec<Vec<u8>>) {
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
+        .unwrap();
+    let planes = (0..frame.n_planes())
+        .map(|i| {
+            let stride = frame.plane_stride()[i as usize] as usize;
+            let rows = frame.comp_height(i) as usize;
+            // YUY2 stores whole pairs of pixels: an odd width ends with one.
+            let row_len = match info.format() {
+                gst_video::VideoFormat::Yuy2 => 4 * (info.width() as usize).div_ceil(2),
+                _ => frame.comp_width(i) as usize * frame.comp_pstride(i) as usize,
+            };
+            let data = frame.plane_data(i).unwrap();
+            (0..rows)
+                .flat_map(|y| data[y * stride..y * stride + row_len].iter().copied())
+                .collect()
+        })
+        .collect();
+    (info, planes)
+}

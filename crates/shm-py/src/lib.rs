@@ -539,8 +539,8 @@ impl NativeMapping {
     }
 
     /// The newest pixels frame in the mapping itself: its layout, read in
-    /// place, and its rows as a read-only numpy array over the mapping's
-    /// memory (no copy; the array keeps the mapping mapped). Reads through the
+    /// place, and its planes as read-only numpy arrays over the mapping's
+    /// memory (no copy; each array keeps the mapping mapped). Reads through the
     /// array may be torn by a writer: `frame_is_current(seq)` after use says
     /// whether they were one whole frame.
     fn pixels_view(&self, py: Python<'_>) -> PyResult<NativePeek> {
@@ -580,7 +580,10 @@ impl NativeMapping {
             seq: info.seq,
             written_unix_nanos: info.written_unix_nanos,
             layout: Py::new(py, NativePixelLayout::from(&layout))?,
-            pixels: arrays::pixels_in_mapping(py, mapping, &layout)?.unbind(),
+            planes: arrays::planes_in_mapping(py, mapping, &layout)?
+                .into_iter()
+                .map(Bound::unbind)
+                .collect(),
             path,
         })
     }
@@ -599,6 +602,11 @@ fn pixel_layout(
             "unknown pixel format {pixel_format:?}; use one of RGBA8, BGRA8, RGB8, BGR8, GRAY8"
         ))
     })?;
+    if format.is_yuv() {
+        return Err(invalid(format!(
+            "{format} frames cannot be sent from one numpy array (they are read as planes: frame.planes); send RGBA8, BGRA8, RGB8, BGR8 or GRAY8"
+        )));
+    }
     let array = pixels.cast::<PyUntypedArray>().map_err(|_| {
         let type_name = pixels
             .get_type()
@@ -888,14 +896,15 @@ impl NativeFrame {
         }
     }
 
-    /// A pixels frame's rows (None for other kinds): a read-only HxW (one byte
-    /// per pixel) or HxWxC uint8 array over the payload array, with the
-    /// frame's stride (no copy).
+    /// A pixels frame's planes (None for other kinds): one read-only uint8
+    /// array per plane over the payload array, with the frame's strides (no
+    /// copy): HxW or HxWxC for the packed formats, Y then CbCr (NV12) or Y, Cb,
+    /// Cr (I420), YUY2 as H x ceil(W/2) x 4.
     #[getter]
-    fn pixels<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyUntypedArray>>> {
+    fn planes<'py>(&self, py: Python<'py>) -> PyResult<Option<Vec<Bound<'py, PyUntypedArray>>>> {
         match &self.decoded {
             Decoded::Pixels { layout, .. } => {
-                arrays::pixels_in_payload(self.payload.bind(py), layout).map(Some)
+                arrays::planes_in_payload(self.payload.bind(py), layout).map(Some)
             }
             _ => Ok(None),
         }
@@ -938,8 +947,8 @@ struct NativePeek {
     written_unix_nanos: u64,
     /// Its layout.
     layout: Py<NativePixelLayout>,
-    /// Its rows, a read-only array over the mapping (HxW or HxWxC uint8).
-    pixels: Py<PyUntypedArray>,
+    /// Its planes, read-only arrays over the mapping (see `NativeFrame.planes`).
+    planes: Vec<Py<PyUntypedArray>>,
     /// Its path text.
     path: String,
 }

@@ -100,6 +100,7 @@ def test_bad_pixel_arrays_raise_clear_errors(name: str) -> None:
             (np.zeros((2, 4, 5, 3), np.uint8), "BGR8", r"HxW \(GRAY8\) or HxWxC, got shape \(2, 4, 5, 3\)"),
             (np.zeros((0, 5, 3), np.uint8), "BGR8", "has no pixels"),
             (bgr, "YUV420", "unknown pixel format"),
+            (np.zeros((6, 4), np.uint8), "NV12", r"NV12 frames cannot be sent from one numpy array \(they are read as planes"),
             (bgr.tolist(), "BGR8", "must be a numpy.ndarray, got list"),
         ]
         for pixels, pixel_format, message in cases:

@@ -258,22 +258,14 @@ impl BaseSinkImpl for ShmExchangeSink {
                 );
                 gst::FlowError::Error
             })?;
-        let stride_bytes = u32::try_from(frame.plane_stride()[0]).map_err(|_| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Format,
-                (
-                    "negative row stride {} (bottom-up rows) is not supported",
-                    frame.plane_stride()[0]
-                )
-            );
-            gst::FlowError::NotSupported
-        })?;
-        let plane = frame.plane_data(0).map_err(|_| gst::FlowError::Error)?;
-        let layout = layout
-            .with_stride_bytes(stride_bytes)
+        let layout = self
+            .frame_layout(&frame, layout)?
             .with_capture_unix_nanos(self.capture_unix_nanos(buffer));
-        self.write(&mapping, &layout, plane)
+        let planes = (0..frame.n_planes())
+            .map(|i| frame.plane_data(i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| gst::FlowError::Error)?;
+        self.write(&mapping, &layout, &planes)
     }
 }
 
@@ -364,33 +356,60 @@ impl ShmExchangeSink {
         now.saturating_sub(age.nseconds())
     }
 
-    /// Writes one frame in place; a frame that another writer keeps from the
-    /// lock too long is dropped with a warning, any other failure is an error.
+    /// `layout` with the strides of `frame`'s planes.
+    fn frame_layout(
+        &self,
+        frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        layout: PixelLayout,
+    ) -> Result<PixelLayout, gst::FlowError> {
+        let strides = frame.plane_stride();
+        let unsupported = |what: String| {
+            gst::element_imp_error!(self, gst::StreamError::Format, ("{what}"));
+            gst::FlowError::NotSupported
+        };
+        let strides: Vec<u32> = strides
+            .iter()
+            .map(|&stride| u32::try_from(stride))
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                unsupported(format!(
+                    "negative row strides {strides:?} (bottom-up rows) are not supported"
+                ))
+            })?;
+        // The frame format has one chroma stride: I420's Cb and Cr share it.
+        if strides.len() == 3 && strides[1] != strides[2] {
+            return Err(unsupported(format!(
+                "I420 with Cb and Cr rows of different strides ({} and {}) is not supported",
+                strides[1], strides[2]
+            )));
+        }
+        let mut layout = layout.with_stride_bytes(strides[0]);
+        if let Some(&chroma) = strides.get(1) {
+            layout = layout.with_chroma_stride_bytes(chroma);
+        }
+        Ok(layout)
+    }
+
+    /// Writes one frame in place, plane by plane (`planes` as GStreamer mapped
+    /// them, with the strides `layout` has); a frame that another writer keeps
+    /// from the lock too long is dropped with a warning, any other failure is an
+    /// error.
     fn write(
         &self,
         mapping: &Mapping,
         layout: &PixelLayout,
-        plane: &[u8],
+        planes: &[&[u8]],
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = self.settings();
         let mut options = WriteOptions::default();
         options.crc32 = settings.crc32;
         options.lock_timeout = LOCK_TIMEOUT;
         options.max_reader_pause = Duration::from_millis(u64::from(settings.max_reader_pause_ms));
-        let row_len_bytes = layout.row_len_bytes() as usize;
-        let stride_bytes = layout.stride_bytes as usize;
-        let written = mapping.write_pixels_with(layout, &settings.path, &options, |rows| {
-            if plane.len() >= rows.len() {
-                rows.copy_from_slice(&plane[..rows.len()]);
-            } else {
-                // The last row of a plane may stop at its pixels (no padding).
-                for (dst, src) in rows
-                    .chunks_mut(stride_bytes)
-                    .zip(plane.chunks(stride_bytes))
-                {
-                    let len = row_len_bytes.min(src.len());
-                    dst[..len].copy_from_slice(&src[..len]);
-                }
+        let written = mapping.write_pixels_with(layout, &settings.path, &options, |block| {
+            for (plane, source) in layout.planes().iter().zip(planes) {
+                let start = plane.offset_bytes as usize;
+                let len = plane.stride_bytes as usize * plane.rows as usize;
+                copy_plane(&mut block[start..start + len], source, plane);
             }
             Ok::<(), WriteError>(())
         });
@@ -410,5 +429,21 @@ impl ShmExchangeSink {
                 Err(gst::FlowError::Error)
             }
         }
+    }
+}
+
+/// Copies one plane's rows from `source` (as GStreamer mapped it) into `rows`
+/// (`plane.stride_bytes * plane.rows` bytes of the frame): in one piece when
+/// the source holds every row's padding, else row by row (a plane's last row
+/// may stop at its samples).
+fn copy_plane(rows: &mut [u8], source: &[u8], plane: &shm_core::Plane) {
+    if source.len() >= rows.len() {
+        rows.copy_from_slice(&source[..rows.len()]);
+        return;
+    }
+    let (stride, row_len) = (plane.stride_bytes as usize, plane.row_len_bytes as usize);
+    for (dst, src) in rows.chunks_mut(stride).zip(source.chunks(stride)) {
+        let len = row_len.min(src.len());
+        dst[..len].copy_from_slice(&src[..len]);
     }
 }

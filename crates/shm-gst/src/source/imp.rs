@@ -384,25 +384,15 @@ impl ShmExchangeSrc {
     /// The video info for `layout`, set as the caps when it differs from
     /// the last buffers'.
     fn negotiate(&self, layout: &PixelLayout) -> Result<gst_video::VideoInfo, gst::FlowError> {
-        let format = caps::video_format(layout.format).ok_or_else(|| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Format,
-                (
-                    "pixel format {} has no GStreamer format",
-                    layout.format.name()
-                )
-            );
-            gst::FlowError::NotNegotiated
-        })?;
-        let framerate = *self
+        let framerate = self
             .framerate
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let info = gst_video::VideoInfo::builder(format, layout.width, layout.height)
-            .fps(framerate.unwrap_or(gst::Fraction::new(0, 1)))
-            .build()
-            .map_err(|_| gst::FlowError::NotNegotiated)?;
+            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or(gst::Fraction::new(0, 1));
+        let info = caps::video_info(layout, framerate).map_err(|message| {
+            gst::element_imp_error!(self, gst::StreamError::Format, ("{message}"));
+            gst::FlowError::NotNegotiated
+        })?;
         let mut current = self.info.lock().unwrap_or_else(PoisonError::into_inner);
         if current.as_ref() != Some(&info) {
             let caps = info.to_caps().map_err(|_| gst::FlowError::NotNegotiated)?;
@@ -420,8 +410,9 @@ impl ShmExchangeSrc {
         Ok(info)
     }
 
-    /// The rows as a buffer laid out as `info`: the frame's own payload (no
-    /// copy) when its stride is GStreamer's, else copied row by row.
+    /// The planes as a buffer laid out as `info`: the frame's own payload (no
+    /// copy) when its planes lie where GStreamer's default layout puts them,
+    /// else copied plane by plane, row by row.
     fn pixels_buffer(
         &self,
         follower: &mut Follower,
@@ -429,29 +420,43 @@ impl ShmExchangeSrc {
         info: &gst_video::VideoInfo,
     ) -> Result<gst::Buffer, gst::FlowError> {
         let prefix = shm_core::layout::PIXELS_PREFIX_LEN_BYTES;
-        let stride = layout.stride_bytes as usize;
-        let rows_len = stride * layout.height as usize;
-        if info.stride()[0] as usize == stride && info.size() == rows_len {
+        let planes = layout.planes();
+        let block_len = layout.pixels_len_bytes() as usize;
+        let same_layout = info.size() == block_len
+            && planes.iter().enumerate().all(|(i, plane)| {
+                info.stride()[i] as usize == plane.stride_bytes as usize
+                    && info.offset()[i] as u64 == plane.offset_bytes
+            });
+        if same_layout {
             let payload = follower.take_frame().payload;
             let mut buffer = gst::Buffer::from_mut_slice(payload);
             buffer
                 .get_mut()
                 .expect("a new buffer is writable")
-                .resize(prefix..prefix + rows_len)
+                .resize(prefix..prefix + block_len)
                 .map_err(|_| gst::FlowError::Error)?;
             return Ok(buffer);
         }
-        let payload = &follower.frame().payload[prefix..prefix + rows_len];
+        let block = &follower.frame().payload[prefix..prefix + block_len];
         let mut buffer = gst::Buffer::with_size(info.size()).map_err(|_| gst::FlowError::Error)?;
         {
             let buffer = buffer.get_mut().expect("a new buffer is writable");
             let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, info)
                 .map_err(|_| gst::FlowError::Error)?;
-            let dst_stride = frame.plane_stride()[0] as usize;
-            let row_len = layout.row_len_bytes() as usize;
-            let dst = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-            for (dst_row, src_row) in dst.chunks_mut(dst_stride).zip(payload.chunks(stride)) {
-                dst_row[..row_len].copy_from_slice(&src_row[..row_len]);
+            for (i, plane) in planes.iter().enumerate() {
+                let dst_stride = frame.plane_stride()[i] as usize;
+                let dst = frame
+                    .plane_data_mut(i as u32)
+                    .map_err(|_| gst::FlowError::Error)?;
+                let src = &block[plane.offset_bytes as usize..];
+                let (stride, row_len) = (plane.stride_bytes as usize, plane.row_len_bytes as usize);
+                for (dst_row, src_row) in dst
+                    .chunks_mut(dst_stride)
+                    .zip(src.chunks(stride))
+                    .take(plane.rows as usize)
+                {
+                    dst_row[..row_len].copy_from_slice(&src_row[..row_len]);
+                }
             }
         }
         Ok(buffer)

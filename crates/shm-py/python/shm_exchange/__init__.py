@@ -53,7 +53,9 @@ __all__ = [
 DEFAULT_NAME: str = _native.DEFAULT_NAME
 #: Size of a mapping created without ``capacity``: 10 MiB, 4,096 bytes of it header.
 DEFAULT_CAPACITY: int = _native.DEFAULT_MAPPING_LEN_BYTES
-#: Pixel formats and their channels per pixel (one byte each).
+#: Pixel formats numpy arrays are sent in, and their channels per pixel (one
+#: byte each). Frames may also arrive as NV12, I420 or YUY2 (from cameras and
+#: GStreamer): read those with :attr:`Frame.planes`.
 PIXEL_FORMATS = {"RGBA8": 4, "BGRA8": 4, "RGB8": 3, "BGR8": 3, "GRAY8": 1}
 
 
@@ -173,7 +175,8 @@ class Frame:
 
     @property
     def pixel_format(self) -> str:
-        """``"RGBA8"``, ``"BGRA8"``, ``"RGB8"``, ``"BGR8"`` or ``"GRAY8"`` (kind ``"pixels"``)."""
+        """``"RGBA8"``, ``"BGRA8"``, ``"RGB8"``, ``"BGR8"``, ``"GRAY8"``, or one of the
+        YUV formats ``"NV12"``, ``"I420"``, ``"YUY2"`` (kind ``"pixels"``)."""
         return self._layout().pixel_format
 
     @property
@@ -187,8 +190,24 @@ class Frame:
         (GRAY8) or HxWxC, channels in the order the pixel format names (BGR8 is
         what OpenCV uses). It shares this frame's private copy, not the mapping:
         it never changes. ``frame.pixels.copy()`` gives a writable array."""
+        planes = self.planes
+        if len(planes) != 1:
+            raise WrongKind(
+                f"frame {self.number} holds {self.pixel_format} pixels in {len(planes)} planes: "
+                "use frame.planes"
+            )
+        return planes[0]
+
+    @property
+    def planes(self) -> List[np.ndarray]:
+        """The pixel block's planes (kind ``"pixels"``), each a read-only uint8 array
+        with its own stride, sharing this frame's private copy: ``[pixels]`` for the
+        packed formats; for NV12 the Y plane (HxW) and the CbCr plane (ceil(H/2) x
+        ceil(W/2) x 2); for I420 Y, Cb and Cr (each chroma plane ceil(H/2) x
+        ceil(W/2)); for YUY2 one plane of H x ceil(W/2) x 4 (Y0 Cb Y1 Cr per pair
+        of pixels). YUV samples are BT.601, limited range."""
         self._layout()  # raises WrongKind for other kinds
-        return self._native.pixels
+        return list(self._native.planes)
 
     def __repr__(self) -> str:
         detail = ""
@@ -202,7 +221,8 @@ class Frame:
 class PixelsView:
     """A zero-copy, read-only view of the pixels frame in the mapping.
 
-    ``array`` is a numpy array over the shared memory itself: reading it costs
+    ``array`` is a numpy array over the shared memory itself (for NV12 and I420
+    the Y plane; ``planes`` has every plane, as :attr:`Frame.planes`): reading it costs
     no copy, but a writer may overwrite the frame at any time. Validity is
     checked, never assumed: :meth:`check` raises :class:`FrameOverwritten` once a
     newer frame has started, so call it *after* using the data (or use the view
@@ -212,10 +232,11 @@ class PixelsView:
             mean = pixels.mean()              # if overwritten meanwhile, the with raises
     """
 
-    def __init__(self, mapping: "Mapping", array: np.ndarray, seq: int, written_unix_nanos: int,
+    def __init__(self, mapping: "Mapping", planes: List[np.ndarray], seq: int, written_unix_nanos: int,
                  pixel_format: str, capture_unix_nanos: int, path: str) -> None:
         self._mapping = mapping
-        self.array = array
+        self.planes = planes
+        self.array = planes[0]
         self.seq = seq
         self.number = seq // 2
         self.written_unix_nanos = written_unix_nanos
@@ -492,7 +513,7 @@ class Mapping:
         (overwritten while the view was made), :class:`Busy`, :class:`Corrupt`, :class:`Closed`."""
         peek = self._native.pixels_view()
         layout = peek.layout
-        view = PixelsView(self, peek.pixels, peek.seq, peek.written_unix_nanos, layout.pixel_format,
+        view = PixelsView(self, list(peek.planes), peek.seq, peek.written_unix_nanos, layout.pixel_format,
                           layout.capture_unix_nanos, peek.path)
         view.check()
         self._last_seq = peek.seq
