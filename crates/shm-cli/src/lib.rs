@@ -141,6 +141,17 @@ fn explain_too_large(mapping: &Mapping, error: shm_core::WriteError) -> anyhow::
     }
 }
 
+/// A pixel format by name, as `PixelFormat::name` spells it (any case).
+fn parse_pixel_format(name: &str) -> Result<PixelFormat, String> {
+    PixelFormat::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = PixelFormat::ALL.iter().map(|f| f.name()).collect();
+        format!(
+            "unknown pixel format {name:?}; use one of {}",
+            names.join(", ")
+        )
+    })
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Send an image file as an image record (kind 1), or as raw pixels (kind 3).
@@ -494,6 +505,11 @@ pub struct StreamArgs {
     /// Send raw pixels (decoded once, before streaming) instead of the files' bytes.
     #[arg(long)]
     raw: bool,
+    /// With --raw, the pixel format of the frames: RGBA8 (default), BGRA8, RGB8,
+    /// BGR8, GRAY8, or the YUV formats NV12, I420, YUY2 (BT.601, limited range),
+    /// converted once before streaming.
+    #[arg(long, value_name = "FORMAT", requires = "raw", value_parser = parse_pixel_format)]
+    pixel_format: Option<PixelFormat>,
     /// Skip the CRC-32.
     #[arg(long)]
     no_crc: bool,
@@ -531,10 +547,13 @@ fn stream(args: &StreamArgs) -> anyhow::Result<()> {
         let path_text = path.display().to_string();
         frames.push(if args.raw {
             let rgba = picture::decode_rgba(&bytes, &path)?;
+            let format = args.pixel_format.unwrap_or(PixelFormat::Rgba8);
+            let (layout, pixels) =
+                shm_core::rgba8_to(format, rgba.width(), rgba.height(), rgba.as_raw());
             StreamFrame::Pixels {
                 path: path_text,
-                layout: PixelLayout::packed(rgba.width(), rgba.height(), PixelFormat::Rgba8),
-                pixels: rgba.into_raw(),
+                layout,
+                pixels,
             }
         } else {
             StreamFrame::Image {

@@ -37,6 +37,7 @@
 //! ```
 
 mod aliasing;
+mod convert;
 mod error;
 mod follow;
 pub mod layout;
@@ -51,6 +52,7 @@ mod sys;
 mod writer;
 
 pub use aliasing::{MappedMemoryGuard, overlaps_mapped_memory, register_foreign_mapping};
+pub use convert::rgba8_to;
 pub use error::{DecodeError, NameError, OpenError, ReadError, WriteError, error_line};
 pub use follow::{FollowEvent, FollowStart, Follower, REOPEN_CHECK_INTERVAL};
 pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat};

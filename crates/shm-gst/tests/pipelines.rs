@@ -689,3 +689,69 @@ fn planes_of(sample: &gst::Sample) -> (gst_video::VideoInfo, Vec<Vec<u8>>) {
         .collect();
     (info, planes)
 }
+
+#[test]
+fn a_photograph_streamed_as_i420_by_shm_reaches_an_appsink_plane_by_plane() {
+    init();
+    let name = Name::new("src-i420");
+    let photo = repo("assets/chelsea-cat.png");
+    let rgba = shm_core::picture::decode_rgba(&std::fs::read(&photo).unwrap(), &photo).unwrap();
+    let (width, height) = rgba.dimensions();
+    let (layout, expected) = shm_core::rgba8_to(PixelFormat::I420, width, height, rgba.as_raw());
+    let pipeline = gst::parse::launch(&format!(
+        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let appsink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let _stream = Running(
+        Command::new(shm_cli())
+            .args([
+                "stream",
+                "--raw",
+                "--pixel-format",
+                "i420",
+                "--fps",
+                "20",
+                "--seconds",
+                "30",
+            ])
+            .args(["--name", &name.0])
+            .arg(&photo)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let sample = appsink
+        .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
+        .expect("a frame within 30 s");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (info, planes) = planes_of(&sample);
+    assert_eq!(
+        (info.format(), info.width(), info.height()),
+        (gst_video::VideoFormat::I420, width, height)
+    );
+    // 451x300: chroma planes of 226x150, packed one after another in the frame.
+    let packed: Vec<u8> = layout
+        .planes()
+        .iter()
+        .flat_map(|plane| {
+            let start = plane.offset_bytes as usize;
+            (0..plane.rows as usize).flat_map(move |y| {
+                let row = start + y * plane.stride_bytes as usize;
+                row..row + plane.row_len_bytes as usize
+            })
+        })
+        .map(|i| expected[i])
+        .collect();
+    assert!(
+        planes.concat() == packed,
+        "I420 planes differ from shm-core's conversion"
+    );
+}
