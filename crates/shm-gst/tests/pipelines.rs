@@ -458,7 +458,10 @@ fn bad_settings_and_input_get_clear_element_messages() {
     let other_kind =
         gst::parse::launch(&format!("shmexchangesrc mapping={name} ! fakesink")).unwrap();
     let warning = first_message(&other_kind, gst::MessageType::Warning);
-    assert!(warning.contains("holds testdata, not pixels"), "{warning}");
+    assert!(
+        warning.contains("holds testdata, not pixels or an image"),
+        "{warning}"
+    );
 }
 
 #[test]
@@ -753,5 +756,81 @@ fn a_photograph_streamed_as_i420_by_shm_reaches_an_appsink_plane_by_plane() {
     assert!(
         planes.concat() == packed,
         "I420 planes differ from shm-core's conversion"
+    );
+}
+
+#[test]
+fn image_files_the_writer_sends_are_decoded_by_the_source_and_bad_ones_skipped() {
+    init();
+    let name = Name::new("src-image");
+    let pipeline = gst::parse::launch(&format!(
+        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let appsink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    // First a file that is not an image (sent as an image record by shm-core),
+    // then a real photograph by `shm send-image` (another process).
+    let writer =
+        Mapping::create_new(&shm_core::MappingName::new(&name.0).unwrap(), 1 << 22).unwrap();
+    writer
+        .send_image(
+            "not-an-image.png",
+            b"hello, world",
+            &WriteOptions::default(),
+        )
+        .unwrap();
+    let bus = pipeline.bus().unwrap();
+    let warning = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(WAIT.as_secs()),
+            &[gst::MessageType::Warning],
+        )
+        .expect("a warning for the bad image");
+    let gst::MessageView::Warning(warning) = warning.view() else {
+        unreachable!()
+    };
+    assert!(
+        warning
+            .error()
+            .to_string()
+            .contains("frame 1 skipped: not an image"),
+        "{}",
+        warning.error()
+    );
+    let photo = repo("assets/rocket.jpg");
+    let sent = Command::new(shm_cli())
+        .args(["send-image", "--name", &name.0])
+        .arg(&photo)
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let sample = appsink
+        .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
+        .expect("the photograph");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (info, rows) = packed_rows(&sample);
+    let decoded = shm_core::picture::decode_rgba(&std::fs::read(&photo).unwrap(), &photo).unwrap();
+    assert_eq!(
+        (info.format(), info.width(), info.height()),
+        (
+            gst_video::VideoFormat::Rgba,
+            decoded.width(),
+            decoded.height()
+        )
+    );
+    assert!(
+        rows == decoded.as_raw().as_slice(),
+        "the decoded photograph's pixels"
     );
 }

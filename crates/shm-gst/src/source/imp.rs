@@ -345,33 +345,48 @@ impl ShmExchangeSrc {
     /// after renegotiating the caps if its format or size changed.
     fn buffer(&self, follower: &mut Follower) -> Result<Option<gst::Buffer>, gst::FlowError> {
         let frame = follower.frame();
-        if frame.kind != Kind::Pixels {
-            if !self.other_kind_reported.swap(true, Ordering::Relaxed) {
+        let (number, written_unix_nanos) = (frame.number(), frame.written_unix_nanos);
+        let decoded = match frame.kind {
+            Kind::Pixels => PixelLayout::decode_prefix(&frame.payload, frame.payload.len() as u64)
+                .map(|(layout, _path_len)| (layout, None))
+                .map_err(|e| error_line(&e)),
+            Kind::Image => decode_image(&frame.payload).map(|(layout, rgba)| (layout, Some(rgba))),
+            kind => {
+                if !self.other_kind_reported.swap(true, Ordering::Relaxed) {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::WrongType,
+                        (
+                            "frame {number} holds {}, not pixels or an image: skipped (and every such frame after it)",
+                            kind.name()
+                        )
+                    );
+                }
+                return Ok(None);
+            }
+        };
+        let (layout, decoded_rgba) = match decoded {
+            Ok(decoded) => decoded,
+            Err(message) => {
+                // A bad frame from another process never ends the pipeline.
                 gst::element_imp_warning!(
                     self,
-                    gst::StreamError::WrongType,
-                    (
-                        "frame {} holds {}, not pixels: skipped (and every such frame after it)",
-                        frame.number(),
-                        frame.kind.name()
-                    )
+                    gst::StreamError::Decode,
+                    ("frame {number} skipped: {message}")
                 );
+                return Ok(None);
             }
-            return Ok(None);
-        }
-        let (layout, _path_len) =
-            PixelLayout::decode_prefix(&frame.payload, frame.payload.len() as u64).map_err(
-                |e| {
-                    gst::element_imp_error!(self, gst::StreamError::Decode, ("{}", error_line(&e)));
-                    gst::FlowError::Error
-                },
-            )?;
+        };
         let info = self.negotiate(&layout)?;
         let capture_unix_nanos = match layout.capture_unix_nanos {
-            0 => frame.written_unix_nanos,
+            0 => written_unix_nanos,
             captured => captured,
         };
-        let mut buffer = self.pixels_buffer(follower, &layout, &info)?;
+        let mut buffer = match decoded_rgba {
+            // Packed RGBA8 rows are GStreamer's layout of RGBA.
+            Some(rgba) => gst::Buffer::from_mut_slice(rgba),
+            None => self.pixels_buffer(follower, &layout, &info)?,
+        };
         gst::ReferenceTimestampMeta::add(
             buffer.get_mut().expect("a new buffer is writable"),
             &caps::unix_time_caps(),
@@ -461,4 +476,14 @@ impl ShmExchangeSrc {
         }
         Ok(buffer)
     }
+}
+
+/// An image record's file (PNG, JPEG, ... as the writer app sends them)
+/// decoded to packed RGBA8, with shm-core's memory limits.
+fn decode_image(payload: &[u8]) -> Result<(PixelLayout, Vec<u8>), String> {
+    let record = shm_core::ImageRecordRef::decode(payload).map_err(|e| error_line(&e))?;
+    let rgba = shm_core::picture::decode_rgba(record.image, std::path::Path::new(record.path))
+        .map_err(|e| error_line(&e))?;
+    let layout = PixelLayout::packed(rgba.width(), rgba.height(), shm_core::PixelFormat::Rgba8);
+    Ok((layout, rgba.into_raw()))
 }
