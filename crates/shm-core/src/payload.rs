@@ -351,18 +351,21 @@ impl PixelLayout {
                     1
                 },
             });
-            offset_bytes += u64::from(self.chroma_stride_bytes) * u64::from(chroma_rows);
+            // Saturates: a length past u64 exceeds every payload, and
+            // `decode_prefix` refuses it.
+            offset_bytes = offset_bytes
+                .saturating_add(u64::from(self.chroma_stride_bytes) * u64::from(chroma_rows));
         }
         planes
     }
 
     /// Bytes of the pixel block: every plane's `stride * rows` (for one-plane
-    /// formats `stride_bytes * height`).
+    /// formats `stride_bytes * height`); saturates at `u64::MAX` for layouts no
+    /// payload can hold (three planes of `u32 * u32` bytes can pass `u64`).
     pub fn pixels_len_bytes(&self) -> u64 {
-        self.planes()
-            .iter()
-            .map(|plane| u64::from(plane.stride_bytes) * u64::from(plane.rows))
-            .sum()
+        self.planes().iter().fold(0u64, |sum, plane| {
+            sum.saturating_add(u64::from(plane.stride_bytes) * u64::from(plane.rows))
+        })
     }
 
     /// Checks that the frame has pixels and that every row fits its stride.
@@ -402,7 +405,10 @@ impl PixelLayout {
         }
         out[16..24].copy_from_slice(&self.capture_unix_nanos.to_le_bytes());
         out[24..28].copy_from_slice(&path_len.to_le_bytes());
-        out[28..32].copy_from_slice(&self.chroma_stride_bytes.to_le_bytes());
+        // Reserved (0) for one-plane formats, whatever the field holds.
+        if self.format.plane_count() > 1 {
+            out[28..32].copy_from_slice(&self.chroma_stride_bytes.to_le_bytes());
+        }
         out
     }
 }
@@ -820,6 +826,18 @@ mod tests {
             [[255, 0, 0, 255], [255, 0, 0, 255], [0, 0, 255, 255]].concat()
         );
 
+        // Planes whose lengths add up past u64 (found by review): refused,
+        // not wrapped to a small length that a short payload then matches.
+        let mut wrapping =
+            pixels_payload(&PixelLayout::packed(1, 1, PixelFormat::I420), &[0; 3], "");
+        wrapping[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        wrapping[8..12].copy_from_slice(&(u32::MAX - 99).to_le_bytes());
+        wrapping[28..32].copy_from_slice(&101u32.to_le_bytes());
+        wrapping.resize(32 + 100, 0);
+        assert!(matches!(
+            PixelsRef::decode(&wrapping),
+            Err(DecodeError::LengthMismatch { .. })
+        ));
         // A one-plane format ignores the reserved word; a short chroma stride is refused.
         let mut reserved = pixels_payload(&PixelLayout::packed(1, 1, PixelFormat::Gray8), &[7], "");
         reserved[28] = 9;

@@ -288,6 +288,12 @@ fn too_many_pixels(info: &ImageInfo, path: &Path) -> ImageError {
 fn decode_error(e: image::ImageError, limited: &Limited, path: &Path) -> ImageError {
     let info = &limited.info;
     match e {
+        // A frame or image larger than the dimension limits, whatever the header said.
+        image::ImageError::Limits(limit)
+            if limit.kind() == image::error::LimitErrorKind::DimensionError =>
+        {
+            too_many_pixels(info, path)
+        }
         image::ImageError::Limits(_) => ImageError::OverMemoryBudget {
             width: info.width,
             height: info.height,

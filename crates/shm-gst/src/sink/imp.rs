@@ -84,8 +84,9 @@ impl ObjectImpl for ShmExchangeSink {
                     .nick("Capacity (bytes)")
                     .blurb(
                         "Length of the mapping when this sink creates it, its 4096-byte header \
-                         included; 0: enough for the first frame's size, at least 10 MiB. An \
-                         existing mapping keeps its own length",
+                         included; 0: room for twice the first caps' frame (rows padded by \
+                         upstream fit too), at least 10 MiB. An existing mapping keeps its own \
+                         length",
                     )
                     .default_value(0)
                     .mutable_ready()
@@ -290,13 +291,17 @@ impl ShmExchangeSink {
     fn open(&self, info: &gst_video::VideoInfo) -> Result<Arc<Mapping>, String> {
         let settings = self.settings();
         let location = settings.target.location()?;
-        // GStreamer's layout of a frame (its strides), the prefix and the path.
+        // GStreamer's layout of a frame (its default strides), the prefix and
+        // the path; a created mapping has room for twice the pixels, for
+        // buffers whose video meta pads the rows further.
         let frame_bytes = (shm_core::layout::PIXELS_PREFIX_LEN_BYTES + info.size()) as u64
             + settings.path.len() as u64;
-        let mapping = match &self.state().mapping {
-            Some(mapping) => Arc::clone(mapping),
+        let open_already = self.state().mapping.clone();
+        let mapping = match open_already {
+            Some(mapping) => mapping,
             None => {
-                let needed_bytes = shm_core::HEADER_LEN_BYTES as u64 + frame_bytes;
+                let needed_bytes =
+                    shm_core::HEADER_LEN_BYTES as u64 + frame_bytes + info.size() as u64;
                 let mapping_len_bytes = match settings.capacity_bytes {
                     0 => needed_bytes.max(shm_core::DEFAULT_MAPPING_LEN_BYTES),
                     capacity => capacity,
