@@ -20,12 +20,14 @@ use shm_core::{
 };
 
 pub mod output;
+mod seed;
 
 pub use shm_args::{Target, print_json};
 
 use output::{
     FrameLine, HeaderLine, ListedMapping, ListingError, ReadFailure, Sent, SentImage, StreamSummary,
 };
+use seed::{Layout, SeedKind};
 
 /// Send, stream, receive, watch and inspect shared-memory frames (format v2).
 ///
@@ -168,6 +170,10 @@ enum Command {
         /// Skip the CRC-32 (faster; readers then cannot detect corruption).
         #[arg(long)]
         no_crc: bool,
+        /// `seed`: write what the seeds' programs read, the record at offset 0
+        /// with no header (docs/PROTOCOL.md, "The seeds' layout").
+        #[arg(long, value_enum, default_value_t, conflicts_with_all = ["raw", "no_crc"])]
+        layout: Layout,
         #[command(flatten)]
         target: CreateTarget,
     },
@@ -185,6 +191,9 @@ enum Command {
         /// Skip the CRC-32.
         #[arg(long)]
         no_crc: bool,
+        /// `seed`: write the 48 bytes at offset 0, as the seeds' programs do.
+        #[arg(long, value_enum, default_value_t, conflicts_with = "no_crc")]
+        layout: Layout,
         #[command(flatten)]
         target: CreateTarget,
     },
@@ -212,6 +221,13 @@ enum Command {
         /// Write the image: its bytes unchanged (kind 1) or a PNG (kind 3).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// `seed`: read the seeds' layout (no header: nothing to wait for, no
+        /// frame number); say what it holds with --as.
+        #[arg(long, value_enum, default_value_t, conflicts_with = "wait")]
+        layout: Layout,
+        /// With --layout seed: read an image record (default) or a TestData.
+        #[arg(long = "as", value_enum, value_name = "KIND")]
+        seed_kind: Option<SeedKind>,
         #[command(flatten)]
         target: Target,
     },
@@ -275,8 +291,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SendImage {
             image,
             path_text,
+            raw: _,
+            no_crc: _,
+            layout: Layout::Seed,
+            target,
+        } => seed::send_image(
+            &target.target.location()?,
+            target.capacity(),
+            &image,
+            path_text,
+        ),
+        Command::SendImage {
+            image,
+            path_text,
             raw,
             no_crc,
+            layout: Layout::V2,
             target,
         } => send_image(&target, &image, path_text, raw, &write_options(no_crc)),
         Command::SendStruct {
@@ -284,6 +314,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             age,
             scores,
             no_crc,
+            layout,
             target,
         } => {
             let mut data = TestData {
@@ -293,6 +324,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             if let Some(scores) = scores {
                 data.scores = scores;
+            }
+            if layout == Layout::Seed {
+                return seed::send_struct(&target.target.location()?, target.capacity(), &data);
             }
             let mapping = target.open()?;
             let written = mapping
@@ -316,10 +350,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print_json(&Sent::new(&written, "object", None))
         }
         Command::Recv {
+            layout: Layout::Seed,
+            seed_kind,
+            out,
+            target,
+            ..
+        } => seed::recv(
+            &target.location()?,
+            seed_kind.unwrap_or_default(),
+            out.as_deref(),
+        ),
+        Command::Recv {
+            seed_kind: Some(_), ..
+        } => bail!("--as reads the seed layout: add --layout seed"),
+        Command::Recv {
             wait,
             timeout_ms,
             out,
             target,
+            ..
         } => recv(&target, wait, timeout_ms, out.as_deref()),
         Command::Stream(args) => stream(&args),
         Command::Watch {

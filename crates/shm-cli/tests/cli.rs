@@ -716,3 +716,133 @@ fn the_python_reader_in_the_spec_reads_our_frames() {
         "frame 3: 451x300 pixels, format 3, rows of 1353 bytes\n"
     );
 }
+
+fn shm_file(file: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(args)
+        .arg("--file")
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_seed_layout_round_trips_through_a_file_backed_mapping() {
+    let file = temp_path("seed");
+    let photo = asset("rocket.jpg");
+    let photo_bytes = std::fs::read(&photo).unwrap();
+    let sent = parse_ok(&shm_file(
+        &file,
+        &[
+            "send-image",
+            "--layout",
+            "seed",
+            "--path-text",
+            "C:\\seeds\\rocket.jpg",
+            photo.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(sent["layout"], "seed");
+    // Exactly the seeds' bytes at offset 0, in their 10 MB mapping: no header.
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes.len(), 10 * 1024 * 1024);
+    let path = b"C:\\seeds\\rocket.jpg";
+    assert_eq!(bytes[..4], (path.len() as i32).to_le_bytes());
+    assert_eq!(&bytes[4..4 + path.len()], path);
+    let image_at = 8 + path.len();
+    assert_eq!(
+        bytes[4 + path.len()..image_at],
+        (photo_bytes.len() as i32).to_le_bytes()
+    );
+    assert!(bytes[image_at..image_at + photo_bytes.len()] == photo_bytes[..]);
+
+    let out = temp_path("seed-out.jpg");
+    let got = parse_ok(&shm_file(
+        &file,
+        &["recv", "--layout", "seed", "--out", out.to_str().unwrap()],
+    ));
+    assert_eq!(got["path"], "C:\\seeds\\rocket.jpg");
+    assert_eq!(std::fs::read(&out).unwrap(), photo_bytes);
+
+    parse_ok(&shm_file(
+        &file,
+        &[
+            "send-struct",
+            "--layout",
+            "seed",
+            "--id",
+            "7",
+            "--age",
+            "33",
+        ],
+    ));
+    assert_eq!(
+        std::fs::read(&file).unwrap()[..8],
+        [7, 0, 0, 0, 33, 0, 0, 0]
+    );
+    let got = parse_ok(&shm_file(
+        &file,
+        &["recv", "--layout", "seed", "--as", "struct"],
+    ));
+    assert_eq!(
+        got["text"],
+        "Id=7,Age=33,Scores=60,61,62,63,64,65,66,67,68,69"
+    );
+
+    // Written by another program from the layout alone (Python's struct, as
+    // the seeds' BitConverter lays it out), read by shm.
+    let script = "import struct, sys\n\
+        f = open(sys.argv[1], 'r+b')\n\
+        path, image = 'D:/photo.png'.encode(), bytes(range(200))\n\
+        f.write(struct.pack('<i', len(path)) + path + struct.pack('<i', len(image)) + image)\n";
+    let done = Command::new("python3")
+        .args(["-c", script])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let got = parse_ok(&shm_file(&file, &["recv", "--layout", "seed"]));
+    assert_eq!(
+        (got["path"].as_str(), got["image_len"].as_u64()),
+        (Some("D:/photo.png"), Some(200))
+    );
+    let expected_crc = crc32fast::hash(&(0..200u8).collect::<Vec<u8>>());
+    assert_eq!(got["image_crc32"].as_u64(), Some(u64::from(expected_crc)));
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_file(&out).unwrap();
+}
+
+#[test]
+fn the_seed_layout_refuses_a_v2_mapping_and_says_what_a_record_is_not() {
+    let file = temp_path("seed-v2");
+    parse_ok(&shm_file(&file, &["send-struct"]));
+    let before = std::fs::read(&file).unwrap();
+    let err = stderr_of_failure(&shm_file(&file, &["send-struct", "--layout", "seed"]));
+    assert!(
+        err.contains("frame format v2 mapping") && err.contains("without the seed layout"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read(&file).unwrap() == before,
+        "the v2 mapping is unchanged"
+    );
+    std::fs::remove_file(&file).unwrap();
+
+    let seed = temp_path("seed-bad");
+    parse_ok(&shm_file(
+        &seed,
+        &["send-struct", "--layout", "seed", "--id", "-3"],
+    ));
+    let err = stderr_of_failure(&shm_file(&seed, &["recv", "--layout", "seed"]));
+    assert!(
+        err.contains("no image record") && err.contains("path_len") && err.contains("-3"),
+        "{err}"
+    );
+    let err = stderr_of_failure(&shm_file(&seed, &["recv", "--as", "struct"]));
+    assert!(err.contains("--layout seed"), "{err}");
+    std::fs::remove_file(&seed).unwrap();
+}

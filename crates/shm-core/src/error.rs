@@ -126,6 +126,25 @@ pub enum OpenError {
         /// The file.
         path: PathBuf,
     },
+    /// A seed-layout mapping ([`crate::SeedMapping`]) was asked for, but the
+    /// file is a frame format v2 mapping, whose header a seed record would
+    /// overwrite.
+    #[error(
+        "this is a frame format v2 mapping (it starts with \"SHMX\"); a seed-layout record would overwrite its header: use it without the seed layout, or give another name or file: {}",
+        path.display()
+    )]
+    FrameFormatMapping {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A seed-layout mapping is shorter than the 8 bytes of an empty record.
+    #[error("seed-layout mapping is {len_bytes} bytes, shorter than an empty record (8 bytes): {}", path.display())]
+    SeedTooSmall {
+        /// The file's length.
+        len_bytes: u64,
+        /// The file.
+        path: PathBuf,
+    },
     /// The first four bytes are not `SHMX`.
     #[error(
         "mapping does not start with magic \"SHMX\" (found {found:02x?}); it belongs to another program or format: {}",

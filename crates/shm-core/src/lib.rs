@@ -48,6 +48,7 @@ mod payload;
 #[cfg(feature = "picture")]
 pub mod picture;
 mod reader;
+mod seed;
 mod sys;
 mod writer;
 
@@ -63,5 +64,6 @@ pub use payload::{
     ImageRecordRef, Payload, PixelLayout, PixelsRef, Plane, TestData, decode_object, yuv_to_rgba8,
 };
 pub use reader::{CHUNK_READ_BYTES, DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};
+pub use seed::{SEED_MAPPING_LEN_BYTES, SeedImage, SeedMapping, SeedReadError};
 pub use sys::monotonic_nanos;
 pub use writer::{HeldWriterLock, WriteOptions, Written, unix_nanos_now};

@@ -529,7 +529,7 @@ struct Opened {
 }
 
 /// `open(O_CREAT | O_EXCL | O_NOFOLLOW, 0600)`.
-fn create_exclusive(path: &Path) -> Result<File, OpenError> {
+pub(crate) fn create_exclusive(path: &Path) -> Result<File, OpenError> {
     OpenOptions::new()
         .read(true)
         .write(true)
@@ -657,7 +657,7 @@ fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
 }
 
 /// [`OpenError::NoSpace`] for `ENOSPC`, else `other(source)`.
-fn no_space_or(
+pub(crate) fn no_space_or(
     file: &File,
     path: &Path,
     len_bytes: u64,
@@ -731,7 +731,7 @@ fn reopen_for_probe(path: &Path, identity: (u64, u64)) -> Result<File, OpenError
 
 /// `open(O_RDWR | O_NOFOLLOW)`; a symlink gives `ELOOP`, reported as not a
 /// regular file.
-fn open_existing_file(location: &Location, path: &Path) -> Result<File, OpenError> {
+pub(crate) fn open_existing_file(location: &Location, path: &Path) -> Result<File, OpenError> {
     OpenOptions::new()
         .read(true)
         .write(true)
@@ -754,7 +754,7 @@ fn open_existing_file(location: &Location, path: &Path) -> Result<File, OpenErro
 
 /// The opened file must be a regular file owned by us, accessible to nobody
 /// else, and no longer than [`MAX_MAPPING_LEN_BYTES`].
-fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, OpenError> {
+pub(crate) fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, OpenError> {
     let meta = file.metadata().map_err(|source| OpenError::Io {
         action: "fstat",
         source,

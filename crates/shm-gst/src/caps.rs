@@ -55,6 +55,13 @@ pub(crate) fn template_caps() -> gst::Caps {
     caps
 }
 
+/// The one pad template of an element: `name` ("sink" or "src") in
+/// `direction`, always present, with [`template_caps`].
+pub(crate) fn pad_template(name: &str, direction: gst::PadDirection) -> gst::PadTemplate {
+    gst::PadTemplate::new(name, direction, gst::PadPresence::Always, &template_caps())
+        .expect("a valid pad template")
+}
+
 /// The video info of frames laid out as `layout` (GStreamer's default
 /// strides), at `framerate`, BT.601 for the YUV formats.
 ///

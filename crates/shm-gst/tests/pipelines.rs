@@ -101,6 +101,66 @@ impl Drop for Running {
     }
 }
 
+/// The appsink named `name` in `pipeline`.
+fn app_sink(pipeline: &gst::Element, name: &str) -> gst_app::AppSink {
+    let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
+    bin.by_name(name).unwrap().downcast().unwrap()
+}
+
+/// `shm stream --raw` of `photos` into `name` at 20 fps for up to 30 s, in its
+/// own process (killed when the result is dropped).
+fn shm_stream(name: &Name, extra: &[&str], photos: &[PathBuf]) -> Running {
+    let child = Command::new(shm_cli())
+        .args([
+            "stream",
+            "--raw",
+            "--fps",
+            "20",
+            "--seconds",
+            "30",
+            "--name",
+            &name.0,
+        ])
+        .args(extra)
+        .args(photos)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    Running(child)
+}
+
+/// `shm recv --out NAME.png` in its own process: its JSON line and the PNG.
+fn shm_recv_png(name: &Name) -> (String, PathBuf) {
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+    let out = Command::new(shm_cli())
+        .args(["recv", "--name", &name.0, "--out"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (String::from_utf8(out.stdout).unwrap(), png)
+}
+
+/// `shmexchangesrc` reading `name` into an appsink (not started).
+fn source_into_appsink(name: &Name) -> (gst::Element, gst_app::AppSink) {
+    let pipeline = gst::parse::launch(&format!(
+        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let sink = app_sink(&pipeline, "out");
+    (pipeline, sink)
+}
+
+/// The appsrc named `name` in `pipeline`.
+fn app_src(pipeline: &gst::Element, name: &str) -> gst_app::AppSrc {
+    let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
+    bin.by_name(name).unwrap().downcast().unwrap()
+}
+
 /// Plays `pipeline` until EOS; an error or warning on the bus fails.
 fn play_to_eos(pipeline: &gst::Element) {
     pipeline.set_state(gst::State::Playing).unwrap();
@@ -157,13 +217,7 @@ fn videotestsrc_into_the_sink_is_read_by_shm_recv_with_its_size_format_and_pixel
          t. ! queue ! appsink name=out sync=false"
     ))
     .unwrap();
-    let appsink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let appsink = app_sink(&pipeline, "out");
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut last = None;
     while let Some(sample) = appsink.try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs())) {
@@ -172,18 +226,7 @@ fn videotestsrc_into_the_sink_is_read_by_shm_recv_with_its_size_format_and_pixel
     play_to_eos(&pipeline);
     let (info, expected) = packed_rows(&last.expect("samples reached the appsink"));
 
-    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
-    let out = Command::new(shm_cli())
-        .args(["recv", "--name", &name.0, "--out"])
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8(out.stdout).unwrap();
+    let (line, png) = shm_recv_png(&name);
     for field in [
         "\"frame\":3,",
         "\"width\":321,",
@@ -212,36 +255,10 @@ fn photographs_streamed_by_shm_reach_an_appsink_with_their_caps_and_pixels() {
         .iter()
         .map(|path| shm_core::picture::decode_rgba(&std::fs::read(path).unwrap(), path).unwrap())
         .collect();
-    let pipeline = gst::parse::launch(&format!(
-        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
-    ))
-    .unwrap();
-    let appsink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, appsink) = source_into_appsink(&name);
     // The source waits for the mapping: it exists only once the stream starts.
     pipeline.set_state(gst::State::Playing).unwrap();
-    let _stream = Running(
-        Command::new(shm_cli())
-            .args([
-                "stream",
-                "--raw",
-                "--fps",
-                "20",
-                "--seconds",
-                "30",
-                "--name",
-                &name.0,
-            ])
-            .args(&photos)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _stream = shm_stream(&name, &[], &photos);
     let mut sizes_in_order: Vec<(u32, u32)> = Vec::new();
     while sizes_in_order.len() < 3 {
         let sample = appsink
@@ -291,13 +308,7 @@ fn caps_changing_mid_stream_change_the_frames_the_sink_writes() {
         "appsrc name=in format=time ! shmexchangesink mapping={name} sync=false"
     ))
     .unwrap();
-    let appsrc = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("in")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
+    let appsrc = app_src(&pipeline, "in");
     pipeline.set_state(gst::State::Playing).unwrap();
     let shapes = [
         (gst_video::VideoFormat::Rgba, 320, 240, PixelFormat::Rgba8),
@@ -391,23 +402,7 @@ fn gst_launch_pipelines_end_at_eos_with_exit_status_0() {
         .spawn()
         .unwrap(),
     );
-    let _stream = Running(
-        Command::new(shm_cli())
-            .args([
-                "stream",
-                "--raw",
-                "--fps",
-                "30",
-                "--seconds",
-                "30",
-                "--name",
-                &name.0,
-            ])
-            .arg(repo("assets/chelsea-cat.png"))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _stream = shm_stream(&name, &[], &[repo("assets/chelsea-cat.png")]);
     let mut source = source;
     let status = wait_with_timeout(&mut source.0);
     assert!(status.success(), "source pipeline ended with {status}");
@@ -479,17 +474,7 @@ fn packed_rows_gstreamer_would_pad_are_laid_out_as_gstreamer_expects() {
     writer
         .send_pixels(&layout, &pixels, "packed", &WriteOptions::default())
         .unwrap();
-    let pipeline = gst::parse::launch(&format!(
-        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
-    ))
-    .unwrap();
-    let appsink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, appsink) = source_into_appsink(&name);
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = appsink
         .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
@@ -517,13 +502,7 @@ fn yuv_frame_matches_gstreamer_conversion(format: &str, width: u32, height: u32)
          t. ! queue ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false"
     ))
     .unwrap();
-    let appsink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let appsink = app_sink(&pipeline, "out");
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = appsink
         .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
@@ -531,18 +510,7 @@ fn yuv_frame_matches_gstreamer_conversion(format: &str, width: u32, height: u32)
     play_to_eos(&pipeline);
     let (_, expected) = packed_rows(&sample);
 
-    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
-    let out = Command::new(shm_cli())
-        .args(["recv", "--name", &name.0, "--out"])
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8(out.stdout).unwrap();
+    let (line, png) = shm_recv_png(&name);
     assert!(
         line.contains(&format!("\"pixel_format\":\"{format}\"")),
         "{line}"
@@ -600,17 +568,7 @@ fn yuv_frames_go_through_sink_and_source_plane_by_plane() {
     init();
     for (format, width, height) in [("NV12", 321, 241), ("I420", 320, 240), ("YUY2", 161, 90)] {
         let name = Name::new(&format!("yuvrt-{format}"));
-        let reader = gst::parse::launch(&format!(
-            "shmexchangesrc mapping={name} ! appsink name=out sync=false"
-        ))
-        .unwrap();
-        let appsink = reader
-            .downcast_ref::<gst::Bin>()
-            .unwrap()
-            .by_name("out")
-            .unwrap()
-            .downcast::<gst_app::AppSink>()
-            .unwrap();
+        let (reader, appsink) = source_into_appsink(&name);
         reader.set_state(gst::State::Playing).unwrap();
         let writer = gst::parse::launch(&format!(
             "videotestsrc num-buffers=1 pattern=ball ! video/x-raw,format={format},width={width},height={height} \
@@ -618,13 +576,7 @@ fn yuv_frames_go_through_sink_and_source_plane_by_plane() {
              t. ! queue ! appsink name=sent sync=false"
         ))
         .unwrap();
-        let sent_sink = writer
-            .downcast_ref::<gst::Bin>()
-            .unwrap()
-            .by_name("sent")
-            .unwrap()
-            .downcast::<gst_app::AppSink>()
-            .unwrap();
+        let sent_sink = app_sink(&writer, "sent");
         writer.set_state(gst::State::Playing).unwrap();
         let sent = sent_sink
             .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
@@ -701,35 +653,12 @@ fn a_photograph_streamed_as_i420_by_shm_reaches_an_appsink_plane_by_plane() {
     let rgba = shm_core::picture::decode_rgba(&std::fs::read(&photo).unwrap(), &photo).unwrap();
     let (width, height) = rgba.dimensions();
     let (layout, expected) = shm_core::rgba8_to(PixelFormat::I420, width, height, rgba.as_raw());
-    let pipeline = gst::parse::launch(&format!(
-        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
-    ))
-    .unwrap();
-    let appsink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, appsink) = source_into_appsink(&name);
     pipeline.set_state(gst::State::Playing).unwrap();
-    let _stream = Running(
-        Command::new(shm_cli())
-            .args([
-                "stream",
-                "--raw",
-                "--pixel-format",
-                "i420",
-                "--fps",
-                "20",
-                "--seconds",
-                "30",
-            ])
-            .args(["--name", &name.0])
-            .arg(&photo)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _stream = shm_stream(
+        &name,
+        &["--pixel-format", "i420"],
+        std::slice::from_ref(&photo),
     );
     let sample = appsink
         .try_pull_sample(gst::ClockTime::from_seconds(WAIT.as_secs()))
@@ -763,17 +692,7 @@ fn a_photograph_streamed_as_i420_by_shm_reaches_an_appsink_plane_by_plane() {
 fn image_files_the_writer_sends_are_decoded_by_the_source_and_bad_ones_skipped() {
     init();
     let name = Name::new("src-image");
-    let pipeline = gst::parse::launch(&format!(
-        "shmexchangesrc mapping={name} ! appsink name=out sync=false"
-    ))
-    .unwrap();
-    let appsink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, appsink) = source_into_appsink(&name);
     pipeline.set_state(gst::State::Playing).unwrap();
     // First a file that is not an image (sent as an image record by shm-core),
     // then a real photograph by `shm send-image` (another process).

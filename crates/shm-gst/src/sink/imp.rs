@@ -180,17 +180,8 @@ impl ElementImpl for ShmExchangeSink {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps::template_caps(),
-                )
-                .expect("a valid sink pad template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(|| vec![caps::pad_template("sink", gst::PadDirection::Sink)]);
         TEMPLATES.as_ref()
     }
 }

@@ -150,29 +150,15 @@ impl ElementImpl for ShmExchangeSrc {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps::template_caps(),
-                )
-                .expect("a valid src pad template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(|| vec![caps::pad_template("src", gst::PadDirection::Src)]);
         TEMPLATES.as_ref()
     }
 }
 
 impl BaseSrcImpl for ShmExchangeSrc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let location = self
-            .target
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .location()
-            .map_err(|message| gst::error_msg!(gst::ResourceError::Settings, ("{message}")))?;
+        let location = self.location()?;
         gst::info!(CAT, imp = self, "reading {location}");
         *self.info.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self.dropped.store(0, Ordering::Relaxed);
@@ -283,15 +269,19 @@ impl PushSrcImpl for ShmExchangeSrc {
 }
 
 impl ShmExchangeSrc {
-    /// Opens the mapping into the follower; a mapping that does not exist yet
-    /// is not an error (`create` waits for it).
-    fn open(&self) -> Result<bool, gst::ErrorMessage> {
-        let location = self
-            .target
+    /// The mapping the properties name.
+    fn location(&self) -> Result<shm_core::Location, gst::ErrorMessage> {
+        self.target
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .location()
-            .map_err(|message| gst::error_msg!(gst::ResourceError::Settings, ("{message}")))?;
+            .map_err(|message| gst::error_msg!(gst::ResourceError::Settings, ("{message}")))
+    }
+
+    /// Opens the mapping into the follower; a mapping that does not exist yet
+    /// is not an error (`create` waits for it).
+    fn open(&self) -> Result<bool, gst::ErrorMessage> {
+        let location = self.location()?;
         let options = MappingOptions::new().mode(OpenMode::OpenExisting);
         match Mapping::open(&location, &options) {
             Ok(mapping) => {
