@@ -454,6 +454,24 @@ pub enum DecodeError {
     /// A MessagePack document that does not decode.
     #[error("object is not valid MessagePack for the requested type: {0}")]
     Object(String),
+    /// A MessagePack document whose structure would take far more memory to
+    /// decode than its length explains (millions of small maps, say): refused
+    /// before decoding. See [`crate::decode_object`].
+    #[error(
+        "object of {len_bytes} bytes holds {maps} maps and {elements} values: decoding it would take about {estimated_bytes} bytes, over the limit of {limit_bytes}; refused"
+    )]
+    ObjectTooLarge {
+        /// The payload's length.
+        len_bytes: usize,
+        /// Non-empty maps in the document.
+        maps: u64,
+        /// Values in the document (keys included).
+        elements: u64,
+        /// What decoding would allocate, estimated.
+        estimated_bytes: u64,
+        /// The most a decode may allocate for a payload of this length.
+        limit_bytes: u64,
+    },
 }
 
 /// `named NAME (PATH)`, or `at PATH` when the name is the path.

@@ -612,10 +612,17 @@ impl<'a> Payload<'a> {
 /// Decodes a MessagePack object payload (kind 4) into `T`. The payload is
 /// exactly one document (spec, "Payloads"): bytes after it are an error.
 ///
+/// Before decoding, the document's structure is scanned (no allocation) and
+/// what a decode into maps and arrays would allocate is estimated: 32 bytes
+/// per value and 640 per non-empty map (a B-tree node of `serde_json`'s map).
+/// More than [`object_decode_limit_bytes`] is refused: a 10 MiB payload of
+/// one-entry maps would otherwise take over 2 GB (found by fuzzing).
+///
 /// # Errors
 /// [`DecodeError::Object`] when the bytes are not MessagePack for `T`, or
-/// bytes follow the document.
+/// bytes follow the document; [`DecodeError::ObjectTooLarge`] over the limit.
 pub fn decode_object<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
+    check_object_budget(payload)?;
     let mut rest = payload;
     let value = T::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))
         .map_err(|e| DecodeError::Object(e.to_string()))?;
@@ -628,9 +635,130 @@ pub fn decode_object<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T
     Ok(value)
 }
 
+/// The most [`decode_object`] lets a decode allocate for a payload of
+/// `len_bytes`: 64 MiB, or 64 times the payload, whichever is more.
+pub fn object_decode_limit_bytes(len_bytes: usize) -> u64 {
+    (len_bytes as u64).saturating_mul(64).max(64 * 1024 * 1024)
+}
+
+/// Scans a MessagePack document's structure (no allocation, any bytes) and
+/// refuses it when decoding it would allocate more than the limit. Lengths
+/// past the end stop the scan: the decoder reports those.
+fn check_object_budget(payload: &[u8]) -> Result<(), DecodeError> {
+    const VALUE_BYTES: u64 = 32;
+    const MAP_BYTES: u64 = 640;
+    let (mut maps, mut elements) = (0u64, 0u64);
+    // Values still to read: the document, then each container's items.
+    let mut pending: u64 = 1;
+    let mut at = 0usize;
+    let be = |bytes: &[u8]| bytes.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b));
+    while pending > 0 {
+        let Some(&marker) = payload.get(at) else {
+            break;
+        };
+        pending -= 1;
+        elements += 1;
+        at += 1;
+        // The items that follow (a map's keys and values), the bytes to skip
+        // (a fixed-size value, a string's bytes), and whether it is a map.
+        let (items, skip, is_map): (u64, u64, bool) = match marker {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0, false),
+            0x80..=0x8f => (2 * u64::from(marker & 0x0f), 0, true),
+            0x90..=0x9f => (u64::from(marker & 0x0f), 0, false),
+            0xa0..=0xbf => (0, u64::from(marker & 0x1f), false),
+            0xcc | 0xd0 => (0, 1, false),
+            0xcd | 0xd1 | 0xd4 => (0, 2, false),
+            0xd5 => (0, 3, false),
+            0xca | 0xce | 0xd2 => (0, 4, false),
+            0xd6 => (0, 5, false),
+            0xcb | 0xcf | 0xd3 => (0, 8, false),
+            0xd7 => (0, 9, false),
+            0xd8 => (0, 17, false),
+            0xc4..=0xc9 | 0xd9..=0xdb => {
+                let width = match marker {
+                    0xc4 | 0xd9 | 0xc7 => 1,
+                    0xc5 | 0xda | 0xc8 => 2,
+                    _ => 4,
+                };
+                let Some(field) = payload.get(at..at + width) else {
+                    break;
+                };
+                at += width;
+                // An ext also has a type byte.
+                let ext = u64::from(matches!(marker, 0xc7..=0xc9));
+                (0, be(field) + ext, false)
+            }
+            0xdc..=0xdf => {
+                let width = if matches!(marker, 0xdc | 0xde) { 2 } else { 4 };
+                let Some(field) = payload.get(at..at + width) else {
+                    break;
+                };
+                at += width;
+                let len = be(field);
+                if marker >= 0xde {
+                    (2 * len, 0, true)
+                } else {
+                    (len, 0, false)
+                }
+            }
+            // 0xc1 is never used: the decoder refuses it.
+            _ => break,
+        };
+        if is_map && items > 0 {
+            maps += 1;
+        }
+        at = at.saturating_add(usize::try_from(skip).unwrap_or(usize::MAX));
+        // Each item takes at least one byte: more than the bytes left is a
+        // truncated document, which the decoder reports.
+        let left = payload.len().saturating_sub(at) as u64;
+        pending = pending.saturating_add(items.min(left + 1));
+    }
+    let estimated_bytes = elements
+        .saturating_mul(VALUE_BYTES)
+        .saturating_add(maps.saturating_mul(MAP_BYTES));
+    let limit_bytes = object_decode_limit_bytes(payload.len());
+    if estimated_bytes > limit_bytes {
+        return Err(DecodeError::ObjectTooLarge {
+            len_bytes: payload.len(),
+            maps,
+            elements,
+            estimated_bytes,
+            limit_bytes,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_object_of_millions_of_small_maps_is_refused_before_decoding() {
+        // [{"": {}}, ...]: 3 bytes a map (81 a0 80) under an array32; about
+        // 700 bytes each once decoded.
+        let count: u32 = 1_200_000;
+        let mut payload = vec![0xdd];
+        payload.extend_from_slice(&count.to_be_bytes());
+        for _ in 0..count {
+            payload.extend_from_slice(&[0x81, 0xa0, 0x80]);
+        }
+        let err = decode_object::<serde_json::Value>(&payload).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::ObjectTooLarge {
+                    maps: 1_200_000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // The same structure, small: decoded.
+        let small = [0x92, 0x81, 0xa1, b'k', 0x80, 0x81, 0xa1, b'j', 0x90];
+        let value: serde_json::Value = decode_object(&small).unwrap();
+        assert_eq!(value, serde_json::json!([{"k": {}}, {"j": []}]));
+    }
 
     #[test]
     fn an_object_is_exactly_one_document() {
@@ -909,6 +1037,7 @@ mod tests {
         #[test]
         fn decoders_never_panic(kind in 0u32..5, bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
             let _ = Payload::decode(Kind::from_code(kind).unwrap(), &bytes);
+            let _ = decode_object::<serde_json::Value>(&bytes);
         }
 
         #[test]
