@@ -61,7 +61,8 @@ pub use listing::{SenderSummary, list_senders};
 pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove};
 pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};
 pub use payload::{
-    ImageRecordRef, Payload, PixelLayout, PixelsRef, Plane, TestData, decode_object, yuv_to_rgba8,
+    ImageRecordRef, Payload, PixelLayout, PixelsRef, Plane, TestData, decode_object,
+    object_decode_limit_bytes, yuv_to_rgba8,
 };
 pub use reader::{CHUNK_READ_BYTES, DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};
 pub use seed::{SEED_MAPPING_LEN_BYTES, SeedImage, SeedMapping, SeedReadError};
