@@ -24,7 +24,7 @@ use crate::layout::{MAGIC, TEST_DATA_LEN_BYTES};
 use crate::mapping::{check_file, create_exclusive, no_space_or, open_existing_file};
 use crate::name::Location;
 use crate::payload::{ImageRecordRef, TestData};
-use crate::sys::{self, LockError, SharedRegion};
+use crate::sys::{self, SharedRegion};
 
 /// The length of a seed mapping the seeds make: 10 MB (their `CreateOrOpen(name,
 /// 10 MB)`, counted as 10 MiB).
@@ -238,13 +238,9 @@ impl SeedMapping {
     }
 
     fn lock(&self, timeout: Duration) -> Result<sys::Exclusive<'_>, WriteError> {
-        self.region.lock_writer(timeout).map_err(|e| match e {
-            LockError::Busy => WriteError::WriterBusy { timeout },
-            LockError::Os(e) => WriteError::Lock(e),
-            LockError::NoWriterLock => WriteError::Lock(std::io::Error::other(
-                "a seed mapping without its lock file",
-            )),
-        })
+        self.region
+            .lock_writer(timeout)
+            .map_err(crate::writer::lock_error(timeout))
     }
 }
 

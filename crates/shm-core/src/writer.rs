@@ -116,7 +116,7 @@ impl Drop for HeldWriterLock<'_> {
 }
 
 /// The error a writer-lock failure is, given the caller's timeout.
-fn lock_error(timeout: Duration) -> impl FnOnce(sys::LockError) -> WriteError {
+pub(crate) fn lock_error(timeout: Duration) -> impl FnOnce(sys::LockError) -> WriteError {
     move |e| match e {
         sys::LockError::Busy => WriteError::WriterBusy { timeout },
         sys::LockError::Os(e) => WriteError::Lock(e),
