@@ -55,9 +55,14 @@ class Reader:
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
         self.process = subprocess.Popen([str(bin_dir / "shm-reader"), "--name", name, "--position", "0,0"],
                                         stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "info"})
-        self.window = wait_for("a reader window", lambda: subprocess.run(
-            ["xdotool", "search", "--pid", str(self.process.pid), "--name", "^Shared Memory Reader"],
-            capture_output=True, text=True).stdout.split()[:1])[0]
+        try:
+            self.window = wait_for("a reader window", lambda: subprocess.run(
+                ["xdotool", "search", "--pid", str(self.process.pid), "--name", "^Shared Memory Reader"],
+                capture_output=True, text=True).stdout.split()[:1])[0]
+        except SystemExit:
+            # Say why (once seen in CI: no window within 60 s), with the reader's own log.
+            print(f"reader exit status: {self.process.poll()}; its log:\n{self.logged()}", file=sys.stderr)
+            raise
 
     def logged(self) -> str:
         """Everything the reader has logged so far."""
