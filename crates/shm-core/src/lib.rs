@@ -14,7 +14,10 @@
 //! mapping is made, so a full filesystem is an error, not a SIGBUS. See
 //! `docs/DESIGN.md`.
 //!
-//! Linux only.
+//! Linux, and Windows (built for `x86_64-pc-windows-gnu` and tested under Wine;
+//! there, for now, a named mapping is a file in `%TEMP%\shm-exchange`, waits
+//! use named events, and the writer lock is `LockFileEx`: `docs/PROTOCOL.md`,
+//! "On Windows").
 //!
 //! Cargo features: `picture` (default) adds [`picture`], which reads, checks and
 //! decodes image files with the `image` crate; without it the crate has no
@@ -59,12 +62,14 @@ pub use follow::{FollowEvent, FollowStart, Follower, REOPEN_CHECK_INTERVAL};
 pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat};
 pub use listing::{SenderSummary, list_senders};
 pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove};
-pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, SHM_DIR};
+#[cfg(unix)]
+pub use name::SHM_DIR;
+pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, named_mappings_dir};
 pub use payload::{
     ImageRecordRef, Payload, PixelLayout, PixelsRef, Plane, TestData, decode_object,
     object_decode_limit_bytes, yuv_to_rgba8,
 };
 pub use reader::{CHUNK_READ_BYTES, DEFAULT_READ_TIMEOUT, Frame, FrameInfo, PayloadView};
-pub use seed::{SEED_MAPPING_LEN_BYTES, SeedImage, SeedMapping, SeedReadError};
+pub use seed::{SEED_MAPPING_LEN_BYTES, SEED_MUTEX_NAME, SeedImage, SeedMapping, SeedReadError};
 pub use sys::monotonic_nanos;
 pub use writer::{HeldWriterLock, WriteOptions, Written, unix_nanos_now};

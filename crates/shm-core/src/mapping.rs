@@ -1,8 +1,7 @@
 //! Opening, creating and removing mappings; header initialisation and checks.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -300,7 +299,7 @@ impl Mapping {
 
     fn unlink_if_ours(&self) -> io::Result<()> {
         if self.is_current()? {
-            std::fs::remove_file(self.location.path())?;
+            sys::remove_file(&self.location.path())?;
         }
         Ok(())
     }
@@ -320,8 +319,8 @@ impl Mapping {
     /// # Errors
     /// `lstat(2)` errors other than "not found".
     pub fn is_current(&self) -> io::Result<bool> {
-        match std::fs::symlink_metadata(self.location.path()) {
-            Ok(meta) => Ok((meta.dev(), meta.ino()) == self.identity),
+        match sys::path_identity(&self.location.path()) {
+            Ok(identity) => Ok(identity == self.identity),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         }
@@ -424,7 +423,7 @@ pub struct HeaderFields {
     pub read_requests_done: u32,
 }
 
-/// The names of the mappings of this format in [`crate::SHM_DIR`] (`/dev/shm`),
+/// The names of the mappings of this format in [`crate::named_mappings_dir`] (`/dev/shm`),
 /// sorted: regular files whose name is a valid [`MappingName`] and whose first
 /// four bytes are the magic `SHMX` (read with a plain `read`, no mapping, no
 /// lock: a writer holding its lock never blocks this). Other files there (other
@@ -436,7 +435,13 @@ pub struct HeaderFields {
 /// # Errors
 /// The `readdir(3)` error of `/dev/shm` itself.
 pub fn list_named() -> io::Result<Vec<MappingName>> {
-    let mut names: Vec<MappingName> = std::fs::read_dir(crate::SHM_DIR)?
+    let dir = crate::named_mappings_dir();
+    #[cfg(windows)]
+    if !dir.exists() {
+        // No writer has made a named mapping yet.
+        return Ok(Vec::new());
+    }
+    let mut names: Vec<MappingName> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .filter_map(|entry| entry.file_name().into_string().ok())
         .filter_map(|name| MappingName::new(&name).ok())
@@ -482,7 +487,7 @@ pub fn remove(location: &Location, force: bool) -> Result<(), OpenError> {
     } else {
         check_owner_by_path(location, &path)?;
     }
-    std::fs::remove_file(&path).map_err(|source| match source.kind() {
+    sys::remove_file(&path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => does_not_exist(location, &path),
         _ => OpenError::Io {
             action: "remove",
@@ -517,7 +522,11 @@ fn check_owner_by_path(location: &Location, path: &Path) -> Result<(), OpenError
             path: path.to_owned(),
         },
     })?;
-    check_owner(&meta, path)
+    // Removing ours needs no particular mode: only the owner is checked here.
+    match check_owner(&meta, path) {
+        Err(OpenError::TooPermissive { .. }) => Ok(()),
+        other => other,
+    }
 }
 
 /// A file opened (or made) and mapped, before it becomes a [`Mapping`].
@@ -528,14 +537,10 @@ struct Opened {
     created: bool,
 }
 
-/// `open(O_CREAT | O_EXCL | O_NOFOLLOW, 0600)`.
+/// Creates the file at `path`, which must not exist, for this user only
+/// (`open(O_CREAT | O_EXCL | O_NOFOLLOW, 0600)` on Unix).
 pub(crate) fn create_exclusive(path: &Path) -> Result<File, OpenError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+    sys::create_options()
         .open(path)
         .map_err(|source| match source.kind() {
             io::ErrorKind::AlreadyExists => OpenError::AlreadyExists {
@@ -614,6 +619,15 @@ fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
             path,
         }
     };
+    #[cfg(windows)]
+    {
+        // Named mappings' directory is made by the first writer on Windows;
+        // Linux's /dev/shm is always there.
+        let dir = crate::named_mappings_dir();
+        if path.parent() == Some(dir.as_path()) {
+            std::fs::create_dir_all(&dir).map_err(io_err("create the directory", &dir))?;
+        }
+    }
     remove_dead_creators_files(path);
     let hidden = creating_path(path, std::process::id());
     // Our own leftover from an earlier attempt that failed half-way.
@@ -634,8 +648,8 @@ fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
         })?;
         let region =
             initialise(&file, len_bytes, options.prefault).map_err(io_err("mmap", &hidden))?;
-        let meta = file.metadata().map_err(io_err("fstat", &hidden))?;
-        std::fs::hard_link(&hidden, path).map_err(|source| match source.kind() {
+        let identity = sys::file_identity(&file).map_err(io_err("fstat", &hidden))?;
+        sys::publish(&hidden, path).map_err(|source| match source.kind() {
             io::ErrorKind::AlreadyExists => OpenError::AlreadyExists {
                 path: path.to_owned(),
             },
@@ -648,7 +662,7 @@ fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
         Ok(Opened {
             file: file.try_clone().map_err(io_err("dup", path))?,
             region,
-            identity: (meta.dev(), meta.ino()),
+            identity,
             created: true,
         })
     })();
@@ -656,7 +670,8 @@ fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
     result
 }
 
-/// [`OpenError::NoSpace`] for `ENOSPC`, else `other(source)`.
+/// [`OpenError::NoSpace`] when the filesystem is full (`ENOSPC`), else
+/// `other(source)`.
 pub(crate) fn no_space_or(
     file: &File,
     path: &Path,
@@ -664,7 +679,7 @@ pub(crate) fn no_space_or(
     source: io::Error,
     other: impl FnOnce(io::Error) -> OpenError,
 ) -> OpenError {
-    if source.raw_os_error() != Some(libc::ENOSPC) {
+    if !sys::is_no_space(&source) {
         return other(source);
     }
     let (filesystem, available_bytes) = sys::filesystem_facts(file);
@@ -692,10 +707,15 @@ fn open_existing(location: &Location, path: &Path, prefault: bool) -> Result<Ope
         })?;
     }
     let region = map_existing(&file, path, prefault)?;
+    let identity = sys::file_identity(&file).map_err(|source| OpenError::Io {
+        action: "fstat",
+        source,
+        path: path.to_owned(),
+    })?;
     Ok(Opened {
         file,
         region,
-        identity: (meta.dev(), meta.ino()),
+        identity,
         created: false,
     })
 }
@@ -705,21 +725,19 @@ fn open_existing(location: &Location, path: &Path, prefault: bool) -> Result<Ope
 /// description). Opened by path, so it must be the same file (device and inode)
 /// as the one mapped; no `/proc` is needed.
 fn reopen_for_probe(path: &Path, identity: (u64, u64)) -> Result<File, OpenError> {
-    let probe = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+    let probe = sys::open_options(false)
         .open(path)
         .map_err(|source| OpenError::Io {
             action: "reopen for the lock probe",
             source,
             path: path.to_owned(),
         })?;
-    let meta = probe.metadata().map_err(|source| OpenError::Io {
+    let probe_identity = sys::file_identity(&probe).map_err(|source| OpenError::Io {
         action: "fstat",
         source,
         path: path.to_owned(),
     })?;
-    if (meta.dev(), meta.ino()) != identity {
+    if probe_identity != identity {
         return Err(OpenError::Io {
             action: "reopen for the lock probe",
             source: io::Error::other("the file was replaced while it was being opened; try again"),
@@ -729,21 +747,17 @@ fn reopen_for_probe(path: &Path, identity: (u64, u64)) -> Result<File, OpenError
     Ok(probe)
 }
 
-/// `open(O_RDWR | O_NOFOLLOW)`; a symlink gives `ELOOP`, reported as not a
-/// regular file.
+/// Opens the file at `path` read-write without following a symlink
+/// (`open(O_RDWR | O_NOFOLLOW)` on Unix; a symlink gives `ELOOP`, reported as not
+/// a regular file).
 pub(crate) fn open_existing_file(location: &Location, path: &Path) -> Result<File, OpenError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+    sys::open_options(true)
         .open(path)
-        .map_err(|source| match (source.kind(), source.raw_os_error()) {
-            (io::ErrorKind::NotFound, _) => does_not_exist(location, path),
-            (_, Some(libc::ELOOP)) | (_, Some(libc::EISDIR)) | (_, Some(libc::ENXIO)) => {
-                OpenError::NotARegularFile {
-                    path: path.to_owned(),
-                }
-            }
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => does_not_exist(location, path),
+            _ if sys::is_not_regular_error(&source) => OpenError::NotARegularFile {
+                path: path.to_owned(),
+            },
             _ => OpenError::Io {
                 action: "open",
                 source,
@@ -760,19 +774,12 @@ pub(crate) fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, 
         source,
         path: path.to_owned(),
     })?;
-    let file_type = meta.file_type();
-    if !file_type.is_file() || file_type.is_fifo() {
+    if sys::is_special_file(&meta) {
         return Err(OpenError::NotARegularFile {
             path: path.to_owned(),
         });
     }
     check_owner(&meta, path)?;
-    if meta.mode() & 0o077 != 0 {
-        return Err(OpenError::TooPermissive {
-            mode: meta.mode() & 0o7777,
-            path: path.to_owned(),
-        });
-    }
     if meta.len() > MAX_MAPPING_LEN_BYTES {
         return Err(OpenError::TooLarge {
             len_bytes: meta.len(),
@@ -783,17 +790,22 @@ pub(crate) fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, 
     Ok(meta)
 }
 
-/// Another user's mapping is refused: it could be read or fed by them.
+/// Another user's mapping is refused (it could be read or fed by them), and so
+/// is one that others may access.
 fn check_owner(meta: &std::fs::Metadata, path: &Path) -> Result<(), OpenError> {
-    let our_uid = sys::effective_uid();
-    if meta.uid() != our_uid {
-        return Err(OpenError::InsufficientPermissions {
-            owner_uid: meta.uid(),
-            our_uid,
+    sys::check_access(meta).map_err(|problem| match problem {
+        sys::AccessProblem::ForeignOwner { owner_uid, our_uid } => {
+            OpenError::InsufficientPermissions {
+                owner_uid,
+                our_uid,
+                path: path.to_owned(),
+            }
+        }
+        sys::AccessProblem::TooPermissive { mode } => OpenError::TooPermissive {
+            mode,
             path: path.to_owned(),
-        });
-    }
-    Ok(())
+        },
+    })
 }
 
 /// Maps a file we just created and sized (not yet visible under its name) and
@@ -842,13 +854,13 @@ fn creator_may_be_writing(file: &File) -> bool {
     if file.metadata().map_or(0, |m| m.len()) == 0 {
         return true;
     }
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.unlock();
+    match sys::try_lock(file, true) {
+        Ok(true) => {
+            sys::unlock(file);
             false
         }
-        Err(std::fs::TryLockError::WouldBlock) => true,
-        Err(std::fs::TryLockError::Error(_)) => false,
+        Ok(false) => true,
+        Err(_) => false,
     }
 }
 

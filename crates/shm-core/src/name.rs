@@ -1,7 +1,7 @@
 //! Mapping names and where a mapping lives.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::NameError;
 
@@ -13,11 +13,26 @@ pub const DEFAULT_NAME: &str = "shm-exchange";
 pub const MAX_NAME_LEN_BYTES: usize = 30;
 
 /// Directory where Linux keeps POSIX shared-memory objects.
+#[cfg(unix)]
 pub const SHM_DIR: &str = "/dev/shm";
+
+/// The directory that holds named mappings: [`SHM_DIR`] (`/dev/shm`) on Unix.
+///
+/// On Windows, for now, `shm-exchange` in the user's temporary directory
+/// (`%TEMP%\shm-exchange`, made by the first writer): named mappings are files
+/// there, mapped like any file-backed mapping, so only this project's programs
+/// find them. Page-file sections in the `Local\` namespace, which the seeds'
+/// programs use, are planned (docs/WINDOWS-PLAN.md).
+pub fn named_mappings_dir() -> PathBuf {
+    #[cfg(unix)]
+    return PathBuf::from(SHM_DIR);
+    #[cfg(windows)]
+    return std::env::temp_dir().join("shm-exchange");
+}
 
 /// A validated mapping name: 1 to 30 bytes of `[A-Za-z0-9._-]`, not starting
 /// with `.` (spec, "Names"). Such a name can never contain `/`, `..` as a path
-/// component, or NUL, so it is safe to join to [`SHM_DIR`].
+/// component, or NUL, so it is safe to join to [`named_mappings_dir`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MappingName(String);
 
@@ -67,9 +82,10 @@ impl MappingName {
     }
 
     /// `/dev/shm/<name>`: the file that `shm_open("/<name>")` and Python's
-    /// `SharedMemory(name=...)` use on Linux.
+    /// `SharedMemory(name=...)` use on Linux (on Windows, for now, the file
+    /// `<name>` in [`named_mappings_dir`]).
     pub fn shm_path(&self) -> PathBuf {
-        Path::new(SHM_DIR).join(&self.0)
+        named_mappings_dir().join(&self.0)
     }
 }
 
@@ -95,7 +111,7 @@ impl std::str::FromStr for MappingName {
 /// Where a mapping lives: a named POSIX shared-memory object, or a regular file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    /// `/dev/shm/<name>`.
+    /// `/dev/shm/<name>` ([`MappingName::shm_path`]).
     Named(MappingName),
     /// A regular file, sized to the mapping length; its data outlives processes.
     File(PathBuf),

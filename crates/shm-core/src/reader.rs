@@ -336,13 +336,12 @@ impl Mapping {
                             seq: Some(odd_seq),
                         });
                     }
-                    let notify = self.region.atomic_u32(OFF_NOTIFY);
-                    let seen = notify.load(Ordering::SeqCst);
+                    let seen = self.region.atomic_u32(OFF_NOTIFY).load(Ordering::SeqCst);
                     if self.seq() == odd_seq {
                         // The writer wakes us when it completes; the capped wait
                         // re-checks whether it died meanwhile.
                         let left = timeout.saturating_sub(started.elapsed());
-                        sys::futex_wait(notify, seen, Some(left));
+                        self.region.wait_u32(OFF_NOTIFY, seen, Some(left));
                     }
                 }
             }
@@ -577,7 +576,7 @@ impl Mapping {
             };
             // Woken, timed out (at most 10 ms a wait) or interrupted: the checks
             // at the top decide.
-            sys::futex_wait(notify, seen, left);
+            self.region.wait_u32(OFF_NOTIFY, seen, left);
         }
     }
 
@@ -865,15 +864,14 @@ impl Drop for ReadRequest<'_> {
     /// counting it there would absorb a later reader's request.
     fn drop(&mut self) {
         let done = self.mapping.region.atomic_u32(OFF_READ_REQUESTS_DONE);
-        let counted = done
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
-                (read_request_epoch(word) == self.epoch).then(|| {
-                    read_request_word(self.epoch, read_request_count(word).wrapping_add(1))
-                })
-            })
-            .is_ok();
-        if counted {
-            sys::futex_wake_all(done);
+        let counted = done.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
+            (read_request_epoch(word) == self.epoch)
+                .then(|| read_request_word(self.epoch, read_request_count(word).wrapping_add(1)))
+        });
+        if let Ok(replaced) = counted {
+            self.mapping
+                .region
+                .wake_u32(OFF_READ_REQUESTS_DONE, replaced);
         }
     }
 }

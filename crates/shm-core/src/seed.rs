@@ -14,6 +14,11 @@
 //! on Linux), so our own readers and writers never tear each other's records,
 //! but a seed program that takes no lock still can. See `docs/PROTOCOL.md`,
 //! "The seeds' layout".
+//!
+//! On Windows a named seed mapping is what the seeds themselves open: the
+//! page-file section `Local\<name>`, guarded by their named mutex
+//! `Local\testmapmutex` ([`SEED_MUTEX_NAME`]); a file-backed one is a file,
+//! as on Linux.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -30,6 +35,11 @@ use crate::sys::{self, SharedRegion};
 /// 10 MB)`, counted as 10 MiB).
 pub const SEED_MAPPING_LEN_BYTES: u64 = 10 * 1024 * 1024;
 
+/// The named mutex one of the seeds' versions takes around every read and write
+/// of its mapping (.NET `new Mutex(false, "testmapmutex")`, which lives in the
+/// session's `Local\` namespace): taken on Windows for named seed mappings.
+pub const SEED_MUTEX_NAME: &str = "Local\\testmapmutex";
+
 /// An image record read from a seed mapping: owned copies of its path and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedImage {
@@ -45,6 +55,17 @@ pub struct SeedImage {
 pub struct SeedMapping {
     region: SharedRegion,
     path: PathBuf,
+    /// The seeds' named mutex, for a Windows section (which has no file to lock).
+    #[cfg(windows)]
+    mutex: Option<sys::NamedMutex>,
+}
+
+/// The lock a seed mapping's reads and writes hold, released on drop: the
+/// file's lock (`flock` on Linux), or on Windows the seeds' named mutex.
+struct SeedLock<'a> {
+    _file: Option<sys::Exclusive<'a>>,
+    #[cfg(windows)]
+    _mutex: Option<sys::NamedMutexGuard<'a>>,
 }
 
 impl SeedMapping {
@@ -62,6 +83,10 @@ impl SeedMapping {
     /// header a seed record would overwrite),
     /// [`OpenError::NoSpace`], [`OpenError::Io`].
     pub fn open(location: &Location, create_len_bytes: Option<u64>) -> Result<Self, OpenError> {
+        #[cfg(windows)]
+        if let Location::Named(name) = location {
+            return Self::open_section(name, create_len_bytes);
+        }
         let path = location.path();
         let file = match (open_existing_file(location, &path), create_len_bytes) {
             (Err(OpenError::DoesNotExist { .. }), Some(len_bytes)) => {
@@ -99,7 +124,64 @@ impl SeedMapping {
         region
             .attach_writer_lock(file)
             .map_err(io_error("take the lock file"))?;
-        Ok(Self { region, path })
+        Ok(Self {
+            region,
+            path,
+            #[cfg(windows)]
+            mutex: None,
+        })
+    }
+
+    /// Opens (or creates, `create_len_bytes` long) the page-file section
+    /// `Local\<name>` and the seeds' mutex.
+    #[cfg(windows)]
+    fn open_section(
+        name: &crate::MappingName,
+        create_len_bytes: Option<u64>,
+    ) -> Result<Self, OpenError> {
+        let section = format!("Local\\{name}");
+        let path = PathBuf::from(&section);
+        let io_error = |action| {
+            let path = path.clone();
+            move |source| OpenError::Io {
+                action,
+                source,
+                path,
+            }
+        };
+        if let Some(len_bytes) = create_len_bytes
+            && !(8..=crate::layout::MAX_MAPPING_LEN_BYTES).contains(&len_bytes)
+        {
+            return Err(OpenError::InvalidLength {
+                requested_len_bytes: len_bytes,
+                min_len_bytes: 8,
+                max_len_bytes: crate::layout::MAX_MAPPING_LEN_BYTES,
+            });
+        }
+        let (view, _created) =
+            sys::SectionView::open(&section, create_len_bytes).map_err(|source| {
+                match source.kind() {
+                    std::io::ErrorKind::NotFound => OpenError::DoesNotExist {
+                        name: name.to_string(),
+                        path: path.clone(),
+                        hint: "start the seed program (or a writer) first, or check the name",
+                    },
+                    _ => io_error("open the section")(source),
+                }
+            })?;
+        let region = SharedRegion::from_section(view);
+        let mut magic = [0u8; 4];
+        region.copy_out(0, &mut magic);
+        if magic == MAGIC {
+            return Err(OpenError::FrameFormatMapping { path });
+        }
+        let mutex =
+            sys::NamedMutex::open(SEED_MUTEX_NAME).map_err(io_error("open testmapmutex"))?;
+        Ok(Self {
+            region,
+            path,
+            mutex: Some(mutex),
+        })
     }
 
     /// The file mapped.
@@ -237,9 +319,24 @@ impl SeedMapping {
         Ok(())
     }
 
-    fn lock(&self, timeout: Duration) -> Result<sys::Exclusive<'_>, WriteError> {
+    fn lock(&self, timeout: Duration) -> Result<SeedLock<'_>, WriteError> {
+        #[cfg(windows)]
+        if let Some(mutex) = &self.mutex {
+            return mutex
+                .lock(timeout)
+                .map(|guard| SeedLock {
+                    _file: None,
+                    _mutex: Some(guard),
+                })
+                .map_err(crate::writer::lock_error(timeout));
+        }
         self.region
             .lock_writer(timeout)
+            .map(|exclusive| SeedLock {
+                _file: Some(exclusive),
+                #[cfg(windows)]
+                _mutex: None,
+            })
             .map_err(crate::writer::lock_error(timeout))
     }
 }

@@ -207,7 +207,11 @@ impl Mapping {
                 self.forgive_read_requests(filed_word);
                 break;
             }
-            sys::futex_wait(done, done_word, Some(Duration::from_nanos(until - now)));
+            r.wait_u32(
+                OFF_READ_REQUESTS_DONE,
+                done_word,
+                Some(Duration::from_nanos(until - now)),
+            );
             done_word = done.load(Ordering::SeqCst);
             if read_request_epoch(done_word) != epoch {
                 // Not a writer's doing (we hold the lock): garbage.
@@ -325,9 +329,11 @@ impl Mapping {
 
     /// Adds 1 to the `notify` word and wakes every waiter.
     fn notify(&self) {
-        let notify = self.region.atomic_u32(OFF_NOTIFY);
-        notify.fetch_add(1, Ordering::SeqCst);
-        sys::futex_wake_all(notify);
+        let replaced = self
+            .region
+            .atomic_u32(OFF_NOTIFY)
+            .fetch_add(1, Ordering::SeqCst);
+        self.region.wake_u32(OFF_NOTIFY, replaced);
     }
 
     fn check_fits(&self, payload_len_bytes: u64) -> Result<(), WriteError> {

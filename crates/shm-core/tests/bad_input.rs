@@ -2,8 +2,8 @@
 //! nothing panics whatever the bytes. Mappings are corrupted by writing their file
 //! directly, as a buggy or hostile peer would.
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::{FileExt as _, PermissionsExt as _};
+#[cfg(unix)]
+use std::os::unix::fs::PermissionsExt as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -36,11 +36,13 @@ impl TestName {
         mapping
     }
     fn poke(&self, offset: usize, bytes: &[u8]) {
-        let file = OpenOptions::new()
+        use std::io::{Seek as _, SeekFrom, Write as _};
+        let mut file = std::fs::OpenOptions::new()
             .write(true)
             .open(self.0.shm_path())
             .unwrap();
-        file.write_all_at(bytes, offset as u64).unwrap();
+        file.seek(SeekFrom::Start(offset as u64)).unwrap();
+        file.write_all(bytes).unwrap();
     }
     fn open(&self) -> Result<Mapping, OpenError> {
         Mapping::open_existing(&self.0)
@@ -61,8 +63,9 @@ fn missing_mapping() {
     assert_eq!(
         err.to_string(),
         format!(
-            "no mapping named {0} (/dev/shm/{0}); start a writer first, or check the name (`shm ls` lists mappings)",
-            name.0
+            "no mapping named {0} ({1}); start a writer first, or check the name (`shm ls` lists mappings)",
+            name.0,
+            name.0.shm_path().display()
         )
     );
 }
@@ -103,15 +106,19 @@ fn wrong_magic_other_version_short_file_and_bad_lengths() {
 
     let short = TestName::new();
     std::fs::write(short.0.shm_path(), [b'S', b'H', b'M', b'X', 1, 0]).unwrap();
-    // Made with the umask's 0644: group and others may read it.
-    let err = short.open().unwrap_err();
-    assert!(
-        matches!(err, OpenError::TooPermissive { mode: 0o644, .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("chmod 600"), "{err}");
-    let private = std::fs::Permissions::from_mode(0o600);
-    std::fs::set_permissions(short.0.shm_path(), private).unwrap();
+    // Made with the umask's 0644: group and others may read it (Unix: Windows
+    // has no owner or permission check yet).
+    #[cfg(unix)]
+    {
+        let err = short.open().unwrap_err();
+        assert!(
+            matches!(err, OpenError::TooPermissive { mode: 0o644, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(short.0.shm_path(), private).unwrap();
+    }
     assert!(matches!(
         short.open(),
         Err(OpenError::TooSmall { len_bytes: 6, .. })
@@ -225,6 +232,7 @@ fn too_large_payload_is_refused_and_the_old_frame_survives() {
     assert_eq!(mapping.read_frame().unwrap().kind, Kind::TestData);
 }
 
+#[cfg(unix)]
 #[test]
 fn security_mode_symlinks_and_other_users() {
     let name = TestName::new();

@@ -122,13 +122,11 @@ fn forgiven_readers_finishing_late_do_not_absorb_later_requests() {
 /// Stores a header word the way another process would (a plain write to the
 /// file, which every mapping of it sees).
 fn store_u32(mapping: &Mapping, offset: usize, value: u32) {
-    use std::os::unix::fs::FileExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(mapping.location().path())
-        .unwrap()
-        .write_all_at(&value.to_le_bytes(), offset as u64)
-        .unwrap();
+    common::write_at(
+        &mapping.location().path(),
+        offset as u64,
+        &value.to_le_bytes(),
+    );
 }
 
 /// Step by step, without timing: a reader files a request (epoch 0) while a

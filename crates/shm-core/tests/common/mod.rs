@@ -25,3 +25,13 @@ impl Drop for TestName {
         let _ = std::fs::remove_file(self.0.shm_path());
     }
 }
+
+/// Writes `bytes` at `offset` of the file at `path` the way another process
+/// would (a plain write to the file, which every mapping of it sees).
+#[allow(dead_code, reason = "not every test binary writes files directly")]
+pub fn write_at(path: &std::path::Path, offset: u64, bytes: &[u8]) {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.write_all(bytes).unwrap();
+}

@@ -1,4 +1,5 @@
-//! The one module of the workspace that holds `unsafe` code.
+//! The platform layer, and with the FFI boundary the only `unsafe` code of the
+//! workspace.
 //!
 //! It wraps what the safe layers above build on:
 //! - [`SharedRegion`]: a `MAP_SHARED` mapping (memmap2's [`MmapRaw`]) that is
@@ -7,15 +8,18 @@
 //!   to memory mutated elsewhere is undefined behaviour). The one `&mut [u8]`
 //!   is the writer's loan ([`SharedRegion::with_bytes_mut`]), made only with an
 //!   [`Exclusive`], the proof this module alone mints from the region's own
-//!   writer lock ([`SharedRegion::lock_writer`]: `flock` plus an in-process
-//!   mutex), and while this process's own payload copies are kept out.
+//!   writer lock ([`SharedRegion::lock_writer`]: the file lock (`flock` on
+//!   Unix, `LockFileEx` on one byte past the data on Windows) plus an
+//!   in-process mutex), and while this process's own payload copies are kept out.
+//! - waiting for and waking a change of a `u32` word of the mapping
+//!   ([`SharedRegion::wait_u32`], [`SharedRegion::wake_u32`]).
 //!
-//! This module is the platform layer: it uses nothing of the crate above it
-//! (every other module builds on it), so another platform plugs in here.
-//! - futex wait and wake on a `u32` word in that mapping (Linux `futex(2)`, the
-//!   shared, non-private variant so that it works across processes), storage
-//!   reservation and filesystem facts, through rustix's safe wrappers.
-//! - small process facts: the effective user id and the monotonic clock.
+//! This module uses nothing of the crate above it (every other module builds on
+//! it), so another platform plugs in here: what differs per platform lives in
+//! `unix.rs` (the shared futex, `fallocate`, `fstatfs`, `kill(pid, 0)`,
+//! `CLOCK_MONOTONIC`) and `windows.rs` (a named event per generation of a word,
+//! the file's allocation, `OpenProcess`, `QueryPerformanceCounter`), which
+//! export the same functions.
 #![expect(
     unsafe_code,
     reason = "raw shared memory and the AVX copy need unsafe; it is confined here"
@@ -24,12 +28,58 @@
 use std::fs::File;
 use std::io;
 use std::ops::Range;
-use std::os::unix::fs::MetadataExt as _;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, TryLockError};
 use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as platform;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as platform;
+
+pub use platform::monotonic_nanos;
+#[cfg(windows)]
+pub(crate) use platform::{NamedMutex, NamedMutexGuard, SectionView};
+pub(crate) use platform::{
+    check_access, create_options, file_identity, filesystem_facts, is_no_space,
+    is_not_regular_error, is_special_file, open_options, path_identity, process_exists, publish,
+    remove_file, reserve_storage, try_lock, unlock,
+};
+
+/// Why a mapping's file is refused ([`check_access`]).
+#[derive(Debug)]
+#[cfg_attr(
+    windows,
+    expect(
+        dead_code,
+        reason = "Windows has no owner or permission check yet (docs/WINDOWS-PLAN.md, 3.6)"
+    )
+)]
+pub(crate) enum AccessProblem {
+    /// Another user owns it: they could read or feed it.
+    ForeignOwner {
+        /// The owner's user id.
+        owner_uid: u32,
+        /// This process's effective user id.
+        our_uid: u32,
+    },
+    /// Others than its owner may access it.
+    TooPermissive {
+        /// Its permission bits (`st_mode & 0o7777`).
+        mode: u32,
+    },
+}
+
+/// The longest single wait for a word to change: every wait in this crate wakes
+/// at least this often to re-check its condition, so a missed wake-up (a foreign
+/// writer that does not wake) costs at most this much.
+pub(crate) const WAIT_CAP: Duration = Duration::from_millis(10);
 
 /// A shared mapping accessed only through atomic loads and stores.
 ///
@@ -40,9 +90,11 @@ pub(crate) struct SharedRegion {
     /// Registers the mapped addresses ([`mapped_memory`]) while mapped; first,
     /// so that it is dropped (unregistered) before `map` is unmapped.
     _registered: MappedMemoryGuard,
-    map: MmapRaw,
-    /// `(st_dev, st_ino)` of the file mapped.
+    map: Memory,
+    /// [`file_identity`] of the file mapped.
     identity: (u64, u64),
+    /// What waits on this region's words are keyed by.
+    wake: platform::WakeKey,
     /// The mapping's writer lock, on the very file mapped (checked by
     /// [`SharedRegion::attach_writer_lock`]); `None` for a header probe.
     writer: Option<WriterLock>,
@@ -108,7 +160,7 @@ struct FlockGuard<'a>(&'a File);
 
 impl Drop for FlockGuard<'_> {
     fn drop(&mut self) {
-        let _ = self.0.unlock();
+        platform::unlock(self.0);
     }
 }
 
@@ -132,27 +184,45 @@ impl SharedRegion {
         if prefault {
             options.populate();
         }
-        let meta = file.metadata()?;
+        let identity = file_identity(file)?;
+        let wake = platform::WakeKey::of_file(file)?;
         let map = options.map_raw(file)?;
         let start = map.as_ptr().addr();
         let _registered = register_mapped_memory(start..start + map.len());
         Ok(Self {
             _registered,
-            map,
-            identity: (meta.dev(), meta.ino()),
+            map: Memory::File(map),
+            identity,
+            wake,
             writer: None,
             loan: RwLock::new(()),
         })
+    }
+
+    /// The region of a view of a Windows page-file section (a named mapping of
+    /// the seeds' programs): no file, so no identity ((0, 0)) and no writer lock.
+    #[cfg(windows)]
+    pub(crate) fn from_section(view: platform::SectionView) -> Self {
+        let start = view.as_ptr().addr();
+        let _registered = register_mapped_memory(start..start + view.len());
+        let wake = view.wake_key();
+        Self {
+            _registered,
+            map: Memory::Section(view),
+            identity: (0, 0),
+            wake,
+            writer: None,
+            loan: RwLock::new(()),
+        }
     }
 
     /// Makes `file` this region's writer lock.
     ///
     /// # Errors
     /// `InvalidInput` when `file` is not the file this region maps (checked by
-    /// device and inode), so that a lock always guards its own region.
+    /// [`file_identity`]), so that a lock always guards its own region.
     pub(crate) fn attach_writer_lock(&mut self, file: File) -> io::Result<()> {
-        let meta = file.metadata()?;
-        if (meta.dev(), meta.ino()) != self.identity {
+        if file_identity(&file)? != self.identity {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "the writer lock's file is not the mapped file",
@@ -193,10 +263,12 @@ impl SharedRegion {
         started: Instant,
         timeout: Duration,
     ) -> Result<(), LockError> {
-        retry_with_backoff(started, timeout, || match lock.file.try_lock() {
-            Ok(()) => Ok(Some(())),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(LockError::Os(e)),
+        retry_with_backoff(started, timeout, || {
+            match platform::try_lock(&lock.file, true) {
+                Ok(true) => Ok(Some(())),
+                Ok(false) => Ok(None),
+                Err(e) => Err(LockError::Os(e)),
+            }
         })
     }
 
@@ -251,7 +323,7 @@ impl SharedRegion {
         let mut state = lock.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.holders = state.holders.saturating_sub(1);
         if state.holders == 0 {
-            let _ = lock.file.unlock();
+            platform::unlock(&lock.file);
         }
     }
 
@@ -259,12 +331,12 @@ impl SharedRegion {
     /// `flock` probe on `probe`, another open file description of the file,
     /// so a lock this process holds is not disturbed).
     pub(crate) fn writer_lock_taken(probe: &File) -> bool {
-        match probe.try_lock_shared() {
-            Ok(()) => {
-                let _ = probe.unlock();
+        match platform::try_lock(probe, false) {
+            Ok(true) => {
+                platform::unlock(probe);
                 false
             }
-            Err(_) => true,
+            Ok(false) | Err(_) => true,
         }
     }
 
@@ -513,12 +585,80 @@ impl SharedRegion {
         fill(bytes)
     }
 
+    /// Blocks while the `u32` at `offset` holds `expected`, for at most
+    /// `timeout` capped at [`WAIT_CAP`] (`None`: the cap). Returns when woken by
+    /// [`SharedRegion::wake_u32`] (in any process), when the word no longer holds
+    /// `expected`, on a signal, or at the timeout; callers re-check their
+    /// condition in every case.
+    ///
+    /// # Panics
+    /// As [`Self::atomic_u32`].
+    pub(crate) fn wait_u32(&self, offset: usize, expected: u32, timeout: Option<Duration>) {
+        let timeout = timeout.map_or(WAIT_CAP, |t| t.min(WAIT_CAP));
+        platform::wait_word(
+            self.atomic_u32(offset),
+            &self.wake,
+            offset,
+            expected,
+            timeout,
+        );
+    }
+
+    /// Wakes every thread of every process blocked in [`SharedRegion::wait_u32`]
+    /// on the `u32` at `offset`, after the caller changed it from `replaced`.
+    ///
+    /// # Panics
+    /// As [`Self::atomic_u32`].
+    pub(crate) fn wake_u32(&self, offset: usize, replaced: u32) {
+        platform::wake_word(self.atomic_u32(offset), &self.wake, offset, replaced);
+    }
+
     /// Writes dirty pages of a file-backed mapping to disk (`msync(MS_SYNC)`).
     ///
     /// # Errors
     /// The `msync(2)` error.
     pub(crate) fn flush(&self) -> io::Result<()> {
         self.map.flush()
+    }
+}
+
+/// The memory a [`SharedRegion`] maps.
+enum Memory {
+    /// A file's pages, shared (memmap2).
+    File(MmapRaw),
+    /// A view of a Windows page-file section.
+    #[cfg(windows)]
+    Section(platform::SectionView),
+}
+
+impl Memory {
+    fn as_ptr(&self) -> *const u8 {
+        self.as_mut_ptr().cast_const()
+    }
+
+    fn as_mut_ptr(&self) -> *mut u8 {
+        match self {
+            Self::File(map) => map.as_mut_ptr(),
+            #[cfg(windows)]
+            Self::Section(view) => view.as_ptr(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::File(map) => map.len(),
+            #[cfg(windows)]
+            Self::Section(view) => view.len(),
+        }
+    }
+
+    /// Writes a file's dirty pages to it; a section has no file.
+    fn flush(&self) -> io::Result<()> {
+        match self {
+            Self::File(map) => map.flush(),
+            #[cfg(windows)]
+            Self::Section(_) => Ok(()),
+        }
     }
 }
 
@@ -600,93 +740,6 @@ unsafe fn vector_copy(dst: *mut u8, src: *const u8, len_bytes: usize) {
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn vector_copy(_dst: *mut u8, _src: *const u8, _len_bytes: usize) {
     unreachable!("vector_copy_len is 0 on this architecture")
-}
-
-/// The longest single futex wait: every wait in this crate wakes at least this
-/// often to re-check its condition, so a missed wake-up (a foreign writer that
-/// does not call `FUTEX_WAKE`) costs at most this much.
-pub(crate) const FUTEX_WAIT_CAP: Duration = Duration::from_millis(10);
-
-/// Blocks while `word` holds `expected`, for at most `timeout` capped at
-/// [`FUTEX_WAIT_CAP`] (`None`: the cap).
-///
-/// Uses the shared (not `FUTEX_PRIVATE`) futex, keyed by the page's backing
-/// object, so waiters and wakers in different processes meet. The timeout is
-/// relative and measured on `CLOCK_MONOTONIC` (futex(2)), so wall-clock jumps do
-/// not affect it.
-/// It returns when woken, when the word no longer holds `expected`, on a signal,
-/// or at the timeout; callers re-check their condition in every case.
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-    use rustix::thread::futex;
-    let t = timeout.map_or(FUTEX_WAIT_CAP, |t| t.min(FUTEX_WAIT_CAP));
-    let timespec = futex::Timespec {
-        tv_sec: 0,
-        tv_nsec: i64::from(t.subsec_nanos()),
-    };
-    // Woken, timed out, interrupted or the word changed: callers re-check.
-    let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timespec));
-}
-
-/// Wakes every process blocked in [`futex_wait`] on `word`.
-pub(crate) fn futex_wake_all(word: &AtomicU32) {
-    use rustix::thread::futex;
-    // Cannot fail for a valid, aligned word; a failure would only cost waiters
-    // their capped wait.
-    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
-}
-
-/// The effective user id of this process (geteuid(2)).
-pub(crate) fn effective_uid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
-/// Whether a process with this id exists (`kill(pid, 0)`; a process of another
-/// user counts as existing).
-pub(crate) fn process_exists(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return false;
-    };
-    !matches!(
-        rustix::process::test_kill_process(pid),
-        Err(rustix::io::Errno::SRCH)
-    )
-}
-
-/// Reserves the storage of the first `len_bytes` of `file` (`posix_fallocate`,
-/// through `fallocate(2)`): afterwards no store into a mapping of that range
-/// can fail for lack of space (tmpfs otherwise allocates on first touch and
-/// raises SIGBUS when full). Already allocated ranges are left as they are.
-///
-/// # Errors
-/// The OS error; `ENOSPC` when the filesystem is full.
-pub(crate) fn reserve_storage(file: &File, len_bytes: u64) -> io::Result<()> {
-    rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len_bytes)?;
-    Ok(())
-}
-
-/// The type of the filesystem `file` lives on (`tmpfs`, `ext4`, ...) and the
-/// bytes free on it for an unprivileged user.
-pub(crate) fn filesystem_facts(file: &File) -> (String, u64) {
-    let name = match rustix::fs::fstatfs(file).map(|s| s.f_type as u64) {
-        Ok(0x0102_1994) => "tmpfs",
-        Ok(0xEF53) => "ext4",
-        Ok(0x5846_5342) => "xfs",
-        Ok(0x9123_683E) => "btrfs",
-        Ok(0x794C_7630) => "overlayfs",
-        _ => "unknown",
-    };
-    let free = rustix::fs::fstatvfs(file).map_or(0, |s| s.f_bavail.saturating_mul(s.f_frsize));
-    (name.to_owned(), free)
-}
-
-/// `CLOCK_MONOTONIC` in nanoseconds: comparable between processes on one machine,
-/// unlike `Instant`, whose epoch is unspecified.
-pub fn monotonic_nanos() -> u64 {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
 }
 
 #[cfg(test)]
