@@ -629,6 +629,7 @@ fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
         }
     }
     remove_dead_creators_files(path);
+    sys::sweep_removed(path);
     let hidden = creating_path(path, std::process::id());
     // Our own leftover from an earlier attempt that failed half-way.
     let _ = std::fs::remove_file(&hidden);

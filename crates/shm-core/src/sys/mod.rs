@@ -49,7 +49,7 @@ pub(crate) use platform::{NamedMutex, NamedMutexGuard, SectionView};
 pub(crate) use platform::{
     check_access, create_options, file_identity, filesystem_facts, is_no_space,
     is_not_regular_error, is_special_file, open_options, path_identity, process_exists, publish,
-    remove_file, reserve_storage, try_lock, unlock,
+    remove_file, reserve_storage, sweep_removed, try_lock, unlock,
 };
 
 /// Why a mapping's file is refused ([`check_access`]).

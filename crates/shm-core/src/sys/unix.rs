@@ -216,6 +216,9 @@ pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
     std::fs::remove_file(path)
 }
 
+/// Nothing to sweep on Unix: [`remove_file`] leaves nothing behind.
+pub(crate) fn sweep_removed(_path: &Path) {}
+
 /// Takes `file`'s lock without waiting: `flock(2)`, exclusive or shared (std's
 /// `File::try_lock`); `Ok(false)` when another open file description holds it.
 ///

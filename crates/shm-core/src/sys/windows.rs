@@ -74,7 +74,10 @@ impl WakeKey {
 }
 
 impl WakeKey {
-    /// The key of the section named `name`: `{name}#shmx2`.
+    /// The key of the section named `name`: `{name}#shmx2`. Only the seeds'
+    /// layout maps sections today, and it never waits on a word, so no event of
+    /// this key is ever made; frame format v2 on sections (docs/WINDOWS-PLAN.md)
+    /// will name its events here.
     fn of_section(name: &str) -> Self {
         Self {
             prefix: format!("{name}#shmx2"),
@@ -499,13 +502,23 @@ pub(crate) fn publish(hidden: &Path, path: &Path) -> io::Result<()> {
 /// hidden `.<name>.removed-<pid>-<n>` beside it, then deleted. A file that
 /// others hold open is only deleted when the last of them closes it ("delete
 /// pending", where Windows does not delete with POSIX semantics, and in Wine),
-/// and until then its name could neither be created again nor told from the
-/// live file; renamed first, it frees the name now.
+/// and one that a process still maps may refuse deletion altogether; until then
+/// its name could neither be created again nor told from the live file. Renamed
+/// first, it frees the name now; if the delete is refused, the hidden file stays
+/// until [`sweep_removed`] (which every creator of a mapping beside it calls)
+/// deletes it. Only a regular file is removed.
 ///
 /// # Errors
-/// The rename's error (`NotFound` when there is no such file).
+/// `NotFound` when there is no such file, `InvalidInput` for a directory or
+/// symlink, or the rename's error.
 pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    if !std::fs::symlink_metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
     let mut hidden = std::ffi::OsString::from(".");
     hidden.push(path.file_name().unwrap_or_default());
     hidden.push(format!(
@@ -515,7 +528,26 @@ pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
     ));
     let hidden = path.with_file_name(hidden);
     std::fs::rename(path, &hidden)?;
-    std::fs::remove_file(&hidden)
+    // Refused while a process still maps it: swept later.
+    let _ = std::fs::remove_file(&hidden);
+    Ok(())
+}
+
+/// Deletes the hidden files [`remove_file`] left beside `path` (those of
+/// `path`'s name), where nothing maps them any more. Best effort.
+pub(crate) fn sweep_removed(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.removed-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The byte a mapping file's writer lock covers: offset 2^62, far past any
@@ -539,7 +571,9 @@ fn lock_overlapped() -> OVERLAPPED {
 /// Takes `file`'s writer lock without waiting: `LockFileEx` on the one byte at
 /// [`LOCK_OFFSET`], exclusive or shared; `Ok(false)` when another handle holds
 /// it. The kernel releases it when its handle is closed, also when the process
-/// dies.
+/// dies. `file` must be opened for synchronous I/O (without
+/// `FILE_FLAG_OVERLAPPED`, as std opens every file), so the call completes
+/// before it returns.
 ///
 /// # Errors
 /// Other `LockFileEx` errors.
@@ -551,9 +585,9 @@ pub(crate) fn try_lock(file: &File, exclusive: bool) -> io::Result<bool> {
         } else {
             0
         };
-    // SAFETY: the handle is `file`'s, open for the call (std opens files for
-    // synchronous I/O, so the call completes before it returns and `overlapped`
-    // outlives its use).
+    // SAFETY: the handle is `file`'s, open for the call, and synchronous (std
+    // never opens a file with FILE_FLAG_OVERLAPPED), so the call completes
+    // before it returns and never uses `overlapped` afterwards.
     if unsafe { LockFileEx(file.as_raw_handle(), flags, 0, 1, 0, &mut overlapped) } != 0 {
         return Ok(true);
     }
@@ -566,11 +600,13 @@ pub(crate) fn try_lock(file: &File, exclusive: bool) -> io::Result<bool> {
     }
 }
 
-/// Releases the lock [`try_lock`] took. A failure would leave nothing to undo
-/// (the lock goes with the handle when it is closed), so it is not reported.
+/// Releases the lock [`try_lock`] took (`file` as there: synchronous). A failure
+/// would leave nothing to undo (the lock goes with the handle when it is
+/// closed), so it is not reported.
 pub(crate) fn unlock(file: &File) {
     let mut overlapped = lock_overlapped();
-    // SAFETY: as in `try_lock`: `file`'s handle, a synchronous call.
+    // SAFETY: as in `try_lock`: `file`'s synchronous handle, so `overlapped` is
+    // not used after the call.
     unsafe { UnlockFileEx(file.as_raw_handle(), 0, 1, 0, &mut overlapped) };
 }
 
