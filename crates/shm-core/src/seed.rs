@@ -107,23 +107,12 @@ impl SeedMapping {
         if len_bytes < 8 {
             return Err(too_small(meta.len()));
         }
-        let io_error = |action| {
-            let path = path.clone();
-            move |source| OpenError::Io {
-                action,
-                source,
-                path,
-            }
-        };
-        let mut region = SharedRegion::map(&file, len_bytes, false).map_err(io_error("mmap"))?;
-        let mut magic = [0u8; 4];
-        region.copy_out(0, &mut magic);
-        if magic == MAGIC {
-            return Err(OpenError::FrameFormatMapping { path: path.clone() });
-        }
+        let mut region =
+            SharedRegion::map(&file, len_bytes, false).map_err(io_error(&path, "mmap"))?;
+        refuse_frame_format(&region, &path)?;
         region
             .attach_writer_lock(file)
-            .map_err(io_error("take the lock file"))?;
+            .map_err(io_error(&path, "take the lock file"))?;
         Ok(Self {
             region,
             path,
@@ -141,14 +130,6 @@ impl SeedMapping {
     ) -> Result<Self, OpenError> {
         let section = format!("Local\\{name}");
         let path = PathBuf::from(&section);
-        let io_error = |action| {
-            let path = path.clone();
-            move |source| OpenError::Io {
-                action,
-                source,
-                path,
-            }
-        };
         if let Some(len_bytes) = create_len_bytes
             && !(8..=crate::layout::MAX_MAPPING_LEN_BYTES).contains(&len_bytes)
         {
@@ -166,17 +147,13 @@ impl SeedMapping {
                         path: path.clone(),
                         hint: "start the seed program (or a writer) first, or check the name",
                     },
-                    _ => io_error("open the section")(source),
+                    _ => io_error(&path, "open the section")(source),
                 }
             })?;
         let region = SharedRegion::from_section(view);
-        let mut magic = [0u8; 4];
-        region.copy_out(0, &mut magic);
-        if magic == MAGIC {
-            return Err(OpenError::FrameFormatMapping { path });
-        }
+        refuse_frame_format(&region, &path)?;
         let mutex =
-            sys::NamedMutex::open(SEED_MUTEX_NAME).map_err(io_error("open testmapmutex"))?;
+            sys::NamedMutex::open(SEED_MUTEX_NAME).map_err(io_error(&path, "open testmapmutex"))?;
         Ok(Self {
             region,
             path,
@@ -351,6 +328,32 @@ pub enum SeedReadError {
     /// The file's lock was not had in time.
     #[error(transparent)]
     Lock(WriteError),
+}
+
+/// [`OpenError::Io`] for `action` on `path`.
+fn io_error(
+    path: &std::path::Path,
+    action: &'static str,
+) -> impl FnOnce(std::io::Error) -> OpenError + use<> {
+    let path = path.to_owned();
+    move |source| OpenError::Io {
+        action,
+        source,
+        path,
+    }
+}
+
+/// A frame format v2 mapping (it starts with the magic) is refused: a seed
+/// record would overwrite its header.
+fn refuse_frame_format(region: &SharedRegion, path: &std::path::Path) -> Result<(), OpenError> {
+    let mut magic = [0u8; 4];
+    region.copy_out(0, &mut magic);
+    if magic == MAGIC {
+        return Err(OpenError::FrameFormatMapping {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Creates `path` zero-filled, `len_bytes` long, storage reserved.

@@ -378,14 +378,9 @@ impl ReaderApp {
     }
 }
 
-impl eframe::App for ReaderApp {
-    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
-        shm_ui::clear_color(visuals)
-    }
-
-    /// Lets a Save still running finish, so that closing the window right
-    /// after pressing Save still saves.
-    fn on_exit(&mut self) {
+impl ReaderApp {
+    /// Waits for an export in flight and logs its failure (on exit).
+    fn finish_export(&mut self) {
         if let Some(mut export) = self.export.take()
             && let Ok(Exported {
                 outcome: Err(e), ..
@@ -393,6 +388,26 @@ impl eframe::App for ReaderApp {
         {
             log::warn!("{e}");
         }
+    }
+}
+
+impl eframe::App for ReaderApp {
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        shm_ui::clear_color(visuals)
+    }
+
+    /// Lets a Save still running finish, so that closing the window right
+    /// after pressing Save still saves.
+    #[cfg(not(windows))]
+    fn on_exit(&mut self) {
+        self.finish_export();
+    }
+
+    /// With eframe's `glow` feature (shm-ui enables it on Windows, for the
+    /// OpenGL fallback) `on_exit` also gets the GL context.
+    #[cfg(windows)]
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.finish_export();
     }
 
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {

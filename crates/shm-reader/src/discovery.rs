@@ -71,7 +71,12 @@ impl Discovery {
 
 /// The mappings of this format in `/dev/shm` with their headers.
 fn list_senders() -> Result<Vec<Sender>, String> {
-    let listed = shm_core::list_senders().map_err(|e| format!("cannot list /dev/shm: {e}"))?;
+    let listed = shm_core::list_senders().map_err(|e| {
+        format!(
+            "cannot list {}: {e}",
+            shm_core::named_mappings_dir().display()
+        )
+    })?;
     Ok(listed
         .into_iter()
         .map(|(name, summary)| Sender {

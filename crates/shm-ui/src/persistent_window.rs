@@ -1,6 +1,9 @@
 //! Opening a window whose app restores its settings from eframe's storage
 //! (the `persistence` feature of eframe, enabled by the app's crate).
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use crate::WindowSpec;
 
 /// Opens a native window like [`crate::run_window`], handing `make_app`
@@ -26,11 +29,28 @@ pub fn run_persistent_window<A: eframe::App + 'static>(
         viewport,
         ..Default::default()
     };
-    eframe::run_native(
-        spec.title,
-        options,
-        Box::new(move |cc| Ok(Box::new(make_app(cc.storage)))),
-    )
+    // Made once, by whichever renderer gets a window: a renderer that fails
+    // fails before it makes the app.
+    let make_app = Rc::new(RefCell::new(Some(make_app)));
+    let result = eframe::run_native(spec.title, options.clone(), creator(make_app.clone()));
+    #[cfg(windows)]
+    if let Err(error) = &result
+        && make_app.borrow().is_some()
+    {
+        // wgpu finds no adapter or device where there is no usable GPU driver
+        // (Wine, old drivers, remote desktops): OpenGL, as eframe's glow
+        // renderer draws it, still works there.
+        eprintln!(
+            "{}: wgpu could not draw ({error}); falling back to OpenGL (glow)",
+            spec.title
+        );
+        let options = eframe::NativeOptions {
+            renderer: eframe::Renderer::Glow,
+            ..options
+        };
+        return eframe::run_native(spec.title, options, creator(make_app));
+    }
+    result
 }
 
 /// An [`eframe::Storage`] kept in memory only: settings live as long as the
@@ -50,4 +70,20 @@ impl eframe::Storage for MemoryStorage {
         self.0.remove(key);
     }
     fn flush(&mut self) {}
+}
+
+/// An app creator that takes `make_app` out of its cell: the first renderer
+/// that gets a window makes the app.
+fn creator<A, F>(make_app: Rc<RefCell<Option<F>>>) -> eframe::AppCreator<'static>
+where
+    A: eframe::App + 'static,
+    F: FnOnce(Option<&dyn eframe::Storage>) -> A + 'static,
+{
+    Box::new(move |cc| {
+        let make_app = make_app
+            .borrow_mut()
+            .take()
+            .ok_or("the app was made already")?;
+        Ok(Box::new(make_app(cc.storage)) as Box<dyn eframe::App>)
+    })
 }

@@ -201,7 +201,15 @@ impl eframe::App for WriterApp {
         }
     }
 
+    #[cfg(not(windows))]
     fn on_exit(&mut self) {
+        self.stop_stream();
+    }
+
+    /// With eframe's `glow` feature (shm-ui enables it on Windows, for the
+    /// OpenGL fallback) `on_exit` also gets the GL context.
+    #[cfg(windows)]
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.stop_stream();
     }
 }

@@ -10,7 +10,10 @@ use crate::command::Command;
 impl ReaderApp {
     pub(super) fn senders_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Senders");
-        ui.weak("Mappings in /dev/shm; click one to attach");
+        ui.weak(format!(
+            "Mappings in {}; click one to attach",
+            shm_core::named_mappings_dir().display()
+        ));
         let Some(list) = self.discovery.as_ref().and_then(|d| d.latest()) else {
             ui.label("looking...");
             return;

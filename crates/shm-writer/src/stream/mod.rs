@@ -293,7 +293,7 @@ mod tests {
             stopped,
         };
         let error = worker.run().unwrap_err();
-        let _ = std::fs::remove_file(format!("/dev/shm/{}", name.as_str()));
+        let _ = std::fs::remove_file(name.shm_path());
         assert!(
             error.contains("decode to more than 2 MiB (the limit, reached at frame "),
             "{error}"
@@ -328,7 +328,7 @@ mod tests {
 
         let name =
             shm_core::MappingName::new(&format!("t-gw-gif-timing-{}", std::process::id())).unwrap();
-        let _ = std::fs::remove_file(format!("/dev/shm/{}", name.as_str()));
+        let _ = std::fs::remove_file(name.shm_path());
         let mapping = Arc::new(Mapping::create_new(&name, 1 << 20).unwrap());
         let started = std::time::Instant::now();
         // 120 fps would send 8 frames in 58 ms; the GIF's delays say 490 ms.
@@ -352,7 +352,7 @@ mod tests {
         // plus the delays of the frames before it, however loaded the machine.
         let elapsed = started.elapsed();
         stream.stop().unwrap();
-        let _ = std::fs::remove_file(format!("/dev/shm/{}", name.as_str()));
+        let _ = std::fs::remove_file(name.shm_path());
         assert!(
             elapsed >= Duration::from_millis(7 * 70),
             "8 frames in {elapsed:?}: not paced by the GIF's delays"
