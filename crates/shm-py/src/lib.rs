@@ -30,7 +30,7 @@ use numpy::{
     PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyBytes, PyType};
 use shm_core::picture::{self, ImageError};
 use shm_core::{
     DecodeError, FollowEvent, FollowStart, Follower, Frame, FrameInfo, HeldWriterLock, Kind,
@@ -855,17 +855,29 @@ impl NativeFrame {
         }
     }
 
-    /// `(offset, len_bytes)` of the image file's bytes in the payload.
+    /// The image file's bytes, unchanged (image frames; a copy out of the
+    /// payload), else None.
     #[getter]
-    fn image_span(&self) -> Option<(usize, usize)> {
-        match self.decoded {
-            Decoded::Image {
-                image_offset,
-                image_len_bytes,
-                ..
-            } => Some((image_offset, image_len_bytes)),
-            _ => None,
-        }
+    fn image_bytes<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let Decoded::Image {
+            image_offset,
+            image_len_bytes,
+            ..
+        } = self.decoded
+        else {
+            return Ok(None);
+        };
+        let payload = self.payload.bind(py).readonly();
+        // The decoder found the span inside this payload, so it fits.
+        let bytes = payload.as_slice().map_err(PyErr::from)?;
+        let image = bytes
+            .get(image_offset..image_offset + image_len_bytes)
+            .ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err(
+                    "internal error: the image's span is outside the frame's payload",
+                )
+            })?;
+        Ok(Some(PyBytes::new(py, image)))
     }
 
     /// `(id, age, scores)` of a TestData frame.

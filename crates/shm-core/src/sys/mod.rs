@@ -798,6 +798,39 @@ mod tests {
         }
     }
 
+    /// A wait ends by the wake itself, not by the word's re-check or the
+    /// timeout: the word keeps its value and the wait's own timeout is an
+    /// hour, so only `wake_u32` (the futex, or the value's named event on
+    /// Windows) can end it. The waiter may not be blocked yet when a wake comes
+    /// (real wakers change the word first, which the waiter's re-check sees),
+    /// so the test wakes until the waiter returns, and gives up after a minute.
+    #[test]
+    fn a_wait_is_ended_by_the_wake_itself() {
+        use std::sync::mpsc::{RecvTimeoutError, channel};
+        const OFFSET: usize = 64;
+        let file = tempfile_of_len(4096);
+        let region = std::sync::Arc::new(SharedRegion::map(&file, 4096, false).unwrap());
+        let (ended, ended_rx) = channel();
+        // Not a scoped thread: if no wake reaches it, the test fails without
+        // waiting out the hour.
+        let waiter_region = std::sync::Arc::clone(&region);
+        std::thread::spawn(move || {
+            let word = waiter_region.atomic_u32(OFFSET);
+            let hour = Duration::from_secs(3600);
+            platform::wait_word(word, &waiter_region.wake, OFFSET, 0, hour);
+            ended.send(()).unwrap();
+        });
+        let started = Instant::now();
+        loop {
+            region.wake_u32(OFFSET, 0);
+            match ended_rx.recv_timeout(Duration::from_millis(5)) {
+                Ok(()) => break,
+                Err(RecvTimeoutError::Timeout) if started.elapsed().as_secs() < 60 => {}
+                Err(error) => panic!("a minute of wakes did not end the wait: {error:?}"),
+            }
+        }
+    }
+
     fn tempfile_of_len(len_bytes: u64) -> File {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let path = std::env::temp_dir().join(format!(

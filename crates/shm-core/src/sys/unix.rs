@@ -32,8 +32,8 @@ pub(crate) fn file_identity(file: &File) -> io::Result<(u64, u64)> {
     Ok((meta.dev(), meta.ino()))
 }
 
-/// Blocks while `word` holds `expected`, for at most `timeout` (below one
-/// second: [`SharedRegion::wait_u32`](super::SharedRegion::wait_u32) caps it).
+/// Blocks while `word` holds `expected`, for at most `timeout` (callers cap
+/// it: [`SharedRegion::wait_u32`](super::SharedRegion::wait_u32)).
 ///
 /// Uses the shared (not `FUTEX_PRIVATE`) futex, keyed by the page's backing
 /// object, so waiters and wakers in different processes meet. The timeout is
@@ -49,10 +49,9 @@ pub(crate) fn wait_word(
     timeout: Duration,
 ) {
     use rustix::thread::futex;
-    let t = timeout;
     let timespec = futex::Timespec {
-        tv_sec: 0,
-        tv_nsec: i64::from(t.subsec_nanos()),
+        tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(timeout.subsec_nanos()),
     };
     // Woken, timed out, interrupted or the word changed: callers re-check.
     let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timespec));

@@ -129,11 +129,10 @@ class Frame:
     @property
     def image_bytes(self) -> bytes:
         """The image file's bytes, unchanged (kind ``"image"``; a copy)."""
-        span = self._native.image_span
-        if span is None:
+        image = self._native.image_bytes
+        if image is None:
             raise self._wrong_kind("image")
-        offset, len_bytes = span
-        return self._native.payload[offset : offset + len_bytes].tobytes()
+        return image
 
     @property
     def test_data(self) -> TestData:
