@@ -1,8 +1,11 @@
 //! The `shm` binary across real, separate processes, with the real sample images.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+#[cfg(target_os = "linux")]
+use std::process::Stdio;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+#[cfg(target_os = "linux")]
 use std::time::Instant;
 
 use serde_json::Value;
@@ -41,7 +44,7 @@ impl TestMapping {
 
 impl Drop for TestMapping {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
+        let _ = std::fs::remove_file(named_path(&self.0));
     }
 }
 
@@ -77,6 +80,12 @@ fn stderr_of_failure(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
     stderr
+}
+
+/// Where the named mapping `name` lives: `/dev/shm/NAME` on Linux,
+/// `%TEMP%\shm-exchange\NAME` on Windows.
+fn named_path(name: &str) -> PathBuf {
+    shm_core::named_mappings_dir().join(name)
 }
 
 fn temp_path(tag: &str) -> PathBuf {
@@ -181,6 +190,9 @@ fn structs_and_objects_cross_processes() {
     std::fs::remove_file(json_file).unwrap();
 }
 
+// Linux only: it waits until the reader is blocked in futex(2) (/proc); under
+// Wine, .ci/windows wakes a waiting `shm watch` with a streaming writer.
+#[cfg(target_os = "linux")]
 #[test]
 fn waiting_reader_wakes_on_send() {
     let mapping = TestMapping::new();
@@ -211,6 +223,9 @@ fn waiting_reader_wakes_on_send() {
     );
 }
 
+// Linux only: it waits until the reader is blocked in futex(2) (/proc); under
+// Wine, .ci/windows wakes a waiting `shm watch` with a streaming writer.
+#[cfg(target_os = "linux")]
 #[test]
 fn watch_prints_one_line_per_frame() {
     use std::io::BufRead as _;
@@ -245,6 +260,9 @@ fn watch_prints_one_line_per_frame() {
 /// (near-zero CPU) until `--timeout-ms` ends it with exit status 3. Before the
 /// one follower, `watch` printed the same error line in a loop (1.4 million
 /// lines in 5 s) and ignored both `--count` and `--timeout-ms`.
+// Linux only: it waits until the reader is blocked in futex(2) (/proc); under
+// Wine, .ci/windows wakes a waiting `shm watch` with a streaming writer.
+#[cfg(target_os = "linux")]
 #[test]
 fn watch_reports_a_stuck_bad_frame_once_and_honours_its_timeout() {
     use std::io::BufRead as _;
@@ -259,7 +277,7 @@ fn watch_reports_a_stuck_bad_frame_once_and_honours_its_timeout() {
     .unwrap();
     let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
     shm_testkit::wait_until_blocked_in_futex(watcher.id());
-    let bad_frame = shm_testkit::forge_corrupt_frame(Path::new(&format!("/dev/shm/{}", mapping.0)));
+    let bad_frame = shm_testkit::forge_corrupt_frame(&named_path(&mapping.0));
     let line = lines.next().unwrap().unwrap();
     let got: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(got["frame"], bad_frame, "{line}");
@@ -420,8 +438,9 @@ fn clear_errors_and_exit_codes() {
     let err = stderr_of_failure(&mapping.shm(&["recv"]));
     assert!(
         err.contains(&format!(
-            "no mapping named {0} (/dev/shm/{0}); start a writer first",
-            mapping.0
+            "no mapping named {} ({}); start a writer first",
+            mapping.0,
+            named_path(&mapping.0).display()
         )),
         "{err}"
     );
@@ -439,7 +458,7 @@ fn clear_errors_and_exit_codes() {
     ]));
     assert!(err.contains("use a larger capacity"), "{err}");
     assert!(
-        !Path::new(&format!("/dev/shm/{}", mapping.0)).exists(),
+        !named_path(&mapping.0).exists(),
         "nothing created on bad input"
     );
 
@@ -556,11 +575,15 @@ fn ls_and_rm() {
             .any(|l| l.contains(&format!("\"name\":\"{}\"", mapping.0))),
         "{listing}"
     );
-    // A file in /dev/shm that is not ours in format is neither listed nor removed.
+    // A file among the named mappings that is not ours in format is neither
+    // listed nor removed.
     let foreign = TestMapping::new();
-    std::fs::write(format!("/dev/shm/{}", foreign.0), vec![7u8; 8192]).unwrap();
-    let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
-    std::fs::set_permissions(format!("/dev/shm/{}", foreign.0), private).unwrap();
+    std::fs::write(named_path(&foreign.0), vec![7u8; 8192]).unwrap();
+    #[cfg(unix)]
+    {
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(named_path(&foreign.0), private).unwrap();
+    }
     let listing = String::from_utf8(mapping.shm(&["ls"]).stdout).unwrap();
     assert!(!listing.contains(&foreign.0));
     let err = stderr_of_failure(&foreign.shm(&["rm"]));
@@ -581,9 +604,10 @@ fn ls_and_rm() {
         "the send-struct process has exited"
     );
     assert!(mapping.shm(&["rm"]).status.success());
-    assert!(!Path::new(&format!("/dev/shm/{}", mapping.0)).exists());
+    assert!(!named_path(&mapping.0).exists());
 }
 
+#[cfg(unix)]
 fn python(args: &[&str]) -> Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec_peer.py");
     Command::new("python3")
@@ -593,6 +617,8 @@ fn python(args: &[&str]) -> Output {
         .expect("python3 is installed by .ci/run")
 }
 
+// Python is not installed in the Wine prefix.
+#[cfg(unix)]
 #[test]
 fn independent_python_peer_reads_and_writes_the_documented_layout() {
     let mapping = TestMapping::new();
@@ -669,6 +695,8 @@ fn independent_python_peer_reads_and_writes_the_documented_layout() {
 
 /// The standard-library Python reader printed in docs/PROTOCOL.md, run as
 /// written (only the mapping's path changed) against frames our CLI sent.
+// Python is not installed in the Wine prefix.
+#[cfg(unix)]
 #[test]
 fn the_python_reader_in_the_spec_reads_our_frames() {
     let spec = std::fs::read_to_string(
@@ -790,14 +818,23 @@ fn the_seed_layout_round_trips_through_a_file_backed_mapping() {
     );
 
     // Written by another program from the layout alone (Python's struct, as
-    // the seeds' BitConverter lays it out), read by shm.
+    // the seeds' BitConverter lays it out), read by shm. (Python is not in the
+    // Wine prefix; there .ci/windows-seed/seed.c writes the layout.)
+    #[cfg(unix)]
+    seed_record_written_by_python(&file);
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_file(&out).unwrap();
+}
+
+#[cfg(unix)]
+fn seed_record_written_by_python(file: &Path) {
     let script = "import struct, sys\n\
         f = open(sys.argv[1], 'r+b')\n\
         path, image = 'D:/photo.png'.encode(), bytes(range(200))\n\
         f.write(struct.pack('<i', len(path)) + path + struct.pack('<i', len(image)) + image)\n";
     let done = Command::new("python3")
         .args(["-c", script])
-        .arg(&file)
+        .arg(file)
         .output()
         .unwrap();
     assert!(
@@ -805,15 +842,13 @@ fn the_seed_layout_round_trips_through_a_file_backed_mapping() {
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
-    let got = parse_ok(&shm_file(&file, &["recv", "--layout", "seed"]));
+    let got = parse_ok(&shm_file(file, &["recv", "--layout", "seed"]));
     assert_eq!(
         (got["path"].as_str(), got["image_len"].as_u64()),
         (Some("D:/photo.png"), Some(200))
     );
     let expected_crc = crc32fast::hash(&(0..200u8).collect::<Vec<u8>>());
     assert_eq!(got["image_crc32"].as_u64(), Some(u64::from(expected_crc)));
-    std::fs::remove_file(&file).unwrap();
-    std::fs::remove_file(&out).unwrap();
 }
 
 #[test]

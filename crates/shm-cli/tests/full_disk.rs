@@ -3,6 +3,8 @@
 //! skipped by `cargo test`) and `.ci/run`, which runs as root, runs it with
 //! `--ignored`. Run it by hand with
 //! `sudo cargo test -p shm-cli --test full_disk -- --ignored --nocapture`.
+//! Linux only (tmpfs and mount(8)).
+#![cfg(target_os = "linux")]
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};

@@ -40,7 +40,7 @@ impl TestName {
 
 impl Drop for TestName {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
+        let _ = std::fs::remove_file(shm_core::named_mappings_dir().join(&self.0));
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+#[cfg(unix)]
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,6 +118,13 @@ pub struct Row {
     pub frames_per_sec: f64,
 }
 
+/// The byte-stream transports measured beside shared memory (Unix sockets
+/// only where there are any).
+#[cfg(unix)]
+const STREAM_TRANSPORTS: &[&str] = &["uds", "pipe", "tcp"];
+#[cfg(not(unix))]
+const STREAM_TRANSPORTS: &[&str] = &["pipe", "tcp"];
+
 const SIZES: [usize; 4] = [48, 64 * 1024, 1024 * 1024, 10 * 1024 * 1024];
 
 /// In-place readers fold the payload in chunks of this many bytes (ours copies
@@ -153,7 +161,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         for wait in ["block", "spin", "view"] {
             rows.push(bench_iceoryx2(size, warmup, count, wait)?);
         }
-        for transport in ["uds", "pipe", "tcp"] {
+        for &transport in STREAM_TRANSPORTS {
             rows.push(bench_stream(transport, size, warmup, count)?);
         }
     }
@@ -442,11 +450,18 @@ fn iceoryx2_peer(args: &PeerArgs, size: usize) -> anyhow::Result<Vec<u64>> {
 static PEER_CPU: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(usize::MAX);
 
 /// Pins this process's calling thread to `cpu`.
+#[cfg(target_os = "linux")]
 fn pin_to_cpu(cpu: usize) -> anyhow::Result<()> {
     let mut set = rustix::thread::CpuSet::new();
     set.set(cpu);
     rustix::thread::sched_setaffinity(None, &set)
         .with_context(|| format!("cannot pin to CPU {cpu}"))
+}
+
+/// `--pin` uses Linux's sched_setaffinity(2).
+#[cfg(not(target_os = "linux"))]
+fn pin_to_cpu(_cpu: usize) -> anyhow::Result<()> {
+    bail!("--pin is available on Linux only")
 }
 
 fn spawn_peer(
@@ -556,6 +571,7 @@ fn bench_stream(transport: &str, size: usize, warmup: usize, count: usize) -> an
     let socket_path = std::env::temp_dir().join(format!("shm-bench-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&socket_path);
     let (mut child, mut data, mut acks): (Child, Box<dyn Write>, Box<dyn Read>) = match transport {
+        #[cfg(unix)]
         "uds" => {
             let listener = UnixListener::bind(&socket_path)?;
             let child = spawn_peer(
@@ -680,6 +696,7 @@ pub fn peer(args: &PeerArgs) -> anyhow::Result<()> {
             }
         }
         "iceoryx2" => latencies = iceoryx2_peer(args, size)?,
+        #[cfg(unix)]
         "uds" => {
             let stream = UnixStream::connect(&args.endpoint)?;
             latencies = receive_loop(&mut stream.try_clone()?, &mut &stream, size, args.count)?;

@@ -9,10 +9,11 @@ pub mod torture;
 /// Waits until process `pid` is blocked in the futex(2) syscall, e.g. a `shm
 /// recv --wait` or `shm watch` waiting for the next frame (single-threaded, and
 /// that wait is its only futex call). Reads `/proc/PID/syscall`; a watchdog,
-/// not a speed assertion.
+/// not a speed assertion. Linux only.
 ///
 /// # Panics
 /// If the process is not waiting within 60 s.
+#[cfg(target_os = "linux")]
 pub fn wait_until_blocked_in_futex(pid: u32) {
     #[cfg(target_arch = "x86_64")]
     const SYS_FUTEX: &str = "202";
@@ -38,6 +39,7 @@ pub fn wait_until_blocked_in_futex(pid: u32) {
 ///
 /// # Panics
 /// If the process does not exist or the file is not as documented in proc(5).
+#[cfg(target_os = "linux")]
 pub fn cpu_time(pid: u32) -> std::time::Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // The command name (field 2) is in parentheses and may contain spaces:
@@ -57,22 +59,32 @@ pub fn cpu_time(pid: u32) -> std::time::Duration {
 /// # Panics
 /// If the file cannot be read or written.
 pub fn forge_corrupt_frame(path: &std::path::Path) -> u64 {
-    use std::os::unix::fs::FileExt as _;
-    let file = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(path)
         .unwrap();
-    let mut byte = [0u8; 1];
-    file.read_exact_at(&mut byte, 4096).unwrap();
-    file.write_all_at(&[byte[0] ^ 0xff], 4096).unwrap();
-    let mut word = [0u8; 8];
-    file.read_exact_at(&mut word, 16).unwrap();
-    let seq = u64::from_le_bytes(word) + 2;
-    file.write_all_at(&seq.to_le_bytes(), 16).unwrap();
-    let mut notify = [0u8; 4];
-    file.read_exact_at(&mut notify, 64).unwrap();
-    let notify = u32::from_le_bytes(notify).wrapping_add(1);
-    file.write_all_at(&notify.to_le_bytes(), 64).unwrap();
+    let byte = read_at::<1>(&mut file, 4096);
+    write_at(&mut file, 4096, &[byte[0] ^ 0xff]);
+    let seq = u64::from_le_bytes(read_at(&mut file, 16)) + 2;
+    write_at(&mut file, 16, &seq.to_le_bytes());
+    let notify = u32::from_le_bytes(read_at(&mut file, 64)).wrapping_add(1);
+    write_at(&mut file, 64, &notify.to_le_bytes());
     seq / 2
+}
+
+/// `N` bytes of `file` at `offset` (seek and read: the same on every platform).
+fn read_at<const N: usize>(file: &mut std::fs::File, offset: u64) -> [u8; N] {
+    use std::io::{Read as _, Seek as _};
+    let mut bytes = [0u8; N];
+    file.seek(std::io::SeekFrom::Start(offset)).unwrap();
+    file.read_exact(&mut bytes).unwrap();
+    bytes
+}
+
+/// Writes `bytes` into `file` at `offset`.
+fn write_at(file: &mut std::fs::File, offset: u64, bytes: &[u8]) {
+    use std::io::{Seek as _, Write as _};
+    file.seek(std::io::SeekFrom::Start(offset)).unwrap();
+    file.write_all(bytes).unwrap();
 }
