@@ -42,6 +42,7 @@ impl WriterApp {
         let mut app = Self {
             form,
             mapping: None,
+            seed: None,
             mapping_state: Status::Idle,
             loaded: None,
             loading: None,
@@ -82,6 +83,11 @@ impl WriterApp {
         self.mapping.as_deref()
     }
 
+    /// The open mapping in the seeds' layout ([`Form::seed_layout`]), if any.
+    pub fn seed_mapping(&self) -> Option<&shm_core::SeedMapping> {
+        self.seed.as_deref()
+    }
+
     /// Whether an image is being loaded in the background.
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
@@ -117,9 +123,10 @@ impl WriterApp {
     /// The window title for the current state: `Shared Memory Writer — NAME —
     /// STATE`.
     pub fn window_title(&self) -> String {
-        let mapping = match &self.mapping {
-            Some(mapping) => mapping.location().short_name(),
-            None => "no mapping".to_owned(),
+        let mapping = match (&self.mapping, &self.seed) {
+            (Some(mapping), _) => mapping.location().short_name(),
+            (None, Some(seed)) => format!("{} (seeds' layout)", seed.path().display()),
+            (None, None) => "no mapping".to_owned(),
         };
         let state = if let Some(stream) = &self.stream {
             if stream.source_timing() && matches!(stream.source(), StreamSource::Gif(_)) {

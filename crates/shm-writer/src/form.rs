@@ -61,6 +61,9 @@ pub struct Form {
     pub open_choice: OpenChoice,
     /// File path for [`OpenChoice::FromFile`].
     pub mapping_file: String,
+    /// Write the seeds' layout (an image record or a `TestData` at offset 0,
+    /// no header; `shm_core::SeedMapping`) instead of frame format v2.
+    pub seed_layout: bool,
     /// Image path field.
     pub image_path: String,
     /// Send decoded pixels (kind 3) instead of the file bytes.
@@ -91,6 +94,7 @@ impl Default for Form {
             capacity_mib: shm_core::DEFAULT_MAPPING_LEN_BYTES.div_ceil(1024 * 1024),
             open_choice: OpenChoice::CreateOrOpen,
             mapping_file: String::new(),
+            seed_layout: false,
             image_path: String::new(),
             send_raw: false,
             crc32: true,

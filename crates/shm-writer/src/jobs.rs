@@ -10,7 +10,7 @@ use std::time::Instant;
 use eframe::egui;
 use shm_core::picture::{self, ImageFile};
 use shm_core::{
-    Location, Mapping, MappingName, MappingOptions, OpenMode, WriteError, WriteOptions,
+    Location, Mapping, MappingName, MappingOptions, OpenMode, SeedMapping, WriteError, WriteOptions,
 };
 use shm_ui::task::Task;
 
@@ -20,33 +20,37 @@ use crate::{
     SEND_LOCK_TIMEOUT, Sending, Status, Stream, StreamChoice, StreamSource, WriterApp,
 };
 
+/// Where a one-off send goes.
+enum SendTarget {
+    /// A frame format v2 mapping.
+    Frames(Arc<Mapping>),
+    /// A mapping in the seeds' layout.
+    Seed(Arc<SeedMapping>),
+}
+
 impl WriterApp {
     pub(crate) fn open_mapping(&mut self) {
         // A stream writes into the old mapping: stop it first.
         self.stop_stream();
-        self.mapping = None; // drop the old one first: it may be the same file
-        let result = (|| -> Result<Mapping, String> {
-            let location = if self.form.open_choice == OpenChoice::FromFile {
-                if self.form.mapping_file.trim().is_empty() {
-                    return Err("type the path of the mapping file first".to_owned());
-                }
-                Location::File(PathBuf::from(self.form.mapping_file.trim()))
-            } else {
-                Location::Named(
-                    MappingName::new(self.form.name.trim())
-                        .map_err(|e| shm_core::error_line(&e))?,
-                )
-            };
-            let mode = match self.form.open_choice {
-                OpenChoice::CreateOrOpen | OpenChoice::FromFile => OpenMode::CreateOrOpen,
-                OpenChoice::CreateNew => OpenMode::CreateNew,
-                OpenChoice::OpenExisting => OpenMode::OpenExisting,
-            };
-            let options = MappingOptions::new()
-                .mode(mode)
-                .mapping_len_bytes(self.form.capacity_mib.saturating_mul(1024 * 1024));
-            Mapping::open(&location, &options).map_err(|e| shm_core::error_line(&e))
-        })();
+        // Drop the old one first: it may be the same file.
+        self.mapping = None;
+        self.seed = None;
+        let location = match self.chosen_location() {
+            Ok(location) => location,
+            Err(e) => return self.mapping_state = Status::Error(e),
+        };
+        if self.form.seed_layout {
+            return self.open_seed(&location);
+        }
+        let mode = match self.form.open_choice {
+            OpenChoice::CreateOrOpen | OpenChoice::FromFile => OpenMode::CreateOrOpen,
+            OpenChoice::CreateNew => OpenMode::CreateNew,
+            OpenChoice::OpenExisting => OpenMode::OpenExisting,
+        };
+        let options = MappingOptions::new()
+            .mode(mode)
+            .mapping_len_bytes(self.form.capacity_mib.saturating_mul(1024 * 1024));
+        let result = Mapping::open(&location, &options).map_err(|e| shm_core::error_line(&e));
         match result {
             Ok(mapping) => {
                 self.mapping_state = Status::Info(format!(
@@ -64,6 +68,20 @@ impl WriterApp {
             }
             Err(e) => self.mapping_state = Status::Error(e),
         }
+    }
+
+    /// The mapping the form names: its file, or its name.
+    fn chosen_location(&self) -> Result<Location, String> {
+        if self.form.open_choice == OpenChoice::FromFile {
+            let file = self.form.mapping_file.trim();
+            if file.is_empty() {
+                return Err("type the path of the mapping file first".to_owned());
+            }
+            return Ok(Location::File(PathBuf::from(file)));
+        }
+        MappingName::new(self.form.name.trim())
+            .map(Location::Named)
+            .map_err(|e| shm_core::error_line(&e))
     }
 
     pub(crate) fn browse(&mut self, pick_for: PickFor) {
@@ -172,13 +190,16 @@ impl WriterApp {
     }
 
     /// The open mapping for a send, or the status that says why there is none.
-    pub(crate) fn mapping_for_send(&self) -> Result<Arc<Mapping>, Status> {
+    fn target_for_send(&self) -> Result<SendTarget, Status> {
         if self.sending.is_some() {
             return Err(Status::Error(
                 "a send is still running; wait for it or cancel it".to_owned(),
             ));
         }
-        self.mapping.clone().ok_or_else(|| {
+        if let Some(seed) = &self.seed {
+            return Ok(SendTarget::Seed(Arc::clone(seed)));
+        }
+        self.mapping.clone().map(SendTarget::Frames).ok_or_else(|| {
             Status::Error(
                 "no mapping is open; fix the mapping settings above and press Open mapping"
                     .to_owned(),
@@ -187,8 +208,8 @@ impl WriterApp {
     }
 
     pub(crate) fn start_send_image(&mut self) {
-        let mapping = match self.mapping_for_send() {
-            Ok(mapping) => mapping,
+        let target = match self.target_for_send() {
+            Ok(target) => target,
             Err(status) => return self.status = status,
         };
         if self.loading.is_some() {
@@ -203,14 +224,19 @@ impl WriterApp {
             );
             return;
         };
+        let mapping = match target {
+            SendTarget::Frames(mapping) => mapping,
+            SendTarget::Seed(seed) => return self.start_send_image_to_seed(seed),
+        };
         let file = Arc::clone(&loaded.file);
         let (send_raw, crc32) = (self.form.send_raw, self.form.crc32);
         self.start_send(move |options| send_image(&mapping, &file, send_raw, options.crc32(crc32)));
     }
 
     pub(crate) fn start_send_struct(&mut self) {
-        let mapping = match self.mapping_for_send() {
-            Ok(mapping) => mapping,
+        let mapping = match self.target_for_send() {
+            Ok(SendTarget::Frames(mapping)) => mapping,
+            Ok(SendTarget::Seed(seed)) => return self.start_send_struct_to_seed(seed),
             Err(status) => return self.status = status,
         };
         let (data, crc32) = (self.test_data, self.form.crc32);
@@ -306,6 +332,10 @@ impl WriterApp {
 
     pub(crate) fn start_stream(&mut self) {
         if self.stream.is_some() {
+            return;
+        }
+        if self.seed.is_some() {
+            self.stream_status = Status::Error(crate::seed::NO_STREAM.to_owned());
             return;
         }
         let Some(mapping) = self.mapping.clone() else {

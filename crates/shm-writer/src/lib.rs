@@ -12,6 +12,7 @@
 mod app;
 mod form;
 mod jobs;
+mod seed;
 pub mod stream;
 mod ui;
 
@@ -144,6 +145,9 @@ pub struct WriterApp {
     /// The settings the user edits (remembered between runs).
     pub form: Form,
     mapping: Option<Arc<Mapping>>,
+    /// The mapping in the seeds' layout, when [`Form::seed_layout`] is on
+    /// (then `mapping` is `None`).
+    seed: Option<Arc<shm_core::SeedMapping>>,
     /// The mapping's status line (opened, or why not).
     pub mapping_state: Status,
     loaded: Option<LoadedImage>,

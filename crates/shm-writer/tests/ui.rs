@@ -763,3 +763,53 @@ fn a_stream_skips_frames_while_another_writer_holds_the_mapping_and_goes_on() {
     assert!(frames[1].number > frames[0].number);
     stop_stream_and_check_silence(&mut harness, &reader);
 }
+
+/// With "Seeds' layout" ticked, Open mapping maps the file in the seeds'
+/// layout and the sends write exactly what the seed programs read at offset
+/// 0 (no header); raw pixels and streams are refused with what to do instead.
+#[test]
+fn the_seeds_layout_writes_what_the_seed_programs_read() {
+    let name = TestName::new();
+    let mut harness = harness(&name, shm_core::DEFAULT_MAPPING_LEN_BYTES);
+    let file = std::env::temp_dir().join(format!("shm-writer-seed-{}", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    harness.state_mut().form.open_choice = shm_writer::OpenChoice::FromFile;
+    harness.state_mut().form.mapping_file = file.display().to_string();
+    harness.step();
+    click(&mut harness, "Seeds' layout");
+    click(&mut harness, "Open mapping");
+    harness.get_by_label_contains("in the seeds' layout: no header");
+    assert!(harness.state().mapping().is_none(), "no v2 mapping is open");
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes.len() as u64, shm_core::SEED_MAPPING_LEN_BYTES);
+
+    let image = asset("rocket.jpg");
+    type_path(&mut harness, &image);
+    click(&mut harness, "Send image");
+    let photo = std::fs::read(&image).unwrap();
+    wait_for_label(&mut harness, "at offset 0 (seeds' layout)");
+    let path = image.to_str().unwrap().as_bytes();
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes[..4], (path.len() as i32).to_le_bytes());
+    assert_eq!(&bytes[4..4 + path.len()], path);
+    let image_at = 8 + path.len();
+    assert_eq!(
+        bytes[image_at - 4..image_at],
+        (photo.len() as i32).to_le_bytes()
+    );
+    assert!(bytes[image_at..image_at + photo.len()] == photo[..]);
+
+    click(&mut harness, "Send struct");
+    wait_for_label(&mut harness, "Wrote Id=100,Age=20");
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes[..48], shm_core::TestData::default().to_bytes());
+
+    click(&mut harness, "Send raw pixels (no decode in the reader)");
+    click(&mut harness, "Send image");
+    error_shown(&mut harness, "carries image files, not raw pixels");
+    click(&mut harness, "Start stream");
+    error_shown(&mut harness, "has no frames to stream");
+    assert!(harness.state().stream().is_none());
+    drop(harness);
+    std::fs::remove_file(&file).unwrap();
+}

@@ -35,6 +35,14 @@ impl WriterApp {
                 .labelled_by(label.id);
                 ui.end_row();
             }
+            ui.label("Layout");
+            ui.checkbox(&mut self.form.seed_layout, "Seeds' layout")
+                .on_hover_text(
+                    "What the seed programs read: the image record or the TestData at offset 0 \
+                     of a 10 MiB mapping, no header, no frame numbers, nothing to stream. \
+                     Press Open mapping after changing it.",
+                );
+            ui.end_row();
         });
         ui.horizontal(|ui| {
             if ui.button("Open mapping").clicked() {
