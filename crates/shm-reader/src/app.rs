@@ -35,6 +35,11 @@ pub struct ReaderApp {
     pub save_path_text: String,
     pub(crate) attached: Location,
     pub(crate) mapping: Option<Arc<Mapping>>,
+    /// Read the attached mapping in the seeds' layout (the "Seeds' layout"
+    /// box), on request, instead of watching it for frames.
+    pub seed_layout: bool,
+    /// The mapping attached in the seeds' layout (then `mapping` is `None`).
+    pub(crate) seed: Option<Arc<shm_core::SeedMapping>>,
     pub(crate) mapping_state: Status,
     pub(crate) auto_receive: Arc<AtomicBool>,
     /// The watcher job of the current attach (dropping it stops it).
@@ -102,6 +107,8 @@ impl ReaderApp {
             file_text: String::new(),
             save_path_text: String::new(),
             mapping: None,
+            seed_layout: false,
+            seed: None,
             mapping_state: Status::Idle,
             auto_receive: Arc::new(AtomicBool::new(settings.auto_receive)),
             watcher: None,
@@ -308,7 +315,8 @@ impl ReaderApp {
                 log::info!(
                     "displayed frame {frame_number} kind=testdata {data} latency_ms={latency_millis:.2}",
                 );
-                self.status = Status::Info(format!("received frame {frame_number}: {data}"));
+                let what = frame_text(frame_number);
+                self.status = Status::Info(format!("received {what}: {data}"));
                 self.struct_dialog = Some((frame_number, data));
                 true
             }
@@ -347,7 +355,7 @@ impl ReaderApp {
             frame.decode_millis,
             latency_millis - frame.read_millis - frame.decode_millis
         );
-        self.status = Status::Info(format!("received frame {frame_number}"));
+        self.status = Status::Info(format!("received {}", frame_text(frame_number)));
         // The egui texture is kept (updated in place when the window draws
         // through egui: `ui::image`), never one per frame.
         let texture = self.shown.take().and_then(|shown| shown.texture);
@@ -469,5 +477,15 @@ impl StatsLog {
         if let Err(e) = writeln!(self.file, "{line}") {
             log::warn!("cannot write the stats log: {e}");
         }
+    }
+}
+
+/// "frame N", or for a record read in the seeds' layout (which has no frame
+/// numbers: `crate::seed`), "the seeds' record".
+pub(crate) fn frame_text(frame_number: u64) -> String {
+    if frame_number == 0 {
+        "the seeds' record".to_owned()
+    } else {
+        format!("frame {frame_number}")
     }
 }

@@ -72,6 +72,10 @@ impl ReaderApp {
 
     /// Attaches to `location` (a watcher waits for it to exist).
     pub(crate) fn attach(&mut self, ctx: &egui::Context, location: Location) {
+        if self.seed_layout {
+            return self.attach_seed(location);
+        }
+        self.seed = None;
         self.mapping_state = Status::Info(format!("looking for mapping {}", location.short_name()));
         self.attached = location;
         self.watcher = None; // stops the previous one
@@ -96,6 +100,9 @@ impl ReaderApp {
 
     /// Reads the newest frame on a job and shows it as `want` asks.
     fn receive_now(&mut self, ctx: &egui::Context, want: Want) {
+        if let Some(seed) = self.seed.clone() {
+            return self.receive_seed(ctx, seed, want);
+        }
         let Some(mapping) = self.mapping.clone() else {
             self.status = Status::Error(format!(
                 "not attached: no mapping {} yet; start a writer first",

@@ -79,7 +79,8 @@ fn object_text(bytes: &[u8]) -> Result<String, String> {
     Ok(text)
 }
 
-fn image_record(
+/// Decodes an image record's file for display.
+pub(crate) fn image_record(
     record: &ImageRecordRef<'_>,
     payload_len_bytes: usize,
     max_side: u32,

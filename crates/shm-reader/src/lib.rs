@@ -38,6 +38,7 @@ mod decode;
 mod discovery;
 mod export;
 pub mod reduce;
+mod seed;
 mod state;
 mod stats;
 mod ui;

@@ -761,3 +761,61 @@ fn with_wgpu_the_image_is_drawn_by_its_own_pipeline_in_its_colours() {
         }
     }
 }
+
+/// With "Seeds' layout" ticked, Attach file maps what a seed program wrote
+/// (no header) and the Receive buttons read its record on request; a frame
+/// format v2 mapping is refused with what to do.
+#[test]
+fn the_seeds_layout_is_read_on_request() {
+    use shm_core::{Location, SeedMapping};
+    let dir = std::env::temp_dir().join(format!("shm-reader-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("seed");
+    let seed = SeedMapping::open(
+        &Location::File(path.clone()),
+        Some(shm_core::SEED_MAPPING_LEN_BYTES),
+    )
+    .unwrap();
+    let photo = std::fs::read(asset("rocket.jpg")).unwrap();
+    seed.write_image("C:\\seeds\\rocket.jpg", &photo, Duration::from_secs(5))
+        .unwrap();
+    let name = TestName::new();
+    let mut harness = harness(&name, false);
+    click(&mut harness, "Seeds' layout");
+    type_into(&mut harness, "File", path.to_str().unwrap());
+    click(&mut harness, "Attach file");
+    wait_for_label(&mut harness, "in the seeds' layout: press Receive image");
+    click(&mut harness, "Receive image");
+    wait_for_label(&mut harness, "Path: C:\\seeds\\rocket.jpg");
+    harness.get_by_label_contains("Seeds' layout · JPEG · ");
+    let (width, height) = image::load_from_memory(&photo)
+        .unwrap()
+        .into_rgba8()
+        .dimensions();
+    let shown = harness.state().shown().unwrap();
+    assert_eq!((shown.width, shown.height), (width, height));
+
+    // A negative id: read as an image record, its path length says it is none.
+    let data = TestData {
+        id: -3,
+        age: 33,
+        scores: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    };
+    seed.write_test_data(&data, Duration::from_secs(5)).unwrap();
+    click(&mut harness, "Receive struct");
+    wait_for_label(&mut harness, "TestData (the seeds' record)");
+    assert_eq!(harness.state().struct_dialog, Some((0, data)));
+    click(&mut harness, "OK");
+    click(&mut harness, "Receive image");
+    wait_for_label(&mut harness, "no image record");
+
+    let v2 = dir.join("v2");
+    let writer = Mapping::from_file(&v2, 1 << 20).unwrap();
+    send_image(&writer, "rocket.jpg");
+    harness.state_mut().file_text.clear();
+    type_into(&mut harness, "File", v2.to_str().unwrap());
+    click(&mut harness, "Attach file");
+    wait_for_label(&mut harness, "frame format v2 mapping");
+    drop((writer, seed, harness));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -78,6 +78,12 @@ impl ReaderApp {
             if ui.checkbox(&mut auto, "Auto receive").changed() {
                 self.set_auto_receive(auto);
             }
+            ui.checkbox(&mut self.seed_layout, "Seeds' layout")
+                .on_hover_text(
+                    "Read what the seed programs write: the image record or the TestData at \
+                     offset 0, no header. Nothing announces a new record: press Receive image \
+                     or Receive struct. Attach again after changing it.",
+                );
             ui.separator();
             if ui.button("Fit").on_hover_text("Ctrl+0").clicked() {
                 self.zoom = Zoom::Fit;

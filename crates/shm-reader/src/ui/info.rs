@@ -9,6 +9,16 @@ use crate::state::Shown;
 pub(super) fn shown_info_ui(ui: &mut egui::Ui, shown: &Shown) {
     let age = super::age_text(ui.ctx(), shown.written_unix_nanos);
     ui.label(format!("Path: {}", shown.path));
+    if shown.frame_number == 0 {
+        ui.label(format!(
+            "Seeds' layout · {} · {}x{} pixels · {} bytes · read {age}",
+            shown.format_name.to_uppercase(),
+            shown.width,
+            shown.height,
+            shown.payload_len_bytes,
+        ));
+        return;
+    }
     ui.label(format!(
         "Frame {} · {} · {}x{} pixels · {} bytes · written {age} · on screen {:.1} ms after sending",
         shown.frame_number,
@@ -39,7 +49,10 @@ impl ReaderApp {
             return;
         };
         let modal = egui::Modal::new(egui::Id::unique("testdata dialog")).show(ctx, |ui| {
-            ui.heading(format!("TestData (frame {frame_number})"));
+            ui.heading(format!(
+                "TestData ({})",
+                crate::app::frame_text(frame_number)
+            ));
             ui.label(data.to_string());
             egui::Grid::new("testdata fields")
                 .striped(true)
