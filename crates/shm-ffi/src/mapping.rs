@@ -599,7 +599,10 @@ pub unsafe extern "C" fn shm_list_senders(
         let names = shm_core::list_named().map_err(|e| {
             Error::new(
                 ShmStatus::SHM_ERR_IO,
-                format!("reading {} failed: {e}", shm_core::SHM_DIR),
+                format!(
+                    "reading {} failed: {e}",
+                    shm_core::named_mappings_dir().display()
+                ),
             )
         })?;
         let mut text = String::new();

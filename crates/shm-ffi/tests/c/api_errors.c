@@ -123,7 +123,9 @@ int main(int argc, char **argv) {
     CHECK(number == 1);
     EXPECT(shm_mapping_send_image(m, NULL, jpeg_bytes, 7, NULL), SHM_OK); /* no path, no number */
     EXPECT(shm_mapping_send_image_file(m, "/no/such/file.png", &number), SHM_ERR_IO);
+#ifndef _WIN32 /* a character device; Windows has no such path */
     EXPECT(shm_mapping_send_image_file(m, "/dev/zero", &number), SHM_ERR_INVALID_ARGUMENT);
+#endif
     EXPECT(shm_mapping_send_image_file(m, "/", &number), SHM_ERR_INVALID_ARGUMENT);
     EXPECT(shm_mapping_send_test_data(m, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
     size_t big_len = (size_t)mapping_info.payload_capacity_bytes + 1;
