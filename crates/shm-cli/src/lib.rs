@@ -249,7 +249,8 @@ enum Command {
         target: Target,
     },
     /// List mappings carrying this format, one JSON line each: every one in
-    /// /dev/shm, or only the one named by --name or --file.
+    /// /dev/shm (%TEMP%\shm-exchange on Windows), or only the one named by
+    /// --name or --file.
     Ls {
         /// Only this mapping name.
         #[arg(long, conflicts_with = "file", help_heading = "Mapping")]
@@ -677,7 +678,10 @@ fn ls(name: Option<&str>, file: Option<PathBuf>) -> anyhow::Result<()> {
         (_, Some(file)) => one(Location::File(file)),
         (Some(name), None) => one(Location::Named(MappingName::new(name)?)),
         (None, None) => shm_core::list_senders()
-            .context("cannot list /dev/shm")?
+            .with_context(|| {
+                let dir = shm_core::named_mappings_dir();
+                format!("cannot list {}", dir.display())
+            })?
             .into_iter()
             .map(|(name, summary)| (Location::Named(name), summary))
             .collect(),

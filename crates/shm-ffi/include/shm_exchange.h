@@ -400,7 +400,7 @@ ShmStatus shm_decode_test_data(const uint8_t *payload,
                                size_t payload_len_bytes,
                                struct ShmTestData *out);
 
-// Creates the mapping `name` (`/dev/shm/NAME`; 1 to 30 bytes of
+// Creates the mapping `name` (`/dev/shm/NAME`, on Windows `%TEMP%\shm-exchange\NAME`; 1 to 30 bytes of
 // `[A-Za-z0-9._-]`, not starting with a dot) of `mapping_len_bytes` bytes in
 // all (header included; 8,192 bytes to 4 GiB), failing if it exists. Its
 // storage is reserved now (a full filesystem is an error here, never a crash
@@ -416,7 +416,9 @@ ShmStatus shm_decode_test_data(const uint8_t *payload,
 // # Safety
 // `name` is a NUL-terminated string; `out` points to writable memory for a
 // handle. Any thread.
-ShmStatus shm_mapping_create_new(const char *name, uint64_t mapping_len_bytes, ShmMapping **out);
+ShmStatus shm_mapping_create_new(const char *name,
+                                 uint64_t mapping_len_bytes,
+                                 ShmMapping **out);
 
 // Opens the mapping `name`, creating it with `mapping_len_bytes` bytes in all
 // if it does not exist (.NET's `MemoryMappedFile.CreateOrOpen`). An existing
@@ -466,7 +468,7 @@ ShmStatus shm_mapping_from_file(const char *path, uint64_t mapping_len_bytes, Sh
 // None beyond passing a handle value; any thread.
 ShmStatus shm_mapping_close(ShmMapping *mapping);
 
-// Removes the mapping named `name` from `/dev/shm` (as `shm rm`): processes
+// Removes the mapping named `name` from `/dev/shm` (`%TEMP%\shm-exchange` on Windows; as `shm rm`): processes
 // that have it open keep their view; a new open finds nothing.
 //
 // # Errors
@@ -633,7 +635,7 @@ ShmStatus shm_mapping_write_pixels_loan(ShmMapping *mapping,
                                         void *user_data,
                                         uint64_t *frame_number_out);
 
-// Lists the mappings of this format in `/dev/shm` (the senders), sorted, as
+// Lists the mappings of this format in `/dev/shm` (`%TEMP%\shm-exchange` on Windows: the senders), sorted, as
 // one NUL-terminated text: the names, each followed by `'\n'`. The text and
 // its NUL need `*needed_len_bytes` bytes (set whenever the directory could
 // be read, also with `SHM_ERR_BUFFER_TOO_SMALL`); it is copied into
@@ -648,7 +650,9 @@ ShmStatus shm_mapping_write_pixels_loan(ShmMapping *mapping,
 // # Safety
 // `buf` points to `buf_len_bytes` writable bytes; `needed_len_bytes` is
 // writable.
-ShmStatus shm_list_senders(char *buf, size_t buf_len_bytes, size_t *needed_len_bytes);
+ShmStatus shm_list_senders(char *buf,
+                           size_t buf_len_bytes,
+                           size_t *needed_len_bytes);
 
 // The message of the last call on the calling thread that failed: what was
 // wrong and what to do, as UTF-8 text ending with a NUL. An empty string when

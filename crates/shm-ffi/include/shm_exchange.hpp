@@ -292,7 +292,7 @@ private:
     ShmMapping *handle_;
 };
 
-/// The names of the mappings of our format in /dev/shm, sorted.
+/// The names of the mappings of our format in /dev/shm (%TEMP%\shm-exchange on Windows), sorted.
 inline std::vector<std::string> list_senders() {
     for (;;) {
         std::size_t needed = 0;

@@ -37,7 +37,7 @@ unsafe fn open_with(
     unsafe { boundary::write(out, handle, "out") }
 }
 
-/// Creates the mapping `name` (`/dev/shm/NAME`; 1 to 30 bytes of
+/// Creates the mapping `name` (`/dev/shm/NAME`, on Windows `%TEMP%\shm-exchange\NAME`; 1 to 30 bytes of
 /// `[A-Za-z0-9._-]`, not starting with a dot) of `mapping_len_bytes` bytes in
 /// all (header included; 8,192 bytes to 4 GiB), failing if it exists. Its
 /// storage is reserved now (a full filesystem is an error here, never a crash
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn shm_mapping_close(mapping: *mut ShmMapping) -> ShmStatu
     })
 }
 
-/// Removes the mapping named `name` from `/dev/shm` (as `shm rm`): processes
+/// Removes the mapping named `name` from `/dev/shm` (`%TEMP%\shm-exchange` on Windows; as `shm rm`): processes
 /// that have it open keep their view; a new open finds nothing.
 ///
 /// # Errors
@@ -574,7 +574,7 @@ pub unsafe extern "C" fn shm_mapping_write_pixels_loan(
     })
 }
 
-/// Lists the mappings of this format in `/dev/shm` (the senders), sorted, as
+/// Lists the mappings of this format in `/dev/shm` (`%TEMP%\shm-exchange` on Windows: the senders), sorted, as
 /// one NUL-terminated text: the names, each followed by `'\n'`. The text and
 /// its NUL need `*needed_len_bytes` bytes (set whenever the directory could
 /// be read, also with `SHM_ERR_BUFFER_TOO_SMALL`); it is copied into

@@ -867,7 +867,7 @@ impl NativeFrame {
         else {
             return Ok(None);
         };
-        let payload = self.payload.bind(py).readonly();
+        let payload = self.payload.bind(py).try_readonly().map_err(PyErr::from)?;
         // The decoder found the span inside this payload, so it fits.
         let bytes = payload.as_slice().map_err(PyErr::from)?;
         let image = bytes

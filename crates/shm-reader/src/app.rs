@@ -142,9 +142,10 @@ impl ReaderApp {
         self.shown.as_ref()
     }
 
-    /// Whether the mapping is attached.
+    /// Whether the mapping is attached (watched for frames, or mapped in the
+    /// seeds' layout).
     pub fn is_attached(&self) -> bool {
-        self.mapping.is_some()
+        self.mapping.is_some() || self.seed.is_some()
     }
 
     /// The mapping attached to (or being looked for): a name or a file.
@@ -253,6 +254,7 @@ impl ReaderApp {
     pub(crate) fn update_title(&mut self, ctx: &egui::Context, stats: &StatsSnapshot) {
         let name = self.attached.short_name();
         let title = match (&self.mapping, &self.shown) {
+            (None, _) if self.seed.is_some() => format!("{WINDOW_TITLE} — {name} — seeds' layout"),
             (None, _) => format!("{WINDOW_TITLE} — {name} — waiting for the mapping"),
             (Some(_), None) => format!("{WINDOW_TITLE} — {name} — attached"),
             (Some(_), Some(shown)) => format!(

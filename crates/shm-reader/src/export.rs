@@ -50,7 +50,8 @@ impl ReaderApp {
             return;
         }
         self.status = Status::Info(format!(
-            "saving frame {frame_number} to {}...",
+            "saving {} to {}...",
+            crate::app::frame_text(frame_number),
             path.display()
         ));
         self.start_export(ctx, "save", move || Exported {
@@ -71,7 +72,10 @@ impl ReaderApp {
             return;
         };
         let kept = self.clipboard.take();
-        self.status = Status::Info(format!("copying frame {frame_number}..."));
+        self.status = Status::Info(format!(
+            "copying {}...",
+            crate::app::frame_text(frame_number)
+        ));
         self.start_export(ctx, "copy", move || copy_frame(kept, frame_number, &pixels));
     }
 
@@ -155,7 +159,10 @@ fn copy_frame(
     };
     Exported {
         outcome: copied
-            .map(|()| format!("copied frame {frame_number} to the clipboard ({width}x{height})"))
+            .map(|()| {
+                let what = crate::app::frame_text(frame_number);
+                format!("copied {what} to the clipboard ({width}x{height})")
+            })
             .map_err(|e| {
                 format!("cannot copy to the clipboard: {e} (is a desktop session running?)")
             }),
@@ -183,7 +190,8 @@ fn save_frame(
     };
     write_whole(path, bytes).map_err(|e| format!("cannot save to {}: {e}", path.display()))?;
     Ok(format!(
-        "saved frame {frame_number} to {} ({} bytes, {what})",
+        "saved {} to {} ({} bytes, {what})",
+        crate::app::frame_text(frame_number),
         path.display(),
         bytes.len()
     ))

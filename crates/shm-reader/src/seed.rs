@@ -3,7 +3,7 @@
 //! image record or the 48-byte `TestData`, no header). Nothing announces a new
 //! record, so nothing is watched: Receive image and Receive struct read it on
 //! request, as the seeds' own reader does. It has no frame numbers: a record
-//! read is shown as frame 0.
+//! read carries frame number 0, which the window shows as "the seeds' record".
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -62,7 +62,9 @@ pub struct Form {
     /// File path for [`OpenChoice::FromFile`].
     pub mapping_file: String,
     /// Write the seeds' layout (an image record or a `TestData` at offset 0,
-    /// no header; `shm_core::SeedMapping`) instead of frame format v2.
+    /// no header; `shm_core::SeedMapping`) instead of frame format v2. Not
+    /// remembered: every start (`--name`, the launcher) opens frame format v2.
+    #[serde(skip)]
     pub seed_layout: bool,
     /// Image path field.
     pub image_path: String,

@@ -810,6 +810,13 @@ fn the_seeds_layout_writes_what_the_seed_programs_read() {
     click(&mut harness, "Start stream");
     error_shown(&mut harness, "has no frames to stream");
     assert!(harness.state().stream().is_none());
+    harness.state_mut().form.open_choice = shm_writer::OpenChoice::CreateNew;
+    harness.step(); // the form loses its file row: the button moves
+    click(&mut harness, "Open mapping");
+    error_shown(
+        &mut harness,
+        "choose \"Create or open\" or \"Open existing\"",
+    );
     drop(harness);
     std::fs::remove_file(&file).unwrap();
 }
