@@ -72,16 +72,17 @@ impl ReaderApp {
 
     /// Attaches to `location` (a watcher waits for it to exist).
     pub(crate) fn attach(&mut self, ctx: &egui::Context, location: Location) {
-        if self.seed_layout {
-            return self.attach_seed(location);
-        }
-        self.seed = None;
-        self.mapping_state = Status::Info(format!("looking for mapping {}", location.short_name()));
         self.attached = location;
         self.watcher = None; // stops the previous one
         self.mapping = None;
+        self.seed = None;
         self.generation += 1;
         self.stats = Arc::default();
+        if self.seed_layout {
+            return self.attach_seed();
+        }
+        let name = self.attached.short_name();
+        self.mapping_state = Status::Info(format!("looking for mapping {name}"));
         let job = WatchJob {
             generation: self.generation,
             auto_receive: Arc::clone(&self.auto_receive),

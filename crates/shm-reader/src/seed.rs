@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
-use shm_core::{ImageRecordRef, Location, SeedMapping};
+use shm_core::{ImageRecordRef, SeedMapping};
 use shm_ui::Status;
 use shm_ui::task::Task;
 
@@ -22,14 +22,10 @@ use crate::watch::Event;
 const LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl ReaderApp {
-    /// Maps `location` in the seeds' layout (it must exist) instead of
-    /// watching it for frames.
-    pub(crate) fn attach_seed(&mut self, location: Location) {
-        self.attached = location;
-        self.watcher = None; // stops the previous one
-        self.mapping = None;
-        self.seed = None;
-        self.generation += 1;
+    /// Maps the attached location in the seeds' layout (it must exist) instead
+    /// of watching it for frames ([`ReaderApp::attach`] has let go of the
+    /// previous mapping).
+    pub(crate) fn attach_seed(&mut self) {
         match SeedMapping::open(&self.attached, None) {
             Ok(seed) => {
                 self.mapping_state = Status::Info(format!(

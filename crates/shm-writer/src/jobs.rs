@@ -224,11 +224,11 @@ impl WriterApp {
             );
             return;
         };
+        let file = Arc::clone(&loaded.file);
         let mapping = match target {
             SendTarget::Frames(mapping) => mapping,
-            SendTarget::Seed(seed) => return self.start_send_image_to_seed(seed),
+            SendTarget::Seed(seed) => return self.start_send_image_to_seed(seed, file),
         };
-        let file = Arc::clone(&loaded.file);
         let (send_raw, crc32) = (self.form.send_raw, self.form.crc32);
         self.start_send(move |options| send_image(&mapping, &file, send_raw, options.crc32(crc32)));
     }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use shm_core::picture::ImageFile;
 use shm_core::{Location, SeedMapping, WriteError};
 
 use crate::{OpenChoice, Status, WriterApp};
@@ -43,8 +44,13 @@ impl WriterApp {
         }
     }
 
-    /// Writes the loaded image's file and path at offset 0 of the seed mapping.
-    pub(crate) fn start_send_image_to_seed(&mut self, seed: Arc<SeedMapping>) {
+    /// Writes the loaded image `file` and its path at offset 0 of the seed
+    /// mapping.
+    pub(crate) fn start_send_image_to_seed(
+        &mut self,
+        seed: Arc<SeedMapping>,
+        file: Arc<ImageFile>,
+    ) {
         if self.form.send_raw {
             self.status = Status::Error(
                 "the seeds' layout carries image files, not raw pixels: untick \"Send raw pixels\""
@@ -52,12 +58,6 @@ impl WriterApp {
             );
             return;
         }
-        let Some(file) = self.loaded.as_ref().map(|loaded| Arc::clone(&loaded.file)) else {
-            self.status = Status::Error(
-                "choose an image first (Browse..., drop a file, or type a path)".to_owned(),
-            );
-            return;
-        };
         self.start_send(move |options| {
             let path_text = file.path.display().to_string();
             seed.write_image(&path_text, &file.bytes, options.lock_timeout)?;
