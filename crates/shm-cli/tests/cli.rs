@@ -579,11 +579,7 @@ fn ls_and_rm() {
     // listed nor removed.
     let foreign = TestMapping::new();
     std::fs::write(named_path(&foreign.0), vec![7u8; 8192]).unwrap();
-    #[cfg(unix)]
-    {
-        let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
-        std::fs::set_permissions(named_path(&foreign.0), private).unwrap();
-    }
+    shm_core::restrict_to_owner(&named_path(&foreign.0)).unwrap();
     let listing = String::from_utf8(mapping.shm(&["ls"]).stdout).unwrap();
     assert!(!listing.contains(&foreign.0));
     let err = stderr_of_failure(&foreign.shm(&["rm"]));

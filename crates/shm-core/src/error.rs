@@ -109,6 +109,35 @@ pub enum OpenError {
         /// The file.
         path: PathBuf,
     },
+    /// Windows: the file belongs to another user (or group, such as
+    /// Administrators when an elevated process made it): its frames could be
+    /// planted or read by them. Its owner is read with `GetSecurityInfo`.
+    #[error(
+        "refusing a mapping owned by {owner_sid} (we are {our_sid}); remove it as its owner or pick another name: {}",
+        path.display()
+    )]
+    ForeignOwner {
+        /// The owner's SID as text, with a group's name where known.
+        owner_sid: String,
+        /// This process's user's SID as text.
+        our_sid: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// Windows: the file's DACL lets someone other than its owner, `SYSTEM`
+    /// and Administrators in (or it has no DACL): its frames could be planted
+    /// or read by them.
+    #[error(
+        "refusing a mapping that {who} may access; remove it, or let only its owner in (shm_core::restrict_to_owner does; with icacls: /inheritance:r, /grant:r for yourself, /remove for every other entry): {}",
+        path.display()
+    )]
+    TooPermissiveAcl {
+        /// Who else may access it: a SID as text, with a group's name where
+        /// known.
+        who: String,
+        /// The file.
+        path: PathBuf,
+    },
     /// The path is a symlink, directory, FIFO or another non-regular file.
     #[error("not a regular file (symlinks are not followed); pick another name or path: {}", path.display())]
     NotARegularFile {

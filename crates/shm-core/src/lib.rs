@@ -61,7 +61,9 @@ pub use error::{DecodeError, NameError, OpenError, ReadError, WriteError, error_
 pub use follow::{FollowEvent, FollowStart, Follower, REOPEN_CHECK_INTERVAL};
 pub use layout::{DEFAULT_MAPPING_LEN_BYTES, HEADER_LEN_BYTES, Kind, PixelFormat};
 pub use listing::{SenderSummary, list_senders};
-pub use mapping::{HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove};
+pub use mapping::{
+    HeaderFields, Mapping, MappingOptions, OpenMode, list_named, remove, restrict_to_owner,
+};
 #[cfg(unix)]
 pub use name::SHM_DIR;
 pub use name::{DEFAULT_NAME, Location, MAX_NAME_LEN_BYTES, MappingName, named_mappings_dir};

@@ -134,7 +134,9 @@ impl Mapping {
     /// - any mode, on an existing file: [`OpenError::NotARegularFile`] (a symlink
     ///   is never followed), [`OpenError::InsufficientPermissions`] (another
     ///   user's file), [`OpenError::TooPermissive`] (group or other permission
-    ///   bits), [`OpenError::TooSmall`], [`OpenError::TooLarge`],
+    ///   bits), on Windows [`OpenError::ForeignOwner`] and
+    ///   [`OpenError::TooPermissiveAcl`] instead of those two,
+    ///   [`OpenError::TooSmall`], [`OpenError::TooLarge`],
     ///   [`OpenError::BadMagic`], [`OpenError::VersionMismatch`] (a v1 mapping),
     ///   [`OpenError::CorruptedState`], [`OpenError::NotInitialized`],
     ///   [`OpenError::NoSpace`] (a sparse file that cannot be filled);
@@ -497,6 +499,19 @@ pub fn remove(location: &Location, force: bool) -> Result<(), OpenError> {
     })
 }
 
+/// Makes the file at `path` readable and writable by its owner only, so that
+/// [`Mapping::open`] accepts it as private: `chmod 600` on Unix (a symlink is
+/// followed); on Windows a protected DACL that lets only this process's user in
+/// (`SetNamedSecurityInfoW`; the owner is left as it is). For a file another
+/// tool made, such as a seed program's `CreateFromFile`.
+///
+/// # Errors
+/// The operating system's error, e.g. `NotFound`, or `PermissionDenied` on
+/// another user's file.
+pub fn restrict_to_owner(path: &Path) -> io::Result<()> {
+    sys::restrict_to_owner(path)
+}
+
 /// [`OpenError::DoesNotExist`] for `location`, with the hint that fits it.
 fn does_not_exist(location: &Location, path: &Path) -> OpenError {
     match location {
@@ -514,7 +529,7 @@ fn does_not_exist(location: &Location, path: &Path) -> OpenError {
 }
 
 fn check_owner_by_path(location: &Location, path: &Path) -> Result<(), OpenError> {
-    let meta = std::fs::symlink_metadata(path).map_err(|source| match source.kind() {
+    let verdict = sys::check_access_at(path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => does_not_exist(location, path),
         _ => OpenError::Io {
             action: "stat",
@@ -522,9 +537,10 @@ fn check_owner_by_path(location: &Location, path: &Path) -> Result<(), OpenError
             path: path.to_owned(),
         },
     })?;
-    // Removing ours needs no particular mode: only the owner is checked here.
-    match check_owner(&meta, path) {
-        Err(OpenError::TooPermissive { .. }) => Ok(()),
+    // Removing ours needs no particular mode or DACL: only the owner is
+    // checked here.
+    match access_error(verdict, path) {
+        Err(OpenError::TooPermissive { .. } | OpenError::TooPermissiveAcl { .. }) => Ok(()),
         other => other,
     }
 }
@@ -540,18 +556,16 @@ struct Opened {
 /// Creates the file at `path`, which must not exist, for this user only
 /// (`open(O_CREAT | O_EXCL | O_NOFOLLOW, 0600)` on Unix).
 pub(crate) fn create_exclusive(path: &Path) -> Result<File, OpenError> {
-    sys::create_options()
-        .open(path)
-        .map_err(|source| match source.kind() {
-            io::ErrorKind::AlreadyExists => OpenError::AlreadyExists {
-                path: path.to_owned(),
-            },
-            _ => OpenError::Io {
-                action: "create",
-                source,
-                path: path.to_owned(),
-            },
-        })
+    sys::create_new_file(path).map_err(|source| match source.kind() {
+        io::ErrorKind::AlreadyExists => OpenError::AlreadyExists {
+            path: path.to_owned(),
+        },
+        _ => OpenError::Io {
+            action: "create",
+            source,
+            path: path.to_owned(),
+        },
+    })
 }
 
 /// The hidden name a creator with process id `pid` builds `path` under:
@@ -625,7 +639,7 @@ fn create(path: &Path, options: &MappingOptions) -> Result<Opened, OpenError> {
         // Linux's /dev/shm is always there.
         let dir = crate::named_mappings_dir();
         if path.parent() == Some(dir.as_path()) {
-            std::fs::create_dir_all(&dir).map_err(io_err("create the directory", &dir))?;
+            sys::create_private_dir(&dir).map_err(io_err("create the directory", &dir))?;
         }
     }
     remove_dead_creators_files(path);
@@ -780,7 +794,7 @@ pub(crate) fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, 
             path: path.to_owned(),
         });
     }
-    check_owner(&meta, path)?;
+    access_error(sys::check_access(file, &meta), path)?;
     if meta.len() > MAX_MAPPING_LEN_BYTES {
         return Err(OpenError::TooLarge {
             len_bytes: meta.len(),
@@ -792,9 +806,11 @@ pub(crate) fn check_file(file: &File, path: &Path) -> Result<std::fs::Metadata, 
 }
 
 /// Another user's mapping is refused (it could be read or fed by them), and so
-/// is one that others may access.
-fn check_owner(meta: &std::fs::Metadata, path: &Path) -> Result<(), OpenError> {
-    sys::check_access(meta).map_err(|problem| match problem {
+/// is one that others may access: `verdict` ([`sys::check_access`]) as the
+/// error that says so about `path`.
+fn access_error(verdict: Result<(), sys::AccessProblem>, path: &Path) -> Result<(), OpenError> {
+    verdict.map_err(|problem| match problem {
+        #[cfg(unix)]
         sys::AccessProblem::ForeignOwner { owner_uid, our_uid } => {
             OpenError::InsufficientPermissions {
                 owner_uid,
@@ -802,8 +818,20 @@ fn check_owner(meta: &std::fs::Metadata, path: &Path) -> Result<(), OpenError> {
                 path: path.to_owned(),
             }
         }
+        #[cfg(unix)]
         sys::AccessProblem::TooPermissive { mode } => OpenError::TooPermissive {
             mode,
+            path: path.to_owned(),
+        },
+        #[cfg(windows)]
+        sys::AccessProblem::ForeignOwnerSid { owner_sid, our_sid } => OpenError::ForeignOwner {
+            owner_sid,
+            our_sid,
+            path: path.to_owned(),
+        },
+        #[cfg(windows)]
+        sys::AccessProblem::TooPermissiveAcl { who } => OpenError::TooPermissiveAcl {
+            who,
             path: path.to_owned(),
         },
     })

@@ -77,7 +77,9 @@ impl SeedMapping {
     /// # Errors
     /// [`OpenError::DoesNotExist`] (and no length to create it),
     /// [`OpenError::NotARegularFile`], [`OpenError::InsufficientPermissions`] /
-    /// [`OpenError::TooPermissive`] (another user's, or open to others),
+    /// [`OpenError::TooPermissive`] (another user's, or open to others; on
+    /// Windows [`OpenError::ForeignOwner`] / [`OpenError::TooPermissiveAcl`]
+    /// for a file, while a section is taken as the seeds make it),
     /// [`OpenError::SeedTooSmall`] (under 8 bytes),
     /// [`OpenError::FrameFormatMapping`] for a frame format v2 mapping (whose
     /// header a seed record would overwrite),

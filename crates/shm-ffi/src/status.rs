@@ -27,7 +27,8 @@ pub enum ShmStatus {
     SHM_ERR_NOT_FOUND = 3,
     /// Create-new found the name taken.
     SHM_ERR_ALREADY_EXISTS = 4,
-    /// The mapping belongs to another user, or group or others may access it.
+    /// The mapping belongs to another user, or others may access it (group or
+    /// other mode bits on Unix, the DACL on Windows).
     SHM_ERR_PERMISSION = 5,
     /// The file is not one of our mappings (another format or version, too
     /// short, not a regular file, a header never written or corrupted).
@@ -91,9 +92,10 @@ impl From<OpenError> for Error {
             OpenError::InvalidName(_) | OpenError::InvalidLength { .. } => SHM_ERR_INVALID_ARGUMENT,
             OpenError::DoesNotExist { .. } => SHM_ERR_NOT_FOUND,
             OpenError::AlreadyExists { .. } => SHM_ERR_ALREADY_EXISTS,
-            OpenError::InsufficientPermissions { .. } | OpenError::TooPermissive { .. } => {
-                SHM_ERR_PERMISSION
-            }
+            OpenError::InsufficientPermissions { .. }
+            | OpenError::TooPermissive { .. }
+            | OpenError::ForeignOwner { .. }
+            | OpenError::TooPermissiveAcl { .. } => SHM_ERR_PERMISSION,
             OpenError::NoSpace { .. } => SHM_ERR_NO_SPACE,
             OpenError::Io { .. } => SHM_ERR_IO,
             _ => SHM_ERR_NOT_COMPATIBLE,

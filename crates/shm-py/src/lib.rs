@@ -59,9 +59,10 @@ fn open_error(py: Python<'_>, e: &OpenError) -> PyErr {
         OpenError::DoesNotExist { .. } => "NotFound",
         OpenError::AlreadyExists { .. } => "AlreadyExists",
         OpenError::InvalidLength { .. } => "InvalidArgument",
-        OpenError::InsufficientPermissions { .. } | OpenError::TooPermissive { .. } => {
-            "PermissionDenied"
-        }
+        OpenError::InsufficientPermissions { .. }
+        | OpenError::TooPermissive { .. }
+        | OpenError::ForeignOwner { .. }
+        | OpenError::TooPermissiveAcl { .. } => "PermissionDenied",
         OpenError::NoSpace { .. } => "NoSpace",
         OpenError::Io { .. } => "ShmError",
         _ => "Corrupt",

@@ -45,24 +45,18 @@ use windows as platform;
 
 pub use platform::monotonic_nanos;
 #[cfg(windows)]
-pub(crate) use platform::{NamedMutex, NamedMutexGuard, SectionView};
+pub(crate) use platform::{NamedMutex, NamedMutexGuard, SectionView, create_private_dir};
 pub(crate) use platform::{
-    check_access, create_options, file_identity, filesystem_facts, is_no_space,
+    check_access, check_access_at, create_new_file, file_identity, filesystem_facts, is_no_space,
     is_not_regular_error, is_special_file, open_options, path_identity, process_exists, publish,
-    remove_file, reserve_storage, sweep_removed, try_lock, unlock,
+    remove_file, reserve_storage, restrict_to_owner, sweep_removed, try_lock, unlock,
 };
 
 /// Why a mapping's file is refused ([`check_access`]).
 #[derive(Debug)]
-#[cfg_attr(
-    windows,
-    expect(
-        dead_code,
-        reason = "Windows has no owner or permission check yet (docs/WINDOWS-PLAN.md, 3.6)"
-    )
-)]
 pub(crate) enum AccessProblem {
     /// Another user owns it: they could read or feed it.
+    #[cfg(unix)]
     ForeignOwner {
         /// The owner's user id.
         owner_uid: u32,
@@ -70,9 +64,24 @@ pub(crate) enum AccessProblem {
         our_uid: u32,
     },
     /// Others than its owner may access it.
+    #[cfg(unix)]
     TooPermissive {
         /// Its permission bits (`st_mode & 0o7777`).
         mode: u32,
+    },
+    /// Another user (or group) owns it, or its owner cannot be read.
+    #[cfg(windows)]
+    ForeignOwnerSid {
+        /// The owner's SID as text, with a group's name where known.
+        owner_sid: String,
+        /// This process's user's SID as text.
+        our_sid: String,
+    },
+    /// Its DACL lets someone else in (or it has none).
+    #[cfg(windows)]
+    TooPermissiveAcl {
+        /// Who: a SID as text, with a group's name where known.
+        who: String,
     },
 }
 

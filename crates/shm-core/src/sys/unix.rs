@@ -120,18 +120,30 @@ pub fn monotonic_nanos() -> u64 {
     u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
 }
 
-/// How a mapping's file is made: `open(O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-/// O_CLOEXEC, 0600)`, so only its user can open it and a symlink is never
-/// followed.
-pub(crate) fn create_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    options
+/// Creates the file `path`, which must not exist, read-write, for this user
+/// only: `open(O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)`, so a
+/// symlink is never followed.
+///
+/// # Errors
+/// The `open(2)` error (`AlreadyExists` when `path` exists).
+pub(crate) fn create_new_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-    options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Makes the file at `path` (a symlink is followed) readable and writable by
+/// its owner only: `chmod 600`.
+///
+/// # Errors
+/// The `chmod(2)` error.
+pub(crate) fn restrict_to_owner(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 /// How an existing mapping's file is opened (read-write when `write`):
@@ -175,12 +187,18 @@ pub(crate) fn path_identity(path: &Path) -> io::Result<(u64, u64)> {
     Ok((meta.dev(), meta.ino()))
 }
 
-/// A mapping's file must be this user's and accessible to nobody else.
+/// A mapping's file must be this user's and accessible to nobody else: judged
+/// from its `fstat(2)`, `meta` (`file` is not needed on Unix).
 ///
 /// # Errors
 /// [`AccessProblem::ForeignOwner`] for another user's file,
 /// [`AccessProblem::TooPermissive`] when group or others have any permission.
-pub(crate) fn check_access(meta: &Metadata) -> Result<(), AccessProblem> {
+pub(crate) fn check_access(_file: &File, meta: &Metadata) -> Result<(), AccessProblem> {
+    judge(meta)
+}
+
+/// The rule of [`check_access`] on a file's status.
+fn judge(meta: &Metadata) -> Result<(), AccessProblem> {
     let our_uid = effective_uid();
     if meta.uid() != our_uid {
         return Err(AccessProblem::ForeignOwner {
@@ -194,6 +212,15 @@ pub(crate) fn check_access(meta: &Metadata) -> Result<(), AccessProblem> {
         });
     }
     Ok(())
+}
+
+/// [`check_access`] of what `path` names (a symlink itself, not followed),
+/// from its `lstat(2)`.
+///
+/// # Errors
+/// The outer error is `lstat(2)`'s; the inner one is [`check_access`]'s.
+pub(crate) fn check_access_at(path: &Path) -> io::Result<Result<(), AccessProblem>> {
+    Ok(judge(&std::fs::symlink_metadata(path)?))
 }
 
 /// Makes the finished file `hidden` visible as `path`, failing if `path`

@@ -3,10 +3,16 @@
 //! process liveness and the performance counter. Built for
 //! `x86_64-pc-windows-gnu` and tested under Wine by `.ci/windows`.
 //!
+//! Files are made for this user only and checked when opened (`security`).
+//!
 //! What is not here yet (docs/WINDOWS-PLAN.md): page-file sections for named
 //! mappings (a named mapping is still a file, which Windows has no `/dev/shm`
 //! for), the named-mutex writer lock with `WAIT_ABANDONED`, owner-only security
 //! descriptors on the events, and the sender directory.
+
+mod security;
+
+pub(crate) use security::{create_new_file, create_private_dir, restrict_to_owner};
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
@@ -26,7 +32,8 @@ use windows_sys::Win32::Foundation::{
 use windows_sys::Win32::Storage::FileSystem::{
     BY_HANDLE_FILE_INFORMATION, FILE_ALLOCATION_INFO, FILE_FLAG_OPEN_REPARSE_POINT,
     FileAllocationInfo, GetFileInformationByHandle, LOCKFILE_EXCLUSIVE_LOCK,
-    LOCKFILE_FAIL_IMMEDIATELY, LockFileEx, MoveFileExW, SetFileInformationByHandle, UnlockFileEx,
+    LOCKFILE_FAIL_IMMEDIATELY, LockFileEx, MoveFileExW, READ_CONTROL, SetFileInformationByHandle,
+    UnlockFileEx,
 };
 
 use super::{AccessProblem, LockError};
@@ -415,18 +422,6 @@ pub(crate) fn filesystem_facts(_file: &File) -> (String, u64) {
     ("unknown".to_owned(), 0)
 }
 
-/// How a mapping's file is made: read-write, new (fails if the path exists),
-/// a reparse point (symlink) at the path opened as itself, never followed.
-pub(crate) fn create_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    options
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
-    options
-}
-
 /// How an existing mapping's file is opened (read-write when `write`): a
 /// reparse point is opened as itself, which [`is_special_file`] then refuses.
 pub(crate) fn open_options(write: bool) -> OpenOptions {
@@ -610,11 +605,26 @@ pub(crate) fn unlock(file: &File) {
     unsafe { UnlockFileEx(file.as_raw_handle(), 0, 1, 0, &mut overlapped) };
 }
 
-/// A mapping's file must be this user's and accessible to nobody else: not
-/// checked on Windows yet (the owner and DACL checks of docs/WINDOWS-PLAN.md,
-/// section 3.6, are not built), so every file passes.
-pub(crate) fn check_access(_meta: &Metadata) -> Result<(), AccessProblem> {
-    Ok(())
+/// A mapping's file must be this user's and accessible to nobody else
+/// ([`security::check_access`]; `meta` is not needed on Windows).
+///
+/// # Errors
+/// [`AccessProblem::ForeignOwnerSid`] or [`AccessProblem::TooPermissiveAcl`].
+pub(crate) fn check_access(file: &File, _meta: &Metadata) -> Result<(), AccessProblem> {
+    security::check_access(file)
+}
+
+/// [`check_access`] of the file `path` names (a reparse point itself, not
+/// followed), opened for `READ_CONTROL` only, which an owner always has.
+///
+/// # Errors
+/// The outer error is the open's; the inner one is [`check_access`]'s.
+pub(crate) fn check_access_at(path: &Path) -> io::Result<Result<(), AccessProblem>> {
+    let file = OpenOptions::new()
+        .access_mode(READ_CONTROL)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)?;
+    Ok(security::check_access(&file))
 }
 
 /// `QueryPerformanceCounter` in nanoseconds: one clock for the whole machine,
