@@ -182,10 +182,13 @@ impl ReaderApp {
         }
     }
 
-    /// Remembers the mapping name attached to (a file-backed mapping is not
-    /// remembered) in `storage`.
+    /// Remembers the mapping name attached to in `storage` (not a file-backed
+    /// mapping, nor one attached in the seeds' layout: the next start watches
+    /// the remembered name as a frame format mapping).
     pub fn remember(&self, storage: &mut dyn eframe::Storage) {
-        if let Location::Named(name) = &self.attached {
+        if let Location::Named(name) = &self.attached
+            && self.seed.is_none()
+        {
             storage.set_string(LAST_NAME_KEY, name.as_str().to_owned());
         }
     }

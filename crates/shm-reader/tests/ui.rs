@@ -605,6 +605,25 @@ fn the_last_mapping_name_is_remembered() {
     assert_eq!(given.name_text, "given-name");
 }
 
+/// A name attached in the seeds' layout is not remembered: the next start
+/// watches the remembered name as a frame format v2 mapping, which a seed
+/// mapping is not (it would fail on the missing magic).
+#[test]
+fn a_name_attached_in_the_seeds_layout_is_not_remembered() {
+    use eframe::Storage as _;
+    use shm_core::{Location, MappingName, SeedMapping};
+    let name = TestName::new();
+    let location = Location::Named(MappingName::new(&name.0).unwrap());
+    let _seed = SeedMapping::open(&location, Some(shm_core::SEED_MAPPING_LEN_BYTES)).unwrap();
+    let mut harness = harness(&name, false);
+    click(&mut harness, "Seeds' layout");
+    click(&mut harness, "Attach");
+    wait_for_label(&mut harness, "in the seeds' layout: press Receive image");
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(harness.state_mut(), &mut storage);
+    assert_eq!(storage.get_string("shm-reader/last-mapping-name"), None);
+}
+
 /// Every shape in `shapes` (groups opened), with the clip rectangle it is
 /// drawn within.
 fn flat_shapes(shapes: &[egui::epaint::ClippedShape]) -> Vec<(egui::Rect, egui::Shape)> {
