@@ -51,6 +51,13 @@ static int show(const ShmFrame *frame, const char *out) {
         if ((status = shm_frame_pixels(frame, &p)) != SHM_OK) return fail("pixels", status);
         printf("pixels %ux%u format %u stride %u, %.*s\n", p.layout.width, p.layout.height,
                p.layout.pixel_format, p.layout.stride_bytes, (int)p.path_len_bytes, p.path);
+        /* Where each plane is: one for RGB and grey, two for NV12, three for I420. */
+        ShmPlane planes[SHM_MAX_PLANES];
+        uint32_t count = 0;
+        if ((status = shm_frame_planes(frame, planes, &count)) != SHM_OK) return fail("planes", status);
+        for (uint32_t i = 0; i < count; i++)
+            printf("plane %u at %lld: %u rows of %llu bytes, stride %u\n", i, (long long)(planes[i].data - p.pixels),
+                   planes[i].rows, (unsigned long long)planes[i].row_len_bytes, planes[i].stride_bytes);
         if (out) return save(out, p.pixels, p.pixels_len_bytes);
     } else {
         printf("kind %u, %llu bytes\n", info.kind, (unsigned long long)info.payload_len_bytes);

@@ -5,6 +5,8 @@
  *   writer NAME struct [ID AGE]   the 48-byte TestData (Id=100,Age=20,Scores=60..69)
  *   writer NAME pixels W H        a W x H BGR8 pattern, rows padded to a multiple of 64
  *   writer NAME loan W H          the same pattern, written in place (a loaned write)
+ *   writer NAME nv12|i420|yuy2 W H  a W x H YUV pattern from planes kept apart,
+ *                                 as a decoder's frame holds them (rows padded to 64)
  *
  * Prints the frame number it wrote. Build:
  *   cc writer.c -o writer $(pkg-config --cflags --libs shm_exchange)
@@ -45,9 +47,43 @@ static int32_t fill_in_place(void *user_data, uint8_t *pixels, size_t len_bytes)
     return 0;
 }
 
+/* The YUV test pattern: byte x of row y of plane i is x + 2y + 64i (mod 256);
+ * padding bytes are 0. Each plane in its own buffer, as libavcodec's AVFrame
+ * (data[i], linesize[i]) or a GStreamer video frame holds them. */
+static ShmStatus send_yuv(ShmMapping *mapping, uint32_t format, uint32_t width, uint32_t height,
+                          uint64_t *frame) {
+    uint32_t half_width = (width + 1) / 2, half_height = (height + 1) / 2;
+    uint32_t count = 1, row_len[3] = {4 * half_width, 0, 0}, rows[3] = {height, 0, 0};
+    if (format != SHM_PIXEL_FORMAT_YUY2) {
+        row_len[0] = width;
+        count = format == SHM_PIXEL_FORMAT_NV12 ? 2 : 3;
+        for (uint32_t i = 1; i < count; i++) {
+            row_len[i] = format == SHM_PIXEL_FORMAT_NV12 ? 2 * half_width : half_width;
+            rows[i] = half_height;
+        }
+    }
+    uint8_t *planes[3] = {NULL, NULL, NULL};
+    uint32_t strides[3];
+    ShmStatus status = SHM_OK;
+    for (uint32_t i = 0; i < count; i++) {
+        strides[i] = (row_len[i] + 63) / 64 * 64;
+        planes[i] = calloc((size_t)strides[i] * rows[i], 1);
+        if (!planes[i]) status = SHM_ERR_INTERNAL;
+        for (uint32_t y = 0; planes[i] && y < rows[i]; y++)
+            for (uint32_t x = 0; x < row_len[i]; x++)
+                planes[i][(size_t)y * strides[i] + x] = (uint8_t)(x + 2 * y + 64 * i);
+    }
+    ShmPixelLayout layout = {.width = width, .height = height, .stride_bytes = 0, .pixel_format = format};
+    if (status == SHM_OK)
+        status = shm_mapping_send_planes(mapping, &layout, (const uint8_t *const *)planes, strides, count,
+                                         "c-yuv-pattern", frame);
+    for (uint32_t i = 0; i < count; i++) free(planes[i]);
+    return status;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: writer NAME image FILE | struct [ID AGE] | pixels W H | loan W H\n");
+        fprintf(stderr, "usage: writer NAME image FILE | struct [ID AGE] | pixels W H | loan W H | nv12|i420|yuy2 W H\n");
         return 2;
     }
     const char *name = argv[1], *what = argv[2];
@@ -82,6 +118,12 @@ int main(int argc, char **argv) {
             status = shm_mapping_send_pixels(mapping, &layout, rows, len, "c-pattern", &frame);
             free(rows);
         }
+    } else if ((strcmp(what, "nv12") == 0 || strcmp(what, "i420") == 0 || strcmp(what, "yuy2") == 0) &&
+               argc == 5) {
+        uint32_t format = what[0] == 'n' ? SHM_PIXEL_FORMAT_NV12
+                          : what[0] == 'i' ? SHM_PIXEL_FORMAT_I420
+                                           : SHM_PIXEL_FORMAT_YUY2;
+        status = send_yuv(mapping, format, (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), &frame);
     } else {
         fprintf(stderr, "writer: unknown command %s\n", what);
         shm_mapping_close(mapping);

@@ -43,6 +43,22 @@ typedef struct ShmFrame ShmFrame;
 // Pixel format 5: one grey level.
 #define SHM_PIXEL_FORMAT_GRAY8 5
 
+// Pixel format 6: NV12, 4:2:0 in two planes: Y (one byte per pixel), then Cb
+// and Cr interleaved at half width and half height (cameras, decoders). Sent
+// by `shm_mapping_send_planes`, read by `shm_frame_planes`.
+#define SHM_PIXEL_FORMAT_NV12 6
+
+// Pixel format 7: I420, 4:2:0 in three planes: Y, Cb, Cr, the chroma planes
+// at half width and half height (software codecs).
+#define SHM_PIXEL_FORMAT_I420 7
+
+// Pixel format 8: YUY2, 4:2:2 packed, Y0 Cb Y1 Cr for each pair of pixels (USB
+// cameras), one plane of two bytes per pixel.
+#define SHM_PIXEL_FORMAT_YUY2 8
+
+// The most planes a pixels frame has (I420's three).
+#define SHM_MAX_PLANES 3
+
 // For the `timeout_ms` of the waits: wait as long as it takes.
 #define SHM_WAIT_FOREVER -1
 
@@ -67,7 +83,8 @@ enum ShmStatus
   SHM_ERR_NOT_FOUND = 3,
   // Create-new found the name taken.
   SHM_ERR_ALREADY_EXISTS = 4,
-  // The mapping belongs to another user, or group or others may access it.
+  // The mapping belongs to another user, or others may access it (group or
+  // other mode bits on Unix, the DACL on Windows).
   SHM_ERR_PERMISSION = 5,
   // The file is not one of our mappings (another format or version, too
   // short, not a regular file, a header never written or corrupted).
@@ -165,7 +182,10 @@ typedef struct ShmPixelLayout {
 typedef struct ShmPixels {
   // Size, stride, format and capture time (the stride is never 0 here).
   struct ShmPixelLayout layout;
-  // `layout.stride_bytes * layout.height` bytes, rows top to bottom.
+  // `pixels_len_bytes` bytes: the rows top to bottom (`stride_bytes` times
+  // `height` bytes), then, for NV12 and I420, the chroma planes
+  // (`shm_frame_planes` and `shm_decode_planes` say where each plane is and
+  // its stride).
   const uint8_t *pixels;
   // Bytes of `pixels`.
   size_t pixels_len_bytes;
@@ -186,6 +206,23 @@ typedef struct ShmTestData {
   // Ten scores (the seeds send 60 to 69).
   int32_t scores[10];
 } ShmTestData;
+
+// One plane of a pixels frame (kind 3), borrowed from a frame or a caller's
+// buffer: RGB, grey and YUY2 frames have one; NV12 two (Y, then Cb and Cr
+// interleaved at half width and half height); I420 three (Y, Cb, Cr, the
+// chroma planes at half width and half height). Half sizes round up.
+typedef struct ShmPlane {
+  // The plane's first row; `stride_bytes * rows` bytes follow (the last
+  // row's padding included).
+  const uint8_t *data;
+  // Bytes from the start of one row to the start of the next.
+  uint32_t stride_bytes;
+  // How many rows.
+  uint32_t rows;
+  // Bytes of samples in one row, without padding (at most
+  // `stride_bytes`).
+  uint64_t row_len_bytes;
+} ShmPlane;
 
 // A mapping's sizes and its current frame number.
 typedef struct ShmMappingInfo {
@@ -376,6 +413,33 @@ ShmStatus shm_frame_test_data(const ShmFrame *frame, struct ShmTestData *out);
 ShmStatus shm_decode_image(const uint8_t *payload,
                            size_t payload_len_bytes,
                            struct ShmImageRecord *out);
+
+// Fills `planes` with the planes of the frame's pixels (kind 3), pointers into
+// the frame valid until [`shm_frame_free`], and `*plane_count` with how many
+// there are: 1 (RGB, grey, YUY2), 2 (NV12: Y, then CbCr) or 3 (I420: Y, Cb,
+// Cr). The size, format and capture time are [`shm_frame_pixels`]'s.
+//
+// # Errors
+// As [`shm_frame_image`].
+//
+// # Safety
+// `planes` points to `SHM_MAX_PLANES` (3) writable `ShmPlane`s;
+// `plane_count` is writable.
+ShmStatus shm_frame_planes(const ShmFrame *frame, struct ShmPlane *planes, uint32_t *plane_count);
+
+// Decodes the planes of a pixels frame (kind 3) from payload bytes a caller
+// holds, as [`shm_frame_planes`] does: they point into `payload`.
+//
+// # Errors
+// As [`shm_decode_image`].
+//
+// # Safety
+// `payload` points to `payload_len_bytes` readable bytes; `planes` and
+// `plane_count` as in [`shm_frame_planes`].
+ShmStatus shm_decode_planes(const uint8_t *payload,
+                            size_t payload_len_bytes,
+                            struct ShmPlane *planes,
+                            uint32_t *plane_count);
 
 // Decodes a pixels frame (kind 3) from payload bytes a caller holds: `*out`
 // points into `payload`.
@@ -571,6 +635,38 @@ ShmStatus shm_mapping_send_pixels(ShmMapping *mapping,
                                   const struct ShmPixelLayout *layout,
                                   const uint8_t *pixels,
                                   size_t pixels_len_bytes,
+                                  const char *path,
+                                  uint64_t *frame_number_out);
+
+// Sends a pixels frame (kind 3) of any format, each plane copied from where
+// the caller keeps it: `plane_count` planes (1 for RGB, grey and YUY2; 2 for
+// NV12: Y, then Cb and Cr interleaved; 3 for I420: Y, Cb, Cr), plane `i`
+// starting at `plane_data[i]` with rows `plane_stride_bytes[i]` bytes apart
+// (libavcodec's `AVFrame.data` and `linesize`, GStreamer's video frame
+// planes and strides). The frame is written without row padding, so
+// `layout->stride_bytes` must be 0; `path` is NULL for none.
+//
+// # Errors
+// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT` (a null pointer, a
+// format that is not defined, a zero width or height, a stride in `layout`,
+// a plane count that is not the format's, a plane stride shorter than the
+// plane's rows), `SHM_ERR_TOO_LARGE`, `SHM_ERR_WRITER_BUSY`, `SHM_ERR_IO`.
+//
+// # Safety
+// `layout` points to a readable `ShmPixelLayout`; `plane_data` and
+// `plane_stride_bytes` to `plane_count` readable values each, and each
+// `plane_data[i]` to the plane's rows: `plane_stride_bytes[i] * (rows - 1)`
+// bytes plus one row's samples, where a plane's rows are the height (half of
+// it, rounded up, for NV12's and I420's chroma) and its row's samples the
+// width times the bytes per pixel (NV12's chroma: the width rounded up to
+// even; I420's: half the width, rounded up; YUY2: twice the width, rounded up
+// to a multiple of 4); `path` is NULL or NUL-terminated; `frame_number_out`
+// is NULL or writable. Nothing is kept after the call returns.
+ShmStatus shm_mapping_send_planes(ShmMapping *mapping,
+                                  const struct ShmPixelLayout *layout,
+                                  const uint8_t *const *plane_data,
+                                  const uint32_t *plane_stride_bytes,
+                                  uint32_t plane_count,
                                   const char *path,
                                   uint64_t *frame_number_out);
 

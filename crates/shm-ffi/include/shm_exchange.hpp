@@ -101,6 +101,14 @@ public:
         detail::check(shm_frame_pixels(handle_, &p));
         return {p.layout, {p.pixels, p.pixels_len_bytes}, {p.path, p.path_len_bytes}};
     }
+    /// The planes of a pixels frame: one, two (NV12: Y, CbCr) or three (I420:
+    /// Y, Cb, Cr), each pointing into this frame.
+    std::vector<ShmPlane> planes() const {
+        ShmPlane p[SHM_MAX_PLANES]{};
+        std::uint32_t count = 0;
+        detail::check(shm_frame_planes(handle_, p, &count));
+        return {p, p + count};
+    }
     ShmTestData test_data() const {
         ShmTestData d{};
         detail::check(shm_frame_test_data(handle_, &d));
@@ -185,6 +193,21 @@ public:
         std::uint64_t n = 0;
         detail::check(shm_mapping_send_pixels(handle_, &layout,
                                               static_cast<const std::uint8_t *>(pixels), len_bytes,
+                                              path.c_str(), &n));
+        return n;
+    }
+    /// A pixels frame of any format (YUV above all) from planes kept apart:
+    /// plane i at `data[i]`, rows `strides[i]` bytes apart (`layout.stride_bytes`
+    /// must be 0: the frame is written without padding).
+    std::uint64_t send_planes(const ShmPixelLayout &layout,
+                              const std::vector<const std::uint8_t *> &data,
+                              const std::vector<std::uint32_t> &strides,
+                              const std::string &path = {}) {
+        if (data.size() != strides.size())
+            throw Error(SHM_ERR_INVALID_ARGUMENT, "send_planes: one stride per plane");
+        std::uint64_t n = 0;
+        detail::check(shm_mapping_send_planes(handle_, &layout, data.data(), strides.data(),
+                                              static_cast<std::uint32_t>(data.size()),
                                               path.c_str(), &n));
         return n;
     }

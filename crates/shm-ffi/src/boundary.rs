@@ -58,6 +58,44 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// `len` values of `T` at `ptr` (a C array), which must not be null and must be
+/// aligned for `T`.
+///
+/// # Safety
+/// `ptr` points to `len` readable, initialised values that stay valid for `'a`.
+pub(crate) unsafe fn array<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T], Error> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{what} is a null pointer")));
+    }
+    if !ptr.is_aligned() {
+        return Err(Error::invalid(format!(
+            "{what} is not aligned for its element type"
+        )));
+    }
+    // SAFETY: non-null and aligned; `len` is a plane count (at most 3, checked
+    // by the caller), and the caller promises `len` readable values.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Writes `values` to the C array at `ptr`, which must not be null.
+///
+/// # Safety
+/// `ptr` points to at least `values.len()` values of `T` writable as such.
+pub(crate) unsafe fn write_array<T: Copy>(
+    ptr: *mut T,
+    values: &[T],
+    what: &str,
+) -> Result<(), Error> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{what} is a null pointer")));
+    }
+    for (index, value) in values.iter().enumerate() {
+        // SAFETY: non-null; the caller promises room for `values.len()` values.
+        unsafe { ptr.add(index).write_unaligned(*value) };
+    }
+    Ok(())
+}
+
 /// `len` writable bytes at `ptr`; a null `ptr` is allowed only with `len` 0.
 ///
 /// # Safety

@@ -11,7 +11,9 @@ use shm_core::{
 use crate::boundary;
 use crate::handles::{self, ShmFrame, ShmMapping};
 use crate::status::{Error, ShmStatus, call};
-use crate::types::{ShmFrameInfo, ShmImageRecord, ShmPixelLayout, ShmPixels, ShmTestData};
+use crate::types::{
+    ShmFrameInfo, ShmImageRecord, ShmPixelLayout, ShmPixels, ShmPlane, ShmTestData,
+};
 
 /// `timeout_ms` as the core takes it: negative is "forever".
 fn timeout(timeout_ms: i64) -> Option<Duration> {
@@ -451,6 +453,89 @@ pub unsafe extern "C" fn shm_decode_image(
         // SAFETY: the caller's promise.
         unsafe { boundary::write(out, record, "out") }
     })
+}
+
+/// Fills `planes` with the planes of the frame's pixels (kind 3), pointers into
+/// the frame valid until [`shm_frame_free`], and `*plane_count` with how many
+/// there are: 1 (RGB, grey, YUY2), 2 (NV12: Y, then CbCr) or 3 (I420: Y, Cb,
+/// Cr). The size, format and capture time are [`shm_frame_pixels`]'s.
+///
+/// # Errors
+/// As [`shm_frame_image`].
+///
+/// # Safety
+/// `planes` points to `SHM_MAX_PLANES` (3) writable `ShmPlane`s;
+/// `plane_count` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shm_frame_planes(
+    frame: *const ShmFrame,
+    planes: *mut ShmPlane,
+    plane_count: *mut u32,
+) -> ShmStatus {
+    call("shm_frame_planes", || {
+        let frame = frame_of_kind(frame, Kind::Pixels, "pixels")?;
+        // SAFETY: the caller's promise.
+        unsafe { write_planes(&frame.payload, planes, plane_count) }
+    })
+}
+
+/// Decodes the planes of a pixels frame (kind 3) from payload bytes a caller
+/// holds, as [`shm_frame_planes`] does: they point into `payload`.
+///
+/// # Errors
+/// As [`shm_decode_image`].
+///
+/// # Safety
+/// `payload` points to `payload_len_bytes` readable bytes; `planes` and
+/// `plane_count` as in [`shm_frame_planes`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shm_decode_planes(
+    payload: *const u8,
+    payload_len_bytes: usize,
+    planes: *mut ShmPlane,
+    plane_count: *mut u32,
+) -> ShmStatus {
+    call("shm_decode_planes", || {
+        // SAFETY: the caller's promise.
+        let payload = unsafe { boundary::bytes(payload, payload_len_bytes, "payload") }?;
+        // SAFETY: the caller's promise.
+        unsafe { write_planes(payload, planes, plane_count) }
+    })
+}
+
+/// Decodes `payload` as pixels and writes its planes and their count.
+///
+/// # Safety
+/// As [`shm_frame_planes`]; the planes point into `payload`.
+unsafe fn write_planes(
+    payload: &[u8],
+    planes: *mut ShmPlane,
+    plane_count: *mut u32,
+) -> Result<(), Error> {
+    let frame = PixelsRef::decode(payload)?;
+    let values = (0..frame.layout.format.plane_count())
+        .map(|index| {
+            let (plane, bytes) = frame.plane(index).ok_or_else(|| {
+                Error::new(
+                    ShmStatus::SHM_ERR_CORRUPT,
+                    format!("plane {index} is outside the pixels"),
+                )
+            })?;
+            Ok(ShmPlane {
+                data: bytes.as_ptr(),
+                stride_bytes: plane.stride_bytes,
+                rows: plane.rows,
+                row_len_bytes: plane.row_len_bytes,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    if plane_count.is_null() {
+        return Err(Error::invalid("plane_count is a null pointer"));
+    }
+    // SAFETY: the caller's promise (room for three; at most three here).
+    unsafe { boundary::write_array(planes, &values, "planes") }?;
+    // SAFETY: the caller's promise.
+    unsafe { boundary::write(plane_count, values.len() as u32, "plane_count") }
 }
 
 /// Decodes a pixels frame (kind 3) from payload bytes a caller holds: `*out`

@@ -41,17 +41,19 @@ mod types;
 use std::ffi::c_char;
 
 pub use frame::{
-    shm_decode_image, shm_decode_pixels, shm_decode_test_data, shm_frame_free, shm_frame_image,
-    shm_frame_info, shm_frame_payload, shm_frame_pixels, shm_frame_test_data, shm_mapping_receive,
-    shm_mapping_receive_into, shm_mapping_wait, shm_mapping_wait_into,
+    shm_decode_image, shm_decode_pixels, shm_decode_planes, shm_decode_test_data, shm_frame_free,
+    shm_frame_image, shm_frame_info, shm_frame_payload, shm_frame_pixels, shm_frame_planes,
+    shm_frame_test_data, shm_mapping_receive, shm_mapping_receive_into, shm_mapping_wait,
+    shm_mapping_wait_into,
 };
 pub use handles::{ShmFrame, ShmMapping};
 pub use mapping::{
     ShmFillFn, shm_list_senders, shm_mapping_close, shm_mapping_create_new,
     shm_mapping_create_or_open, shm_mapping_from_file, shm_mapping_info, shm_mapping_open_existing,
     shm_mapping_send_image, shm_mapping_send_image_file, shm_mapping_send_object,
-    shm_mapping_send_pixels, shm_mapping_send_test_data, shm_mapping_set_write_options,
-    shm_mapping_write_loan, shm_mapping_write_pixels_loan, shm_remove,
+    shm_mapping_send_pixels, shm_mapping_send_planes, shm_mapping_send_test_data,
+    shm_mapping_set_write_options, shm_mapping_write_loan, shm_mapping_write_pixels_loan,
+    shm_remove,
 };
 pub use status::{ShmStatus, shm_last_error_message, shm_status_name};
 pub use types::*;

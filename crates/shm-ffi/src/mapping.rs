@@ -414,6 +414,114 @@ pub unsafe extern "C" fn shm_mapping_send_pixels(
     })
 }
 
+/// Sends a pixels frame (kind 3) of any format, each plane copied from where
+/// the caller keeps it: `plane_count` planes (1 for RGB, grey and YUY2; 2 for
+/// NV12: Y, then Cb and Cr interleaved; 3 for I420: Y, Cb, Cr), plane `i`
+/// starting at `plane_data[i]` with rows `plane_stride_bytes[i]` bytes apart
+/// (libavcodec's `AVFrame.data` and `linesize`, GStreamer's video frame
+/// planes and strides). The frame is written without row padding, so
+/// `layout->stride_bytes` must be 0; `path` is NULL for none.
+///
+/// # Errors
+/// `SHM_ERR_INVALID_HANDLE`, `SHM_ERR_INVALID_ARGUMENT` (a null pointer, a
+/// format that is not defined, a zero width or height, a stride in `layout`,
+/// a plane count that is not the format's, a plane stride shorter than the
+/// plane's rows), `SHM_ERR_TOO_LARGE`, `SHM_ERR_WRITER_BUSY`, `SHM_ERR_IO`.
+///
+/// # Safety
+/// `layout` points to a readable `ShmPixelLayout`; `plane_data` and
+/// `plane_stride_bytes` to `plane_count` readable values each, and each
+/// `plane_data[i]` to the plane's rows: `plane_stride_bytes[i] * (rows - 1)`
+/// bytes plus one row's samples, where a plane's rows are the height (half of
+/// it, rounded up, for NV12's and I420's chroma) and its row's samples the
+/// width times the bytes per pixel (NV12's chroma: the width rounded up to
+/// even; I420's: half the width, rounded up; YUY2: twice the width, rounded up
+/// to a multiple of 4); `path` is NULL or NUL-terminated; `frame_number_out`
+/// is NULL or writable. Nothing is kept after the call returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shm_mapping_send_planes(
+    mapping: *mut ShmMapping,
+    layout: *const ShmPixelLayout,
+    plane_data: *const *const u8,
+    plane_stride_bytes: *const u32,
+    plane_count: u32,
+    path: *const c_char,
+    frame_number_out: *mut u64,
+) -> ShmStatus {
+    call("shm_mapping_send_planes", || {
+        let write = |entry: &MappingEntry| -> Result<Written, Error> {
+            // SAFETY: the caller's promise.
+            let layout = unsafe { boundary::read(layout, "layout") }?;
+            if layout.stride_bytes != 0 {
+                return Err(Error::invalid(format!(
+                    "layout.stride_bytes is {}: it must be 0 here (the frame is written without padding); give each plane's stride in plane_stride_bytes",
+                    layout.stride_bytes
+                )));
+            }
+            let layout = layout.to_core_any()?;
+            let planes = layout.planes();
+            if plane_count as usize != planes.len() {
+                return Err(Error::invalid(format!(
+                    "plane_count is {plane_count}, but {} has {} planes",
+                    layout.format.name(),
+                    planes.len()
+                )));
+            }
+            // SAFETY: the caller's promise; the count is 1 to 3 (checked).
+            let data = unsafe { boundary::array(plane_data, planes.len(), "plane_data") }?;
+            // SAFETY: the caller's promise.
+            let strides =
+                unsafe { boundary::array(plane_stride_bytes, planes.len(), "plane_stride_bytes") }?;
+            let mut sources = Vec::with_capacity(planes.len());
+            for (index, ((plane, &start), &stride)) in
+                planes.iter().zip(data).zip(strides).enumerate()
+            {
+                let row_len = plane.row_len_bytes as usize;
+                if (stride as usize) < row_len {
+                    return Err(Error::invalid(format!(
+                        "plane_stride_bytes[{index}] is {stride}, shorter than the plane's rows of {row_len} bytes"
+                    )));
+                }
+                let len = stride as usize * (plane.rows as usize - 1) + row_len;
+                // SAFETY: the caller promises the plane's rows at `start`.
+                let bytes =
+                    unsafe { boundary::bytes(start, len, &format!("plane_data[{index}]")) }?;
+                // A plane inside a mapping (a frame received without a copy)
+                // is copied out first: the write must not read what it
+                // overwrites (as `send_pixels` does in shm-core).
+                let range = bytes.as_ptr_range();
+                let bytes =
+                    if shm_core::overlaps_mapped_memory(range.start.addr()..range.end.addr()) {
+                        std::borrow::Cow::Owned(bytes.to_vec())
+                    } else {
+                        std::borrow::Cow::Borrowed(bytes)
+                    };
+                sources.push((bytes, stride as usize));
+            }
+            // SAFETY: the caller's promise.
+            let path = unsafe { boundary::optional_text(path, "path") }?;
+            entry.mapping.write_pixels_with(
+                &layout,
+                path,
+                &entry.write_options(),
+                |pixels| -> Result<(), Error> {
+                    for (plane, (source, stride)) in planes.iter().zip(&sources) {
+                        let row_len = plane.row_len_bytes as usize;
+                        let destination = &mut pixels[plane.offset_bytes as usize..];
+                        let rows = destination.chunks_mut(plane.stride_bytes as usize);
+                        for (row, to) in rows.take(plane.rows as usize).enumerate() {
+                            to[..row_len].copy_from_slice(&source[row * stride..][..row_len]);
+                        }
+                    }
+                    Ok(())
+                },
+            )
+        };
+        // SAFETY: the caller promises `frame_number_out` is null or writable.
+        unsafe { send(mapping, frame_number_out, write) }
+    })
+}
+
 /// Sends an object (kind 4): `msgpack` must be exactly one MessagePack
 /// document (checked before anything is written).
 ///

@@ -27,6 +27,18 @@ pub const SHM_PIXEL_FORMAT_RGB8: u32 = 3;
 pub const SHM_PIXEL_FORMAT_BGR8: u32 = 4;
 /// Pixel format 5: one grey level.
 pub const SHM_PIXEL_FORMAT_GRAY8: u32 = 5;
+/// Pixel format 6: NV12, 4:2:0 in two planes: Y (one byte per pixel), then Cb
+/// and Cr interleaved at half width and half height (cameras, decoders). Sent
+/// by `shm_mapping_send_planes`, read by `shm_frame_planes`.
+pub const SHM_PIXEL_FORMAT_NV12: u32 = 6;
+/// Pixel format 7: I420, 4:2:0 in three planes: Y, Cb, Cr, the chroma planes
+/// at half width and half height (software codecs).
+pub const SHM_PIXEL_FORMAT_I420: u32 = 7;
+/// Pixel format 8: YUY2, 4:2:2 packed, Y0 Cb Y1 Cr for each pair of pixels (USB
+/// cameras), one plane of two bytes per pixel.
+pub const SHM_PIXEL_FORMAT_YUY2: u32 = 8;
+/// The most planes a pixels frame has (I420's three).
+pub const SHM_MAX_PLANES: u32 = 3;
 
 /// For the `timeout_ms` of the waits: wait as long as it takes.
 pub const SHM_WAIT_FOREVER: i64 = -1;
@@ -85,18 +97,32 @@ pub struct ShmPixelLayout {
 }
 
 impl ShmPixelLayout {
-    /// The core's layout, checked (a stride of 0 becomes the packed stride).
+    /// The core's layout, checked (a stride of 0 becomes the packed stride),
+    /// for the functions that take one block of rows: the five RGB and grey
+    /// formats. The YUV formats (6 to 8) are sent by `shm_mapping_send_planes`,
+    /// which says where each plane is.
     pub(crate) fn to_core(self) -> Result<PixelLayout, Error> {
-        // The YUV formats (6 to 8) need a chroma stride this struct does not
-        // carry yet: the C API sends the five packed RGB and grey formats.
-        let format = PixelFormat::from_code(self.pixel_format)
-            .filter(|format| !format.is_yuv())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "pixel_format {} is not one the C API sends (SHM_PIXEL_FORMAT_RGBA8 1 to SHM_PIXEL_FORMAT_GRAY8 5)",
-                    self.pixel_format
-                ))
-            })?;
+        if let Some(format) = PixelFormat::from_code(self.pixel_format)
+            && format.is_yuv()
+        {
+            return Err(Error::invalid(format!(
+                "pixel_format {} ({}) is YUV: send it with shm_mapping_send_planes, which takes each plane and its stride",
+                self.pixel_format,
+                format.name()
+            )));
+        }
+        self.to_core_any()
+    }
+
+    /// The core's layout of any defined format, checked (a stride of 0 becomes
+    /// the packed stride; chroma planes are packed).
+    pub(crate) fn to_core_any(self) -> Result<PixelLayout, Error> {
+        let format = PixelFormat::from_code(self.pixel_format).ok_or_else(|| {
+            Error::invalid(format!(
+                "pixel_format {} is not defined (SHM_PIXEL_FORMAT_RGBA8 1 to SHM_PIXEL_FORMAT_YUY2 8)",
+                self.pixel_format
+            ))
+        })?;
         let mut layout = PixelLayout::packed(self.width, self.height, format)
             .with_capture_unix_nanos(self.capture_unix_nanos);
         if self.stride_bytes != 0 {
@@ -115,6 +141,25 @@ impl ShmPixelLayout {
             capture_unix_nanos: layout.capture_unix_nanos,
         }
     }
+}
+
+/// One plane of a pixels frame (kind 3), borrowed from a frame or a caller's
+/// buffer: RGB, grey and YUY2 frames have one; NV12 two (Y, then Cb and Cr
+/// interleaved at half width and half height); I420 three (Y, Cb, Cr, the
+/// chroma planes at half width and half height). Half sizes round up.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ShmPlane {
+    /// The plane's first row; `stride_bytes * rows` bytes follow (the last
+    /// row's padding included).
+    pub data: *const u8,
+    /// Bytes from the start of one row to the start of the next.
+    pub stride_bytes: u32,
+    /// How many rows.
+    pub rows: u32,
+    /// Bytes of samples in one row, without padding (at most
+    /// `stride_bytes`).
+    pub row_len_bytes: u64,
 }
 
 /// A frame's header fields.
@@ -173,7 +218,10 @@ pub struct ShmImageRecord {
 pub struct ShmPixels {
     /// Size, stride, format and capture time (the stride is never 0 here).
     pub layout: ShmPixelLayout,
-    /// `layout.stride_bytes * layout.height` bytes, rows top to bottom.
+    /// `pixels_len_bytes` bytes: the rows top to bottom (`stride_bytes` times
+    /// `height` bytes), then, for NV12 and I420, the chroma planes
+    /// (`shm_frame_planes` and `shm_decode_planes` say where each plane is and
+    /// its stride).
     pub pixels: *const u8,
     /// Bytes of `pixels`.
     pub pixels_len_bytes: usize,

@@ -284,6 +284,13 @@ fn the_c_programs_run_clean_under_valgrind() {
     );
     let (_, rows) = c_pattern(33, 17);
     assert!(std::fs::read(&out).unwrap() == rows, "pixels differ");
+    // The YUV planes, copied from buffers of their own (shm_mapping_send_planes).
+    for format in ["nv12", "i420", "yuy2"] {
+        succeeded(
+            &run(checked(&writer).args([&name.0, format, "33", "17"])),
+            "writer under valgrind",
+        );
+    }
 }
 
 #[test]
@@ -333,6 +340,42 @@ fn a_c_writer_reaches_the_cli_and_rust_readers() {
         assert_eq!(pixels.layout.stride_bytes, stride);
         assert_eq!(pixels.path, "c-pattern");
         assert!(pixels.pixels == rows.as_slice(), "{how}: pixels differ");
+    }
+
+    // YUV from planes kept apart with padded rows (shm_mapping_send_planes):
+    // each plane arrives as C filled it, written without padding. Odd sizes,
+    // so the chroma planes' half sizes round up.
+    for (how, format, planes) in [
+        ("nv12", PixelFormat::Nv12, 2),
+        ("i420", PixelFormat::I420, 3),
+        ("yuy2", PixelFormat::Yuy2, 1),
+    ] {
+        succeeded(
+            &run(Command::new(&writer).args([&name.0, how, "33", "17"])),
+            "writer",
+        );
+        let frame = mapping.read_frame().unwrap();
+        let Payload::Pixels(pixels) = frame.decode().unwrap() else {
+            panic!("{how}: not pixels");
+        };
+        assert_eq!(pixels.layout.format, format, "{how}");
+        assert_eq!((pixels.layout.width, pixels.layout.height), (33, 17));
+        assert_eq!(pixels.path, "c-yuv-pattern");
+        assert_eq!(pixels.layout.planes().len(), planes, "{how}");
+        for index in 0..planes {
+            let (plane, bytes) = pixels.plane(index).unwrap();
+            assert_eq!(
+                u64::from(plane.stride_bytes),
+                plane.row_len_bytes,
+                "{how} {index}"
+            );
+            for (y, row) in bytes.chunks(plane.stride_bytes as usize).enumerate() {
+                let expected: Vec<u8> = (0..plane.row_len_bytes as usize)
+                    .map(|x| (x + 2 * y + 64 * index) as u8)
+                    .collect();
+                assert_eq!(row, expected.as_slice(), "{how}: plane {index} row {y}");
+            }
+        }
     }
 }
 
@@ -386,6 +429,22 @@ fn the_cli_and_rust_reach_a_c_reader() {
         "{shown}"
     );
     assert!(std::fs::read(&out).unwrap() == rows, "pixels differ");
+
+    // NV12 with padded luma and chroma rows: shm_frame_planes finds each
+    // plane, its stride and its rows.
+    let layout = PixelLayout::packed(33, 17, PixelFormat::Nv12)
+        .with_stride_bytes(64)
+        .with_chroma_stride_bytes(48);
+    let block = vec![9u8; layout.pixels_len_bytes() as usize];
+    let (child, stdout) = start_reader(Command::new(&reader).arg(&name.0).args(["1", "60000"]));
+    mapping
+        .send_pixels(&layout, &block, "nv12", &WriteOptions::default())
+        .unwrap();
+    let shown = reader_output(child, stdout);
+    assert!(
+        shown.contains("pixels 33x17 format 6 stride 64, nv12\nplane 0 at 0: 17 rows of 33 bytes, stride 64\nplane 1 at 1088: 9 rows of 34 bytes, stride 48\n"),
+        "{shown}"
+    );
 
     // TestData from `shm send-struct`.
     let (child, stdout) = start_reader(Command::new(&reader).arg(&name.0).args(["1", "60000"]));

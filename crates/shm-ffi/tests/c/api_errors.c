@@ -146,6 +146,22 @@ int main(int argc, char **argv) {
     layout.stride_bytes = 8; /* shorter than a row of 16 */
     EXPECT(shm_mapping_send_pixels(m, &layout, pixels, 16, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
     layout.stride_bytes = 0;
+    /* YUV has planes: not through send_pixels, and send_planes checks them. */
+    ShmPixelLayout nv12 = {.width = 4, .height = 2, .stride_bytes = 0, .pixel_format = SHM_PIXEL_FORMAT_NV12};
+    EXPECT(shm_mapping_send_pixels(m, &nv12, pixels, 12, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
+    const uint8_t *planes[2] = {pixels, pixels + 16};
+    uint32_t strides[2] = {4, 4};
+    EXPECT(shm_mapping_send_planes(m, &nv12, planes, strides, 1, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
+    EXPECT(shm_mapping_send_planes(m, &nv12, NULL, strides, 2, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
+    EXPECT(shm_mapping_send_planes(m, &nv12, planes, NULL, 2, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
+    strides[1] = 3; /* shorter than a chroma row of 4 */
+    EXPECT(shm_mapping_send_planes(m, &nv12, planes, strides, 2, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
+    strides[1] = 4;
+    nv12.stride_bytes = 4; /* strides go in plane_stride_bytes */
+    EXPECT(shm_mapping_send_planes(m, &nv12, planes, strides, 2, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
+    nv12.stride_bytes = 0;
+    nv12.pixel_format = 99;
+    EXPECT(shm_mapping_send_planes(m, &nv12, planes, strides, 2, NULL, &number), SHM_ERR_INVALID_ARGUMENT);
     static const uint8_t msgpack_two[] = {0x93, 1, 2, 3, 0x93, 1, 2, 3}; /* two documents */
     static const uint8_t msgpack_cut[] = {0x93, 1}; /* an array of 3 with 1 element */
     EXPECT(shm_mapping_send_object(m, msgpack_two, sizeof msgpack_two, &number), SHM_ERR_INVALID_ARGUMENT);
@@ -164,6 +180,10 @@ int main(int argc, char **argv) {
     ShmPixels px;
     EXPECT(shm_frame_test_data(frame, &data), SHM_ERR_WRONG_KIND);
     EXPECT(shm_frame_pixels(frame, &px), SHM_ERR_WRONG_KIND);
+    ShmPlane plane_out[SHM_MAX_PLANES];
+    uint32_t plane_count = 0;
+    EXPECT(shm_frame_planes(frame, plane_out, &plane_count), SHM_ERR_WRONG_KIND);
+    EXPECT(shm_decode_planes(jpeg_bytes, 7, plane_out, &plane_count), SHM_ERR_CORRUPT);
     EXPECT(shm_frame_image(frame, NULL), SHM_ERR_INVALID_ARGUMENT);
     EXPECT(shm_frame_payload(frame, NULL, NULL), SHM_ERR_INVALID_ARGUMENT);
     /* A frame read after free, a frame freed twice, handles of the wrong type,

@@ -82,6 +82,19 @@ int main(int argc, char **argv) {
         CHECK(pixels.layout.width == 3 && pixels.layout.stride_bytes == 12);
         CHECK(pixels.layout.capture_unix_nanos == 42 && pixels.path == "loaned");
         CHECK(pixels.pixels.size == 24 && pixels.pixels.data[23] == 23);
+        CHECK(pixels_frame.planes().size() == 1 && pixels_frame.planes()[0].stride_bytes == 12);
+
+        // NV12 from two planes kept apart, with padded rows: read back packed.
+        std::vector<std::uint8_t> luma(8 * 3, 1), chroma(8 * 2, 2);
+        ShmPixelLayout nv12{5, 3, 0, SHM_PIXEL_FORMAT_NV12, 0};
+        n = writer.send_planes(nv12, {luma.data(), chroma.data()}, {8, 8}, "nv12");
+        shm::Frame nv12_frame = reader.receive();
+        std::vector<ShmPlane> planes = nv12_frame.planes();
+        CHECK(nv12_frame.number() == n && planes.size() == 2);
+        CHECK(planes[0].rows == 3 && planes[0].row_len_bytes == 5 && planes[0].stride_bytes == 5);
+        CHECK(planes[1].rows == 2 && planes[1].row_len_bytes == 6 && planes[1].data[5] == 2);
+        expect_error(__LINE__, SHM_ERR_INVALID_ARGUMENT,
+                     [&] { writer.send_planes(nv12, {luma.data()}, {8}); });
 
         // A fill that throws: the frame is abandoned, the exception comes back.
         bool rethrown = false;
